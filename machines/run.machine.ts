@@ -1,0 +1,131 @@
+// The grammar of one run (PROTOCOL section 4) as a statechart. Pure: no IO. The worker consults
+// it before an event is stored; an event it refuses is never stored or sent.
+//
+//   agent_started ( agent_thinking | agent_output | tool_executing … tool_completed )* terminal
+import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
+
+export type RunMachineEvent =
+  | { type: 'agent_started' }
+  | { type: 'agent_thinking' }
+  | { type: 'agent_output'; text: string }
+  | { type: 'tool_executing'; toolCallId: string }
+  | { type: 'tool_completed'; toolCallId: string }
+  | { type: 'agent_completed'; text: string }
+  | { type: 'agent_error' }
+  | { type: 'agent_cancelled' };
+
+export interface RunMachineContext {
+  /** Tool calls executing now (started, not completed). */
+  openToolCalls: string[];
+  /** Every toolCallId seen, so an id is executed and completed exactly once. */
+  seenToolCalls: string[];
+  /** Concatenation of every `agent_output` so far: `agent_completed.text` must equal it. */
+  output: string;
+  outputSeen: boolean;
+  /** Number of `agent_thinking` events: also gives the thinking transition an action, which `can()` requires. */
+  thoughts: number;
+}
+
+export const runMachine = setup({
+  types: {
+    context: {} as RunMachineContext,
+    events: {} as RunMachineEvent,
+  },
+  guards: {
+    newToolCall: ({ context, event }) =>
+      event.type === 'tool_executing' && !context.seenToolCalls.includes(event.toolCallId),
+    openToolCall: ({ context, event }) =>
+      event.type === 'tool_completed' && context.openToolCalls.includes(event.toolCallId),
+    lastOpenToolCall: ({ context, event }) =>
+      event.type === 'tool_completed' &&
+      context.openToolCalls.length === 1 &&
+      context.openToolCalls[0] === event.toolCallId,
+    answerMatchesOutput: ({ context, event }) =>
+      event.type === 'agent_completed' && (!context.outputSeen || event.text === context.output),
+  },
+  actions: {
+    openTool: assign(({ context, event }) =>
+      event.type === 'tool_executing'
+        ? {
+            openToolCalls: [...context.openToolCalls, event.toolCallId],
+            seenToolCalls: [...context.seenToolCalls, event.toolCallId],
+          }
+        : {},
+    ),
+    closeTool: assign(({ context, event }) =>
+      event.type === 'tool_completed'
+        ? { openToolCalls: context.openToolCalls.filter((id) => id !== event.toolCallId) }
+        : {},
+    ),
+    countThought: assign(({ context }) => ({ thoughts: context.thoughts + 1 })),
+    appendOutput: assign(({ context, event }) =>
+      event.type === 'agent_output' ? { output: context.output + event.text, outputSeen: true } : {},
+    ),
+  },
+}).createMachine({
+  id: 'run',
+  context: { openToolCalls: [], seenToolCalls: [], output: '', outputSeen: false, thoughts: 0 },
+  initial: 'queued',
+  states: {
+    queued: {
+      description: 'Accepted and stored; no event yet.',
+      on: { agent_started: 'running' },
+    },
+    running: {
+      initial: 'working',
+      on: {
+        agent_thinking: { actions: 'countThought' },
+        agent_output: { actions: 'appendOutput' },
+        agent_error: '#run.failed',
+        agent_cancelled: '#run.cancelled',
+      },
+      states: {
+        working: {
+          description: 'No tool call open: thinking, streaming output, or finishing.',
+          on: {
+            tool_executing: { guard: 'newToolCall', target: 'toolCall', actions: 'openTool' },
+            agent_completed: { guard: 'answerMatchesOutput', target: '#run.completed' },
+          },
+        },
+        toolCall: {
+          description: 'One or more tool calls open; the run cannot complete until each is answered.',
+          on: {
+            tool_executing: { guard: 'newToolCall', actions: 'openTool' },
+            tool_completed: [
+              { guard: 'lastOpenToolCall', target: 'working', actions: 'closeTool' },
+              { guard: 'openToolCall', actions: 'closeTool' },
+            ],
+          },
+        },
+      },
+    },
+    completed: { type: 'final' },
+    failed: { type: 'final' },
+    cancelled: { type: 'final' },
+  },
+});
+
+export type RunSnapshot = SnapshotFrom<typeof runMachine>;
+
+export function initialRunSnapshot(): RunSnapshot {
+  return initialTransition(runMachine)[0];
+}
+
+/**
+ * Applies one event. Returns the next snapshot, or `undefined` if the grammar refuses the event
+ * (the caller must then not store it).
+ */
+export function stepRun(snapshot: RunSnapshot, event: RunMachineEvent): RunSnapshot | undefined {
+  if (snapshot.status !== 'active' || !snapshot.can(event)) return undefined;
+  return transition(runMachine, snapshot, event)[0];
+}
+
+/** Folds a whole sequence; `undefined` at the first refused event. */
+export function replayRun(events: readonly RunMachineEvent[]): RunSnapshot | undefined {
+  let snap: RunSnapshot | undefined = initialRunSnapshot();
+  for (const e of events) {
+    snap = stepRun(snap, e);
+    if (!snap) return undefined;
+  }
+  return snap;
+}

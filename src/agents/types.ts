@@ -1,0 +1,90 @@
+// What an agent sees of the runtime. Agents know nothing of sockets or SQL: they receive a
+// context whose methods record events (stored, ordered, delivered by the runtime) and whose
+// tools reach data through narrow interfaces.
+import type { z } from 'zod';
+
+export interface ChatMessage {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+  costUsd?: number;
+}
+
+export interface AgentResult {
+  /** The whole final answer (Markdown). If the agent streamed `output` pieces, it must equal their concatenation. */
+  text: string;
+  data?: unknown;
+  usage?: TokenUsage;
+}
+
+/** One usage row: what an AI product spent on one model for one feature on one day. */
+export interface UsageRecord {
+  day: string; // YYYY-MM-DD
+  feature: string;
+  model: string;
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/** Read access to the calling user's usage records; the user is fixed by the runtime. */
+export interface UsageReader {
+  list(range?: { from?: string; to?: string }): Promise<UsageRecord[]>;
+}
+
+export interface ToolContext {
+  userId: string;
+  signal: AbortSignal;
+  usage: UsageReader;
+  now: Date;
+}
+
+export interface Tool<I = unknown, O = unknown> {
+  name: string;
+  description: string;
+  input: z.ZodType<I>;
+  execute(input: I, ctx: ToolContext): Promise<O>;
+}
+
+export interface AgentContext {
+  runId: string;
+  threadId: string;
+  userId: string;
+  agent: string;
+  input: { text: string };
+  /** Earlier messages of the thread, oldest first, not including this run's input. */
+  history: readonly ChatMessage[];
+  signal: AbortSignal;
+  now: Date;
+  /** Records an `agent_thinking` event. */
+  think(text: string): Promise<void>;
+  /** Records an `agent_output` event (a streamed piece of the final answer). */
+  output(text: string): Promise<void>;
+  /**
+   * Calls a registered tool: records `tool_executing`, validates `args` with the tool's schema,
+   * runs it, records `tool_completed`, and returns its result. A failed tool throws `ToolError`
+   * after its `tool_completed {ok: false}` is recorded.
+   */
+  callTool<O = unknown>(name: string, args: unknown): Promise<O>;
+}
+
+export interface Agent {
+  name: string;
+  /** One line for humans: what this agent is (and, for deterministic agents, that it is not an LLM). */
+  description: string;
+  run(ctx: AgentContext): Promise<AgentResult>;
+}
+
+export class ToolError extends Error {
+  override name = 'ToolError';
+  constructor(
+    readonly tool: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

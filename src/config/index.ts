@@ -1,0 +1,102 @@
+// The one place that reads the environment. Everything else receives a frozen `Config`.
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const commaList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x.length > 0),
+  );
+
+export const envSchema = z.object({
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  AGENTWIRE_DATA_DIR: z.string().min(1).default('./data'),
+  /** Comma-separated browser origins allowed to open sockets; `*` allows any. Unset: this server's own origin. */
+  ALLOWED_ORIGINS: commaList.optional(),
+  /** HS256 secret, at least 32 characters. Unset: generated once and kept in the data directory. */
+  JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
+  TOKEN_TTL_SECONDS: int(60, 7 * 24 * 3600).default(3600),
+  ALLOW_REGISTRATION: bool.default(true),
+  MAX_FRAME_BYTES: int(1024, 16 * 1024 * 1024).default(65536),
+  REQUESTS_PER_MINUTE: int(1, 1_000_000).default(60),
+  IDLE_TIMEOUT_SECONDS: int(8, 960).default(120),
+  /** Bytes a socket may have queued before the server stops writing to it and catches up from the log on drain. */
+  SOCKET_BUFFER_BYTES: int(16 * 1024, 64 * 1024 * 1024).default(1024 * 1024),
+  HTTP_BODY_MAX_BYTES: int(1024, 64 * 1024 * 1024).default(2 * 1024 * 1024),
+  WORKER_CONCURRENCY: int(1, 10_000).default(50),
+  DEFAULT_AGENT: z.string().min(1).default('analyst'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly allowedOrigins: readonly string[] | undefined;
+  readonly jwtSecret: string | undefined;
+  readonly tokenTtlSeconds: number;
+  readonly allowRegistration: boolean;
+  readonly maxFrameBytes: number;
+  readonly requestsPerMinute: number;
+  readonly idleTimeoutSeconds: number;
+  readonly socketBufferBytes: number;
+  readonly httpBodyMaxBytes: number;
+  readonly workerConcurrency: number;
+  readonly defaultAgent: string;
+  readonly logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  readonly shutdownGraceMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses settings (normally `process.env`); throws a `ConfigError` that names every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty strings mean "unset", as they do in most shells and compose files.
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
+  );
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.AGENTWIRE_DATA_DIR,
+    allowedOrigins: e.ALLOWED_ORIGINS ? Object.freeze([...e.ALLOWED_ORIGINS]) : undefined,
+    jwtSecret: e.JWT_SECRET,
+    tokenTtlSeconds: e.TOKEN_TTL_SECONDS,
+    allowRegistration: e.ALLOW_REGISTRATION,
+    maxFrameBytes: e.MAX_FRAME_BYTES,
+    requestsPerMinute: e.REQUESTS_PER_MINUTE,
+    idleTimeoutSeconds: e.IDLE_TIMEOUT_SECONDS,
+    socketBufferBytes: e.SOCKET_BUFFER_BYTES,
+    httpBodyMaxBytes: e.HTTP_BODY_MAX_BYTES,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    defaultAgent: e.DEFAULT_AGENT,
+    logLevel: e.LOG_LEVEL,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+  });
+}

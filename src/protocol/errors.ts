@@ -1,0 +1,65 @@
+// Stable error codes (PROTOCOL section 5), one error class, one mapping to the wire, one
+// normaliser for anything thrown.
+
+export const ERROR_CODES = [
+  'bad_request',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'conflict',
+  'thread_busy',
+  'rate_limited',
+  'payload_too_large',
+  'unavailable',
+  'internal',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** HTTP status for each code. `unauthorized`, `forbidden`, `conflict` and `payload_too_large` are HTTP-only. */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  thread_busy: 409,
+  rate_limited: 429,
+  payload_too_large: 413,
+  unavailable: 503,
+  internal: 500,
+};
+
+export class AppError extends Error {
+  override name = 'AppError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: { retryAfterMs?: number } = {},
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
+export const badRequest = (message: string) => new AppError('bad_request', message);
+export const unavailable = (message = 'the server cannot take this request now; retry later') =>
+  new AppError('unavailable', message);
+
+/** Anything thrown → an AppError whose message reveals nothing internal. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (isConnectionError(err)) return unavailable();
+  return new AppError('internal', 'internal error');
+}
+
+/** Connection-level database failures: the request may be retried later. */
+export function isConnectionError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08006', '08001', '08003', '08000'].includes(code))
+      return true;
+  }
+  const message = (err as { message?: unknown }).message;
+  return typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message);
+}

@@ -1,0 +1,58 @@
+// Client → server frames (PROTOCOL section 3). Unknown fields are rejected (`strict`).
+import { z } from 'zod';
+
+/** Ids are opaque strings; a malformed one simply names nothing (→ `not_found`). */
+export const id = z.string().min(1).max(128);
+export const MAX_INPUT_CHARS = 32_000;
+export const MAX_RESUME_RUNS = 100;
+
+export const agentRequestFrame = z.strictObject({
+  type: z.literal('agent_request'),
+  requestId: z.string().min(1).max(128),
+  input: z.strictObject({ text: z.string().trim().min(1).max(MAX_INPUT_CHARS) }),
+  threadId: id.optional(),
+  agent: z.string().min(1).max(64).optional(),
+  onBusy: z.enum(['reject', 'enqueue', 'interrupt']).optional(),
+});
+
+export const resumeFrame = z.strictObject({
+  type: z.literal('resume'),
+  runs: z
+    .array(z.strictObject({ runId: id, afterSeq: z.number().int().min(0).max(2 ** 31 - 1) }))
+    .min(1)
+    .max(MAX_RESUME_RUNS),
+});
+
+export const ackFrame = z.strictObject({
+  type: z.literal('ack'),
+  runId: id,
+  seq: z.number().int().min(0).max(2 ** 31 - 1),
+});
+
+export const cancelRunFrame = z.strictObject({
+  type: z.literal('cancel_run'),
+  runId: id,
+});
+
+export const pingFrame = z.strictObject({
+  type: z.literal('ping'),
+  id: z.union([z.string().max(128), z.number()]).optional(),
+});
+
+export const clientFrame = z.discriminatedUnion('type', [
+  agentRequestFrame,
+  resumeFrame,
+  ackFrame,
+  cancelRunFrame,
+  pingFrame,
+]);
+
+export type ClientFrame = z.infer<typeof clientFrame>;
+export type AgentRequestFrame = z.infer<typeof agentRequestFrame>;
+export type ResumeFrame = z.infer<typeof resumeFrame>;
+export type AckFrame = z.infer<typeof ackFrame>;
+export type CancelRunFrame = z.infer<typeof cancelRunFrame>;
+export type PingFrame = z.infer<typeof pingFrame>;
+export type OnBusy = NonNullable<AgentRequestFrame['onBusy']>;
+
+export const CLIENT_FRAME_TYPES = ['agent_request', 'resume', 'ack', 'cancel_run', 'ping'] as const;

@@ -1,0 +1,92 @@
+// Runs are durable pg-boss jobs. The job is sent in the transaction that stores the run, so a
+// run exists exactly when its job does. pg-boss polls; the worker is woken directly instead.
+import PgBoss from 'pg-boss';
+import type { Logger } from '../log/logger.js';
+import type { Db, Queryable, Row } from '../store/db.js';
+
+export const RUN_QUEUE = 'agentwire-runs';
+
+export interface RunJob {
+  id: string;
+  runId: string;
+}
+
+/** pg-boss's `db` option over our `Db`: parameterless SQL (its schema scripts) goes the simple path. */
+function bossDb(q: Queryable): PgBoss.Db {
+  return {
+    async executeSql(text: string, values?: unknown[]): Promise<{ rows: Row[] }> {
+      if (!values || values.length === 0) return { rows: await q.simple(text) };
+      return { rows: await q.query(text, values) };
+    },
+  };
+}
+
+export class RunQueue {
+  private readonly boss: PgBoss;
+  private started = false;
+
+  constructor(
+    db: Db,
+    private readonly log: Logger,
+    private readonly options: { expireInSeconds: number },
+  ) {
+    this.boss = new PgBoss({
+      db: bossDb(db),
+      schema: 'pgboss',
+      // Cron is not used; maintenance (expiry, archiving) is.
+      schedule: false,
+      supervise: true,
+      maintenanceIntervalSeconds: 60,
+      monitorStateIntervalSeconds: 60,
+    });
+    this.boss.on('error', (err: Error) => this.log.warn({ err: err.message }, 'queue maintenance error'));
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    await this.boss.start();
+    const existing = await this.boss.getQueue(RUN_QUEUE);
+    if (!existing) {
+      await this.boss.createQueue(RUN_QUEUE, {
+        name: RUN_QUEUE,
+        retryLimit: 5,
+        retryDelay: 1,
+        expireInSeconds: this.options.expireInSeconds,
+      });
+    }
+    this.started = true;
+  }
+
+  /** Sends the run's job inside the caller's transaction. */
+  async sendInTx(tx: Queryable, runId: string): Promise<void> {
+    await this.boss.send(RUN_QUEUE, { runId }, { db: bossDb(tx), expireInSeconds: this.options.expireInSeconds });
+  }
+
+  async fetch(max: number): Promise<RunJob[]> {
+    const jobs = await this.boss.fetch<{ runId: string }>(RUN_QUEUE, { batchSize: max });
+    return jobs.map((j) => ({ id: j.id, runId: j.data.runId }));
+  }
+
+  async complete(jobId: string): Promise<void> {
+    await this.boss.complete(RUN_QUEUE, jobId);
+  }
+
+  async fail(jobId: string, reason: string): Promise<void> {
+    await this.boss.fail(RUN_QUEUE, jobId, { reason });
+  }
+
+  async ready(): Promise<boolean> {
+    try {
+      await this.boss.getQueue(RUN_QUEUE);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    await this.boss.stop({ graceful: false, wait: true, close: false });
+  }
+}

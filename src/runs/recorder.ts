@@ -1,0 +1,121 @@
+// Records one run's events: consults the run statechart, stores, then announces. The seq is
+// assigned here, inside the run's own serialised append (one worker attempt at a time, fenced).
+import { initialRunSnapshot, stepRun, type RunMachineEvent, type RunSnapshot } from '../../machines/run.machine.js';
+import { isTerminal, statusForTerminal, type RunEvent, type RunEventBody, type TerminalType } from '../protocol/events.js';
+import type { Db, Queryable } from '../store/db.js';
+import { appendEvent, type StoredEvent } from '../store/event-log.js';
+import type { RunEventBus } from './bus.js';
+
+/** The grammar refused an event: a bug in the agent or the runtime, never sent to a client. */
+export class IllegalEventError extends Error {
+  override name = 'IllegalEventError';
+  constructor(
+    readonly eventType: string,
+    readonly state: unknown,
+  ) {
+    super(`run statechart refused ${eventType} in state ${JSON.stringify(state)}`);
+  }
+}
+
+export interface RunIdentity {
+  runId: string;
+  threadId: string;
+  userId: string;
+}
+
+const toMachineEvent = (body: RunEventBody): RunMachineEvent => {
+  switch (body.type) {
+    case 'tool_executing':
+    case 'tool_completed':
+      return { type: body.type, toolCallId: body.toolCallId };
+    case 'agent_output':
+    case 'agent_completed':
+      return { type: body.type, text: body.text };
+    default:
+      return { type: body.type };
+  }
+};
+
+export class RunRecorder {
+  private snapshot: RunSnapshot;
+  private seq: number;
+  /** Events stored so far in this attempt and before it (rebuilt from the log on takeover). */
+  readonly history: RunEvent[];
+
+  constructor(
+    readonly run: RunIdentity,
+    readonly attempt: number,
+    private readonly db: Db,
+    private readonly bus: RunEventBus,
+    stored: readonly RunEvent[] = [],
+    private readonly onRefused: (err: IllegalEventError) => void = () => undefined,
+  ) {
+    let snap = initialRunSnapshot();
+    for (const e of stored) {
+      const next = stepRun(snap, toMachineEvent(e as RunEventBody));
+      if (!next) throw new IllegalEventError(e.type, snap.value);
+      snap = next;
+    }
+    this.snapshot = snap;
+    this.seq = stored.length;
+    this.history = [...stored];
+  }
+
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  get state(): RunSnapshot['value'] {
+    return this.snapshot.value;
+  }
+
+  get finished(): boolean {
+    return this.snapshot.status === 'done';
+  }
+
+  get started(): boolean {
+    return this.seq > 0;
+  }
+
+  /** Whether the grammar would accept `body` now. */
+  accepts(body: RunEventBody): boolean {
+    return stepRun(this.snapshot, toMachineEvent(body)) !== undefined;
+  }
+
+  /**
+   * Stores one event and announces it. `inTx` runs in the same transaction as the append (used by
+   * terminal events to store the answer and hand the thread to the next run).
+   */
+  async append(body: RunEventBody, inTx?: (tx: Queryable) => Promise<void>): Promise<RunEvent> {
+    const next = stepRun(this.snapshot, toMachineEvent(body));
+    if (!next) {
+      const err = new IllegalEventError(body.type, this.snapshot.value);
+      this.onRefused(err);
+      throw err;
+    }
+    const event = {
+      ...body,
+      runId: this.run.runId,
+      threadId: this.run.threadId,
+      seq: this.seq + 1,
+      ts: new Date().toISOString(),
+    } as RunEvent;
+    const json = JSON.stringify(event);
+    const finalStatus = isTerminal(event.type) ? statusForTerminal[event.type as TerminalType] : undefined;
+    const record = { event, attempt: this.attempt, json, finalStatus };
+    if (inTx) {
+      await this.db.transaction(async (tx) => {
+        await appendEvent(tx, record);
+        await inTx(tx);
+      });
+    } else {
+      await appendEvent(this.db, record);
+    }
+    this.snapshot = next;
+    this.seq = event.seq;
+    this.history.push(event);
+    const stored: StoredEvent = { event, json };
+    this.bus.publish(this.run.userId, stored);
+    return event;
+  }
+}

@@ -1,0 +1,182 @@
+// Accepting, cancelling, acking and reading runs, with every ownership check in one place: what
+// is not the caller's is `not_found`, whether it exists or not.
+import { randomUUID } from 'node:crypto';
+import type { AgentRegistry } from '../agents/registry.js';
+import type { AgentRequestFrame } from '../protocol/frames.js';
+import { ACTIVE_STATUSES, isTerminal, type RunEvent, type SessionReadyFrame } from '../protocol/events.js';
+import { AppError, badRequest, notFound } from '../protocol/errors.js';
+import type { Db, Queryable } from '../store/db.js';
+import { appendUnstartedTerminal, readEvents, terminalEvent, type StoredEvent } from '../store/event-log.js';
+import {
+  activeRunsOfThread,
+  findRequestKey,
+  getOwnRun,
+  insertMessage,
+  insertRequestKey,
+  insertRun,
+  insertThread,
+  lockOwnThread,
+  oldestPendingRun,
+  sessionRuns,
+  setRunStatus,
+  touchThread,
+  upsertAck,
+  type RunRow,
+} from '../store/runs.js';
+import type { RunEventBus } from './bus.js';
+import type { RunQueue } from './queue.js';
+
+export interface Accepted {
+  runId: string;
+  threadId: string;
+}
+
+class DuplicateRequest extends Error {}
+
+export interface RunServiceDeps {
+  db: Db;
+  queue: RunQueue;
+  bus: RunEventBus;
+  agents: AgentRegistry;
+  defaultAgent: string;
+  /** Wakes the local worker (a run was queued). */
+  wakeWorker(): void;
+  /** Aborts a run if it executes on this node. */
+  abortLocal(runId: string, reason: string): boolean;
+  /** Told when a run of a user is accepted (the session statechart tracks it). */
+  onAccepted?(userId: string, runId: string): void;
+}
+
+const titleOf = (text: string) => {
+  const line = text.trim().split('\n')[0] ?? '';
+  return line.length > 80 ? `${line.slice(0, 77)}…` : line;
+};
+
+export class RunService {
+  constructor(private readonly d: RunServiceDeps) {}
+
+  async accept(userId: string, f: AgentRequestFrame): Promise<Accepted> {
+    const agent = f.agent ?? this.d.defaultAgent;
+    if (!this.d.agents.agent(agent)) throw badRequest(`unknown agent ${JSON.stringify(agent)}`);
+    const known = await findRequestKey(this.d.db, userId, f.requestId);
+    if (known) return { runId: known.run_id, threadId: known.thread_id };
+
+    let result: { accepted: Accepted; queued: boolean; interrupt: RunRow[] };
+    try {
+      result = await this.d.db.transaction(async (tx) => {
+        let threadId = f.threadId;
+        if (threadId !== undefined) {
+          if (!(await lockOwnThread(tx, threadId, userId))) throw notFound('thread');
+        } else {
+          threadId = randomUUID();
+          await insertThread(tx, { id: threadId, userId, title: titleOf(f.input.text) });
+        }
+        const runId = randomUUID();
+        if (!(await insertRequestKey(tx, { userId, requestId: f.requestId, runId, threadId }))) throw new DuplicateRequest();
+        const active = f.threadId !== undefined ? await activeRunsOfThread(tx, threadId) : [];
+        const onBusy = f.onBusy ?? 'reject';
+        if (active.length > 0 && onBusy === 'reject') {
+          throw new AppError('thread_busy', 'the thread has an active run; send onBusy "enqueue" or "interrupt", or wait');
+        }
+        const queued = active.length === 0;
+        await insertRun(tx, { id: runId, threadId, userId, agent, input: { text: f.input.text }, status: queued ? 'queued' : 'pending' });
+        await insertMessage(tx, { id: randomUUID(), threadId, runId, role: 'user', content: f.input.text });
+        await touchThread(tx, threadId);
+        if (queued) await this.d.queue.sendInTx(tx, runId);
+        return { accepted: { runId, threadId }, queued, interrupt: onBusy === 'interrupt' ? active : [] };
+      });
+    } catch (err) {
+      if (err instanceof DuplicateRequest) {
+        const again = await findRequestKey(this.d.db, userId, f.requestId);
+        if (again) return { runId: again.run_id, threadId: again.thread_id };
+      }
+      throw err;
+    }
+    this.d.onAccepted?.(userId, result.accepted.runId);
+    if (result.queued) this.d.wakeWorker();
+    for (const run of result.interrupt) await this.cancelRun(run, 'interrupted by a newer request');
+    return result.accepted;
+  }
+
+  /**
+   * Ends the run with `agent_cancelled`. For a finished run, returns its terminal event (the
+   * protocol answers a cancel of a finished run with it).
+   */
+  async cancel(userId: string, runId: string): Promise<StoredEvent | undefined> {
+    const run = await getOwnRun(this.d.db, runId, userId);
+    if (!run) throw notFound('run');
+    if (!ACTIVE_STATUSES.includes(run.status)) return terminalEvent(this.d.db, run.id);
+    await this.cancelRun(run, 'cancelled by user');
+    return undefined;
+  }
+
+  private async cancelRun(run: RunRow, reason: string): Promise<void> {
+    if (run.last_seq === 0 && (run.status === 'pending' || run.status === 'queued')) {
+      // Not started: store its whole (two-event) life here, and pass the thread on.
+      const ts = new Date().toISOString();
+      const base = { runId: run.id, threadId: run.thread_id, ts };
+      const events: [RunEvent, RunEvent] = [
+        { type: 'agent_started', ...base, seq: 1, agent: run.agent, input: run.input },
+        { type: 'agent_cancelled', ...base, seq: 2, reason },
+      ];
+      let promoted = false;
+      const done = await this.d.db.transaction(async (tx) => {
+        if (!(await appendUnstartedTerminal(tx, events, 'cancelled'))) return false;
+        promoted = await this.promoteNext(tx, run.thread_id);
+        return true;
+      });
+      if (done) {
+        for (const e of events) this.d.bus.publish(run.user_id, { event: e, json: JSON.stringify(e) });
+        if (promoted) this.d.wakeWorker();
+        return;
+      }
+      // A worker claimed it meanwhile: cancel it as a running run.
+    }
+    // Remembered in the row so a worker that claims it later (or after a crash) honours it.
+    await this.d.db.query(
+      `UPDATE runs SET cancel_reason = COALESCE(cancel_reason, $2) WHERE id = $1 AND status IN ('pending', 'queued', 'running')`,
+      [run.id, reason],
+    );
+    this.d.abortLocal(run.id, reason);
+  }
+
+  /**
+   * Hands the thread to its oldest waiting run when no run holds it. Runs in the transaction that
+   * ended the previous run. True when a run was queued.
+   */
+  async promoteNext(tx: Queryable, threadId: string): Promise<boolean> {
+    const active = await activeRunsOfThread(tx, threadId);
+    if (active.some((r) => r.status === 'queued' || r.status === 'running')) return false;
+    const next = await oldestPendingRun(tx, threadId);
+    if (!next) return false;
+    await setRunStatus(tx, next.id, 'queued');
+    await this.d.queue.sendInTx(tx, next.id);
+    return true;
+  }
+
+  async ack(userId: string, runId: string, seq: number): Promise<number> {
+    const run = await getOwnRun(this.d.db, runId, userId);
+    if (!run) throw notFound('run');
+    if (seq > run.last_seq) throw badRequest(`ack: seq ${seq} is beyond the run's last event (${run.last_seq})`);
+    return upsertAck(this.d.db, run.id, seq);
+  }
+
+  /** Ownership check for `resume`: the run if it is the caller's. */
+  async ownRun(userId: string, runId: string): Promise<RunRow> {
+    const run = await getOwnRun(this.d.db, runId, userId);
+    if (!run) throw notFound('run');
+    return run;
+  }
+
+  async events(userId: string, runId: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
+    const run = await this.ownRun(userId, runId);
+    return readEvents(this.d.db, run.id, afterSeq, limit);
+  }
+
+  async sessionSnapshot(userId: string): Promise<SessionReadyFrame['runs']> {
+    const rows = await sessionRuns(this.d.db, userId);
+    return rows.map((r) => ({ runId: r.id, threadId: r.thread_id, status: r.status, lastSeq: r.last_seq, ackedSeq: r.acked_seq }));
+  }
+}
+
+export { isTerminal };

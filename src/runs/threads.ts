@@ -1,0 +1,77 @@
+// Reading threads over HTTP: the caller's only.
+import { z } from 'zod';
+import { badRequest, notFound } from '../protocol/errors.js';
+import type { Db } from '../store/db.js';
+import { getOwnThread, iso, listThreads, threadMessages, threadRuns, type RunRow, type ThreadRow } from '../store/runs.js';
+
+export const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional(),
+});
+
+const threadJson = (t: ThreadRow) => ({
+  threadId: t.id,
+  title: t.title,
+  createdAt: iso(t.created_at),
+  updatedAt: iso(t.updated_at),
+});
+
+export const runJson = (r: RunRow) => ({
+  runId: r.id,
+  threadId: r.thread_id,
+  agent: r.agent,
+  input: r.input,
+  status: r.status,
+  lastSeq: r.last_seq,
+  createdAt: iso(r.created_at),
+  finishedAt: iso(r.finished_at),
+});
+
+/** Cursors are opaque to clients: base64url of the last thread's (createdAt, id). */
+const encodeCursor = (t: ThreadRow) => Buffer.from(JSON.stringify([iso(t.created_at), t.id])).toString('base64url');
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    const [createdAt, id] = z.tuple([z.iso.datetime(), z.uuid()]).parse(v);
+    return { createdAt, id };
+  } catch {
+    throw badRequest('cursor is not one this server issued');
+  }
+}
+
+export class ThreadService {
+  constructor(private readonly db: Db) {}
+
+  async list(userId: string, q: { limit: number; cursor?: string | undefined }) {
+    const before = q.cursor ? decodeCursor(q.cursor) : undefined;
+    const rows = await listThreads(this.db, userId, { limit: q.limit + 1, ...(before ? { before } : {}) });
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return {
+      threads: page.map(threadJson),
+      nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null,
+    };
+  }
+
+  async get(userId: string, threadId: string) {
+    const thread = await getOwnThread(this.db, threadId, userId);
+    if (!thread) throw notFound('thread');
+    const [messages, runs] = await Promise.all([threadMessages(this.db, thread.id), threadRuns(this.db, thread.id)]);
+    return {
+      thread: threadJson(thread),
+      messages: messages.map((m) => ({ messageId: m.id, runId: m.run_id, role: m.role, content: m.content, createdAt: iso(m.created_at) })),
+      runs: runs.map(runJson),
+    };
+  }
+
+  /** The thread's earlier messages, oldest first, for an agent's memory. */
+  async history(threadId: string, beforeRunId: string): Promise<Array<{ role: 'user' | 'assistant'; content: string }>> {
+    const messages = await threadMessages(this.db, threadId, 200);
+    const out: Array<{ role: 'user' | 'assistant'; content: string }> = [];
+    for (const m of messages) {
+      if (m.run_id === beforeRunId && m.role === 'user') break;
+      out.push({ role: m.role, content: m.content });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,164 @@
+// Per-socket delivery of one run: the cursor is the last seq this socket was given. Live events
+// are hints; the log is the truth. A socket is sent strictly `delivered + 1`; anything early,
+// late or missed is read back from the log, so each socket gets each event once, in order.
+import type { StoredEvent } from '../store/event-log.js';
+
+export type SendResult = 'ok' | 'backpressure' | 'dropped';
+
+/** The socket as delivery sees it (uWS in production, a recorder in model tests). */
+export interface SocketSink {
+  readonly id: string;
+  /** `backpressure`: queued but over the soft limit; `dropped`: not sent at all. */
+  send(text: string): SendResult;
+  close(code: number, reason: string): void;
+}
+
+export interface EventReader {
+  read(runId: string, afterSeq: number, limit: number): Promise<StoredEvent[]>;
+}
+
+export const PUMP_PAGE = 256;
+
+export class RunCursor {
+  delivered: number;
+  /** Highest seq known to exist (from live events); the pump reads the log until it reaches it. */
+  known: number;
+  pumping = false;
+
+  constructor(
+    readonly runId: string,
+    delivered: number,
+  ) {
+    this.delivered = delivered;
+    this.known = delivered;
+  }
+}
+
+export interface ChannelHooks {
+  /** Called after a terminal event was sent on this socket. */
+  onTerminal(channel: SocketChannel, runId: string): void;
+  /** Called when a frame could not be sent (buffer full beyond the hard limit). */
+  onDropped(channel: SocketChannel): void;
+  onError(err: unknown): void;
+}
+
+/** One open socket: the runs it carries and where each stands. */
+export class SocketChannel {
+  readonly cursors = new Map<string, RunCursor>();
+  /** Runs listed in `session_ready`: carried only once the socket resumes them. */
+  readonly listed = new Set<string>();
+  ready = false;
+  paused = false;
+  closed = false;
+
+  constructor(
+    readonly userId: string,
+    readonly sink: SocketSink,
+    private readonly reader: EventReader,
+    private readonly hooks: ChannelHooks,
+  ) {}
+
+  /** A live event of one of the user's runs. */
+  offer(stored: StoredEvent): void {
+    const { runId, seq } = stored.event;
+    let cursor = this.cursors.get(runId);
+    if (!cursor) {
+      // Carry a run automatically only if we see it start while this socket is registered;
+      // anything already under way is listed in session_ready and waits for `resume`.
+      if (seq !== 1 || this.listed.has(runId)) return;
+      cursor = new RunCursor(runId, 0);
+      this.cursors.set(runId, cursor);
+    }
+    if (seq > cursor.known) cursor.known = seq;
+    if (seq <= cursor.delivered) return; // already delivered: a late or repeated hint
+    if (!this.ready || this.paused || cursor.pumping) return; // the pump will catch up
+    if (seq === cursor.delivered + 1) this.sendEvent(cursor, stored);
+    else void this.pump(cursor); // a gap: repair from the log
+  }
+
+  /** Positions the socket on a run (from `resume`): the next event sent is `afterSeq + 1`. */
+  resume(runId: string, afterSeq: number): void {
+    this.listed.delete(runId);
+    let cursor = this.cursors.get(runId);
+    if (!cursor) {
+      cursor = new RunCursor(runId, afterSeq);
+      this.cursors.set(runId, cursor);
+    }
+    cursor.delivered = afterSeq;
+    // Unknown length: make the pump read the log at least once.
+    cursor.known = Math.max(cursor.known, afterSeq + 1);
+    void this.pump(cursor);
+  }
+
+  /** session_ready was sent: start delivering what arrived meanwhile. */
+  markReady(): void {
+    this.ready = true;
+    this.pumpAll();
+  }
+
+  /** The socket drained its buffer: catch every run up from the log. */
+  resumeAfterDrain(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.pumpAll();
+  }
+
+  private pumpAll(): void {
+    for (const c of this.cursors.values()) if (c.delivered < c.known) void this.pump(c);
+  }
+
+  private sendEvent(cursor: RunCursor, stored: StoredEvent): boolean {
+    if (this.closed) return false;
+    const res = this.sink.send(stored.json);
+    if (res === 'dropped') {
+      this.paused = true;
+      this.hooks.onDropped(this);
+      return false;
+    }
+    cursor.delivered = stored.event.seq;
+    if (res === 'backpressure') this.paused = true;
+    if (isTerminalType(stored.event.type)) {
+      this.cursors.delete(cursor.runId);
+      this.hooks.onTerminal(this, cursor.runId);
+    }
+    return true;
+  }
+
+  private async pump(cursor: RunCursor): Promise<void> {
+    if (cursor.pumping) return;
+    cursor.pumping = true;
+    try {
+      while (this.ready && !this.closed && !this.paused && this.cursors.get(cursor.runId) === cursor) {
+        const knownBefore = cursor.known;
+        const page = await this.reader.read(cursor.runId, cursor.delivered, PUMP_PAGE);
+        let progressed = false;
+        for (const stored of page) {
+          if (this.closed || this.paused || this.cursors.get(cursor.runId) !== cursor) break;
+          if (stored.event.seq !== cursor.delivered + 1) continue; // repositioned meanwhile
+          if (stored.event.seq > cursor.known) cursor.known = stored.event.seq;
+          if (!this.sendEvent(cursor, stored)) break;
+          progressed = true;
+        }
+        const atEnd = page.length < PUMP_PAGE;
+        if (atEnd && cursor.delivered >= cursor.known) break;
+        if (atEnd && !progressed && cursor.known === knownBefore) {
+          // Events are stored before they are announced, so a hint the log does not hold can only
+          // be the guess `resume` makes about a run's length: we are caught up.
+          cursor.known = cursor.delivered;
+          break;
+        }
+      }
+    } catch (err) {
+      this.hooks.onError(err);
+    } finally {
+      cursor.pumping = false;
+    }
+    // An event may have been offered while the last read was in flight.
+    if (!this.closed && !this.paused && this.ready && cursor.delivered < cursor.known && this.cursors.get(cursor.runId) === cursor) {
+      void this.pump(cursor);
+    }
+  }
+}
+
+const TERMINALS = new Set(['agent_completed', 'agent_error', 'agent_cancelled']);
+const isTerminalType = (t: string) => TERMINALS.has(t);

@@ -1,0 +1,84 @@
+// What each client frame does (PROTOCOL section 3). Refusals are `error` frames; the socket stays open.
+import type { ClientFrame } from '../protocol/frames.js';
+import { AppError, toAppError } from '../protocol/errors.js';
+import type { ErrorFrame } from '../protocol/events.js';
+import type { RunService } from '../runs/service.js';
+import type { Logger } from '../log/logger.js';
+import type { SocketChannel } from './cursor.js';
+import { RateLimiter } from './rate-limit.js';
+
+export interface FrameHandlerDeps {
+  runs: RunService;
+  log: Logger;
+  requestsPerMinute: number;
+  accepting(): boolean;
+}
+
+export class FrameHandler {
+  private readonly requests: RateLimiter;
+
+  constructor(private readonly d: FrameHandlerDeps) {
+    this.requests = new RateLimiter(d.requestsPerMinute, 60_000);
+  }
+
+  async handle(channel: SocketChannel, frame: ClientFrame): Promise<void> {
+    const { userId } = channel;
+    try {
+      switch (frame.type) {
+        case 'ping':
+          send(channel, frame.id === undefined ? { type: 'pong' } : { type: 'pong', id: frame.id });
+          return;
+        case 'agent_request': {
+          if (!this.d.accepting()) throw new AppError('unavailable', 'the server is shutting down; reconnect and retry');
+          const wait = this.requests.take(userId);
+          if (wait > 0) throw new AppError('rate_limited', 'too many requests', { retryAfterMs: wait });
+          const accepted = await this.d.runs.accept(userId, frame);
+          send(channel, { type: 'run_accepted', requestId: frame.requestId, ...accepted });
+          return;
+        }
+        case 'resume':
+          for (const r of frame.runs) {
+            try {
+              const run = await this.d.runs.ownRun(userId, r.runId);
+              if (r.afterSeq > run.last_seq) throw new AppError('bad_request', `afterSeq ${r.afterSeq} is beyond the run's last event (${run.last_seq})`);
+              channel.resume(run.id, r.afterSeq);
+            } catch (err) {
+              this.refuse(channel, err, { runId: r.runId });
+            }
+          }
+          return;
+        case 'ack':
+          await this.d.runs.ack(userId, frame.runId, frame.seq);
+          return;
+        case 'cancel_run': {
+          const terminal = await this.d.runs.cancel(userId, frame.runId);
+          // A finished run: answer with its terminal event, unless this socket is still delivering
+          // the run (then the terminal comes in order, once).
+          if (terminal && !channel.cursors.has(terminal.event.runId) && !channel.closed) channel.sink.send(terminal.json);
+          return;
+        }
+      }
+    } catch (err) {
+      this.refuse(channel, err, {
+        ...('requestId' in frame ? { requestId: frame.requestId } : {}),
+        ...('runId' in frame ? { runId: frame.runId } : {}),
+      });
+    }
+  }
+
+  refuse(channel: SocketChannel, err: unknown, ids: { requestId?: string; runId?: string }): void {
+    const e = toAppError(err);
+    if (e.code === 'internal') this.d.log.error({ err: err instanceof Error ? err.message : String(err) }, 'frame failed');
+    send(channel, {
+      type: 'error',
+      code: e.code,
+      message: e.message,
+      ...ids,
+      ...(e.details.retryAfterMs !== undefined ? { retryAfterMs: e.details.retryAfterMs } : {}),
+    });
+  }
+}
+
+function send(channel: SocketChannel, frame: ErrorFrame | { type: string; [k: string]: unknown }): void {
+  if (!channel.closed) channel.sink.send(JSON.stringify(frame));
+}

@@ -1,0 +1,120 @@
+// Finds each user's session on this node and hands it the run events of that user's runs.
+// One XState session actor per connected user tracks its sockets and runs; each socket has a
+// `SocketChannel` holding its per-run cursors.
+import { createActor, type Actor } from 'xstate';
+import { sessionMachine } from '../../machines/session.machine.js';
+import type { Logger } from '../log/logger.js';
+import { isTerminal, type SessionReadyFrame } from '../protocol/events.js';
+import type { StoredEvent } from '../store/event-log.js';
+import { SocketChannel, type EventReader, type SocketSink } from './cursor.js';
+
+interface Session {
+  actor: Actor<typeof sessionMachine>;
+  channels: Map<string, SocketChannel>;
+}
+
+export const CLOSE_TOO_SLOW = { code: 1013, reason: 'too slow to read; reconnect and resume' } as const;
+
+export class SessionHub {
+  private readonly sessions = new Map<string, Session>();
+
+  constructor(
+    private readonly reader: EventReader,
+    private readonly log: Logger,
+  ) {}
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  get socketCount(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) n += s.channels.size;
+    return n;
+  }
+
+  /** Registers a socket before its snapshot is read, so no event of a new run slips between. */
+  open(userId: string, sink: SocketSink): SocketChannel {
+    const channel = new SocketChannel(userId, sink, this.reader, {
+      onTerminal: () => undefined,
+      onDropped: (c) => {
+        this.log.warn({ userId, socketId: c.sink.id }, 'socket buffer full; closing it');
+        c.sink.close(CLOSE_TOO_SLOW.code, CLOSE_TOO_SLOW.reason);
+      },
+      onError: (err) => this.log.error({ err: errMessage(err), userId }, 'delivery from the log failed'),
+    });
+    let session = this.sessions.get(userId);
+    if (!session) {
+      const actor = createActor(sessionMachine, { input: { userId, socketId: sink.id } });
+      session = { actor, channels: new Map() };
+      this.sessions.set(userId, session);
+      actor.start();
+    } else {
+      session.actor.send({ type: 'SOCKET_OPENED', socketId: sink.id });
+    }
+    session.channels.set(sink.id, channel);
+    return channel;
+  }
+
+  /**
+   * Sends `session_ready` (always the socket's first frame) and starts delivery. Runs of the
+   * snapshot that the socket already carries (they started while it was opening) are not listed.
+   */
+  ready(channel: SocketChannel, frame: SessionReadyFrame): void {
+    if (channel.closed) return;
+    const runs = frame.runs.filter((r) => !channel.cursors.has(r.runId));
+    for (const r of runs) channel.listed.add(r.runId);
+    channel.sink.send(JSON.stringify({ ...frame, runs }));
+    channel.markReady();
+  }
+
+  close(channel: SocketChannel): void {
+    channel.closed = true;
+    const session = this.sessions.get(channel.userId);
+    if (!session || session.channels.get(channel.sink.id) !== channel) return;
+    session.channels.delete(channel.sink.id);
+    session.actor.send({ type: 'SOCKET_CLOSED', socketId: channel.sink.id });
+    if (session.actor.getSnapshot().status === 'done') {
+      session.actor.stop();
+      this.sessions.delete(channel.userId);
+    }
+  }
+
+  /** A run of `userId` was accepted or started. */
+  runActive(userId: string, runId: string): void {
+    this.sessions.get(userId)?.actor.send({ type: 'RUN_ACTIVE', runId });
+  }
+
+  /** A stored event of one of `userId`'s runs: offered to that user's sockets, and only theirs. */
+  deliver(userId: string, stored: StoredEvent): void {
+    const session = this.sessions.get(userId);
+    if (!session) return;
+    if (stored.event.seq === 1) session.actor.send({ type: 'RUN_ACTIVE', runId: stored.event.runId });
+    for (const channel of session.channels.values()) channel.offer(stored);
+    if (isTerminal(stored.event.type)) session.actor.send({ type: 'RUN_FINISHED', runId: stored.event.runId });
+  }
+
+  /** Every open socket of a user (for frames that concern all of them). */
+  channelsOf(userId: string): SocketChannel[] {
+    return [...(this.sessions.get(userId)?.channels.values() ?? [])];
+  }
+
+  /** Snapshots of the session actors (for the debug page and tests). */
+  sessionStates(): Array<{ userId: string; value: unknown; sockets: number }> {
+    return [...this.sessions.entries()].map(([userId, s]) => ({
+      userId,
+      value: s.actor.getSnapshot().value,
+      sockets: s.channels.size,
+    }));
+  }
+
+  /** Shutdown: every socket is closed with 1001 (going away: reconnect and resume). */
+  closeAll(code = 1001, reason = 'server shutting down'): void {
+    for (const s of this.sessions.values()) {
+      s.actor.send({ type: 'SHUTDOWN' });
+      for (const c of [...s.channels.values()]) c.sink.close(code, reason);
+    }
+  }
+}
+
+const errMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));

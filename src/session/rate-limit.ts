@@ -1,0 +1,32 @@
+// A token bucket per key: `limit` tokens per `windowMs`, refilled continuously.
+export class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Takes one token: 0 when allowed, else the milliseconds until one is available. */
+  take(key: string): number {
+    const t = this.now();
+    const rate = this.limit / this.windowMs;
+    const b = this.buckets.get(key) ?? { tokens: this.limit, at: t };
+    b.tokens = Math.min(this.limit, b.tokens + (t - b.at) * rate);
+    b.at = t;
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      this.buckets.set(key, b);
+      // Full buckets carry no information: keep the map small.
+      if (this.buckets.size > 10_000) this.prune(t);
+      return 0;
+    }
+    this.buckets.set(key, b);
+    return Math.ceil((1 - b.tokens) / rate);
+  }
+
+  private prune(t: number): void {
+    for (const [k, b] of this.buckets) if (b.tokens + (t - b.at) * (this.limit / this.windowMs) >= this.limit) this.buckets.delete(k);
+  }
+}

@@ -1,0 +1,81 @@
+// The event log: `run_events (run_id, seq)`. An event exists once it is stored here; sockets,
+// replay, the HTTP API and a resumed run all read these rows.
+import type { RunEvent, RunStatus } from '../protocol/events.js';
+import type { Queryable } from './db.js';
+import { isUuid } from './runs.js';
+
+/** A stored event and its wire text, serialised once and shared by every socket. */
+export interface StoredEvent {
+  event: RunEvent;
+  json: string;
+}
+
+export class StaleAttemptError extends Error {
+  override name = 'StaleAttemptError';
+  constructor(readonly runId: string, readonly attempt: number) {
+    super(`run ${runId}: attempt ${attempt} is no longer the run's current attempt`);
+  }
+}
+
+/**
+ * Appends one event. The update of `runs.last_seq` and the insert are one statement, and both
+ * require `last_seq = seq - 1` and the current `attempt`: seqs stay gapless and a stale worker
+ * (whose attempt was superseded) can neither append nor finish the run.
+ */
+export async function appendEvent(
+  q: Queryable,
+  e: { event: RunEvent; attempt: number; json: string; finalStatus?: RunStatus },
+): Promise<void> {
+  const rows = await q.query(
+    `WITH r AS (
+       UPDATE runs SET last_seq = $2::int, updated_at = now(),
+         status = COALESCE($5::text, status),
+         finished_at = CASE WHEN $5::text IS NULL THEN finished_at ELSE now() END
+       WHERE id = $1::uuid AND attempt = $3::int AND last_seq = $2::int - 1
+       RETURNING id
+     )
+     INSERT INTO run_events (run_id, seq, type, body)
+     SELECT $1::uuid, $2::int, $4::text, $6::jsonb FROM r RETURNING seq`,
+    [e.event.runId, e.event.seq, e.attempt, e.event.type, e.finalStatus ?? null, e.json],
+  );
+  if (rows.length !== 1) throw new StaleAttemptError(e.event.runId, e.attempt);
+}
+
+/**
+ * Appends the terminal event of a run that never started (cancelled while it waited), keeping the
+ * grammar: `agent_started` then the terminal event. Only when nothing was stored yet.
+ */
+export async function appendUnstartedTerminal(q: Queryable, events: [RunEvent, RunEvent], status: RunStatus): Promise<boolean> {
+  const [first, last] = events;
+  const rows = await q.query(
+    `UPDATE runs SET last_seq = 2, status = $2, finished_at = now(), updated_at = now()
+     WHERE id = $1 AND last_seq = 0 AND status IN ('pending', 'queued') RETURNING id`,
+    [first.runId, status],
+  );
+  if (rows.length !== 1) return false;
+  await q.query(
+    'INSERT INTO run_events (run_id, seq, type, body) VALUES ($1, 1, $2, $3::jsonb), ($1, 2, $4, $5::jsonb)',
+    [first.runId, first.type, JSON.stringify(first), last.type, JSON.stringify(last)],
+  );
+  return true;
+}
+
+/** Events with `seq > afterSeq`, in order, at most `limit`. */
+export async function readEvents(q: Queryable, runId: string, afterSeq: number, limit = 500): Promise<StoredEvent[]> {
+  if (!isUuid(runId)) return [];
+  const rows = await q.query<{ body: RunEvent }>(
+    'SELECT body FROM run_events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+    [runId, afterSeq, limit],
+  );
+  return rows.map((r) => ({ event: r.body, json: JSON.stringify(r.body) }));
+}
+
+export async function terminalEvent(q: Queryable, runId: string): Promise<StoredEvent | undefined> {
+  const rows = await q.query<{ body: RunEvent }>(
+    `SELECT body FROM run_events WHERE run_id = $1 AND type IN ('agent_completed', 'agent_error', 'agent_cancelled')
+     ORDER BY seq DESC LIMIT 1`,
+    [runId],
+  );
+  const body = rows[0]?.body;
+  return body ? { event: body, json: JSON.stringify(body) } : undefined;
+}

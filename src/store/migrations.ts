@@ -1,0 +1,130 @@
+// Numbered schema migrations, applied at start in one transaction under an advisory lock so that
+// several processes starting at once apply each migration exactly once.
+import type { Db } from './db.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'core',
+    sql: `
+CREATE TABLE users (
+  id uuid PRIMARY KEY,
+  username text NOT NULL UNIQUE,
+  password_hash text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE threads (
+  id uuid PRIMARY KEY,
+  user_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  title text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX threads_user_created ON threads (user_id, created_at DESC, id DESC);
+
+-- status: pending (waits for an earlier run of its thread), queued (job sent), running,
+-- completed, failed, cancelled. attempt fences a stale worker's writes.
+CREATE TABLE runs (
+  id uuid PRIMARY KEY,
+  thread_id uuid NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+  user_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  agent text NOT NULL,
+  input jsonb NOT NULL,
+  status text NOT NULL,
+  last_seq integer NOT NULL DEFAULT 0,
+  attempt integer NOT NULL DEFAULT 0,
+  cancel_reason text,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  finished_at timestamptz
+);
+CREATE INDEX runs_thread_created ON runs (thread_id, created_at, id);
+CREATE INDEX runs_user_active ON runs (user_id) WHERE status IN ('pending', 'queued', 'running');
+
+CREATE TABLE run_events (
+  run_id uuid NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  seq integer NOT NULL,
+  type text NOT NULL,
+  body jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (run_id, seq)
+);
+
+CREATE TABLE run_acks (
+  run_id uuid PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+  acked_seq integer NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE messages (
+  id uuid PRIMARY KEY,
+  thread_id uuid NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+  run_id uuid REFERENCES runs(id) ON DELETE SET NULL,
+  role text NOT NULL CHECK (role IN ('user', 'assistant')),
+  content text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX messages_thread_created ON messages (thread_id, created_at, id);
+
+CREATE TABLE request_keys (
+  user_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  request_id text NOT NULL,
+  run_id uuid NOT NULL,
+  thread_id uuid NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (user_id, request_id)
+);
+
+CREATE TABLE ws_tickets (
+  ticket_hash text PRIMARY KEY,
+  user_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  expires_at timestamptz NOT NULL
+);
+
+CREATE TABLE usage_records (
+  id bigserial PRIMARY KEY,
+  user_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  day date NOT NULL,
+  feature text NOT NULL,
+  model text NOT NULL,
+  requests integer NOT NULL CHECK (requests >= 0),
+  input_tokens bigint NOT NULL CHECK (input_tokens >= 0),
+  output_tokens bigint NOT NULL CHECK (output_tokens >= 0),
+  source text NOT NULL CHECK (source IN ('sample', 'upload')),
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX usage_records_user_day ON usage_records (user_id, day);
+`,
+  },
+];
+
+const LOCK_KEY = 74_205_118; // arbitrary, constant: "agentwire migrations"
+
+export async function migrate(db: Db, list: readonly Migration[] = migrations): Promise<number[]> {
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+    await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const done = new Set(
+      (await tx.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => r.version),
+    );
+    const applied: number[] = [];
+    for (const m of [...list].sort((a, b) => a.version - b.version)) {
+      if (done.has(m.version)) continue;
+      await tx.exec(m.sql);
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      applied.push(m.version);
+    }
+    return applied;
+  });
+}

@@ -1,0 +1,79 @@
+// `Db` over node-postgres. The pool's `error` listener matters: an idle client that dies when
+// PostgreSQL restarts emits `error` on the pool, and without a listener the process crashes.
+import pg from 'pg';
+import type { Logger } from '../log/logger.js';
+import type { Db, Queryable, Row } from './db.js';
+
+// int8 (counts, sums) as numbers: every value we store fits comfortably in 2^53.
+pg.types.setTypeParser(20, (v) => Number(v));
+// numeric as numbers: money figures are display values, not ledger entries.
+pg.types.setTypeParser(1700, (v) => Number(v));
+
+export interface PgDbOptions {
+  connectionString: string;
+  max?: number;
+  log: Logger;
+}
+
+export function createPgDb(options: PgDbOptions): Db {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    application_name: 'agentwire',
+  });
+  pool.on('error', (err) => options.log.warn({ err: err.message }, 'idle database client failed'));
+
+  const wrap = (client: pg.Pool | pg.PoolClient): Queryable => ({
+    async query<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<R[]> {
+      const res = await client.query(sql, params as unknown[] | undefined);
+      return res.rows as R[];
+    },
+    async exec(sql: string): Promise<void> {
+      await client.query(sql);
+    },
+    async simple(sql: string): Promise<Row[]> {
+      const res = (await client.query(sql)) as pg.QueryResult | pg.QueryResult[];
+      const last = Array.isArray(res) ? res[res.length - 1] : res;
+      return (last?.rows ?? []) as Row[];
+    },
+  });
+
+  const base = wrap(pool);
+  let closed = false;
+
+  return {
+    kind: 'pg',
+    query: base.query,
+    exec: base.exec,
+    simple: base.simple,
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn(wrap(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    async ping(): Promise<boolean> {
+      try {
+        await pool.query('SELECT 1');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,222 @@
+// SQL for threads, runs, messages, request keys and acks. The event log has its own module.
+import type { RunStatus } from '../protocol/events.js';
+import type { Queryable } from './db.js';
+
+export interface RunRow {
+  id: string;
+  thread_id: string;
+  user_id: string;
+  agent: string;
+  input: { text: string };
+  status: RunStatus;
+  last_seq: number;
+  attempt: number;
+  cancel_reason: string | null;
+  created_at: Date | string;
+  finished_at: Date | string | null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Ids are opaque on the wire; one that is not a UUID names nothing here. */
+export const isUuid = (s: string): boolean => UUID.test(s);
+
+const RUN_COLUMNS = 'id, thread_id, user_id, agent, input, status, last_seq, attempt, cancel_reason, created_at, finished_at';
+
+export async function insertThread(q: Queryable, t: { id: string; userId: string; title: string }): Promise<void> {
+  await q.query('INSERT INTO threads (id, user_id, title) VALUES ($1, $2, $3)', [t.id, t.userId, t.title]);
+}
+
+/** Locks the caller's thread row for this transaction; false when it is not the caller's. */
+export async function lockOwnThread(q: Queryable, threadId: string, userId: string): Promise<boolean> {
+  if (!isUuid(threadId)) return false;
+  const rows = await q.query('SELECT id FROM threads WHERE id = $1 AND user_id = $2 FOR UPDATE', [threadId, userId]);
+  return rows.length > 0;
+}
+
+export async function touchThread(q: Queryable, threadId: string): Promise<void> {
+  await q.query('UPDATE threads SET updated_at = now() WHERE id = $1', [threadId]);
+}
+
+export async function findRequestKey(
+  q: Queryable,
+  userId: string,
+  requestId: string,
+): Promise<{ run_id: string; thread_id: string } | undefined> {
+  const rows = await q.query<{ run_id: string; thread_id: string }>(
+    'SELECT run_id, thread_id FROM request_keys WHERE user_id = $1 AND request_id = $2',
+    [userId, requestId],
+  );
+  return rows[0];
+}
+
+/** False when the key exists already (a concurrent duplicate won). */
+export async function insertRequestKey(
+  q: Queryable,
+  k: { userId: string; requestId: string; runId: string; threadId: string },
+): Promise<boolean> {
+  const rows = await q.query(
+    `INSERT INTO request_keys (user_id, request_id, run_id, thread_id) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (user_id, request_id) DO NOTHING RETURNING run_id`,
+    [k.userId, k.requestId, k.runId, k.threadId],
+  );
+  return rows.length === 1;
+}
+
+/** Runs of the thread that hold it: running or queued, or waiting their turn. */
+export async function activeRunsOfThread(q: Queryable, threadId: string): Promise<RunRow[]> {
+  return q.query<RunRow & Record<string, unknown>>(
+    `SELECT ${RUN_COLUMNS} FROM runs WHERE thread_id = $1 AND status IN ('pending', 'queued', 'running')
+     ORDER BY created_at, id`,
+    [threadId],
+  );
+}
+
+export async function insertRun(
+  q: Queryable,
+  r: { id: string; threadId: string; userId: string; agent: string; input: { text: string }; status: RunStatus },
+): Promise<void> {
+  await q.query(
+    'INSERT INTO runs (id, thread_id, user_id, agent, input, status) VALUES ($1, $2, $3, $4, $5::jsonb, $6)',
+    [r.id, r.threadId, r.userId, r.agent, JSON.stringify(r.input), r.status],
+  );
+}
+
+export async function insertMessage(
+  q: Queryable,
+  m: { id: string; threadId: string; runId: string | null; role: 'user' | 'assistant'; content: string },
+): Promise<void> {
+  await q.query('INSERT INTO messages (id, thread_id, run_id, role, content) VALUES ($1, $2, $3, $4, $5)', [
+    m.id,
+    m.threadId,
+    m.runId,
+    m.role,
+    m.content,
+  ]);
+}
+
+export async function getRun(q: Queryable, runId: string, opts: { forUpdate?: boolean } = {}): Promise<RunRow | undefined> {
+  if (!isUuid(runId)) return undefined;
+  const rows = await q.query<RunRow & Record<string, unknown>>(
+    `SELECT ${RUN_COLUMNS} FROM runs WHERE id = $1${opts.forUpdate ? ' FOR UPDATE' : ''}`,
+    [runId],
+  );
+  return rows[0];
+}
+
+/** The run if it belongs to `userId`; otherwise nothing, whether it exists or not. */
+export async function getOwnRun(q: Queryable, runId: string, userId: string): Promise<RunRow | undefined> {
+  const run = await getRun(q, runId);
+  return run && run.user_id === userId ? run : undefined;
+}
+
+export async function setRunStatus(q: Queryable, runId: string, status: RunStatus): Promise<void> {
+  await q.query('UPDATE runs SET status = $2, updated_at = now() WHERE id = $1', [runId, status]);
+}
+
+/**
+ * Claims a queued run for execution: bumps `attempt`, which fences every write of an earlier
+ * attempt. Returns nothing when the run is already finished.
+ */
+export async function claimRun(q: Queryable, runId: string): Promise<RunRow | undefined> {
+  const rows = await q.query<RunRow & Record<string, unknown>>(
+    `UPDATE runs SET status = 'running', attempt = attempt + 1, updated_at = now()
+     WHERE id = $1 AND status IN ('queued', 'running') RETURNING ${RUN_COLUMNS}`,
+    [runId],
+  );
+  return rows[0];
+}
+
+export async function oldestPendingRun(q: Queryable, threadId: string): Promise<RunRow | undefined> {
+  const rows = await q.query<RunRow & Record<string, unknown>>(
+    `SELECT ${RUN_COLUMNS} FROM runs WHERE thread_id = $1 AND status = 'pending' ORDER BY created_at, id LIMIT 1`,
+    [threadId],
+  );
+  return rows[0];
+}
+
+export async function upsertAck(q: Queryable, runId: string, seq: number): Promise<number> {
+  const rows = await q.query<{ acked_seq: number }>(
+    `INSERT INTO run_acks (run_id, acked_seq) VALUES ($1, $2)
+     ON CONFLICT (run_id) DO UPDATE SET acked_seq = GREATEST(run_acks.acked_seq, EXCLUDED.acked_seq), updated_at = now()
+     RETURNING acked_seq`,
+    [runId, seq],
+  );
+  return rows[0]?.acked_seq ?? seq;
+}
+
+export interface SessionRunRow {
+  id: string;
+  thread_id: string;
+  status: RunStatus;
+  last_seq: number;
+  acked_seq: number;
+}
+
+/** The caller's runs still active or with events not acked, newest first (bounded). */
+export async function sessionRuns(q: Queryable, userId: string, limit = 100): Promise<SessionRunRow[]> {
+  return q.query<SessionRunRow & Record<string, unknown>>(
+    `SELECT r.id, r.thread_id, r.status, r.last_seq, COALESCE(a.acked_seq, 0) AS acked_seq
+     FROM runs r LEFT JOIN run_acks a ON a.run_id = r.id
+     WHERE r.user_id = $1 AND (r.status IN ('pending', 'queued', 'running') OR r.last_seq > COALESCE(a.acked_seq, 0))
+     ORDER BY r.created_at DESC, r.id DESC LIMIT $2`,
+    [userId, limit],
+  );
+}
+
+export interface ThreadRow {
+  id: string;
+  title: string;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+export async function listThreads(
+  q: Queryable,
+  userId: string,
+  page: { limit: number; before?: { createdAt: string; id: string } },
+): Promise<ThreadRow[]> {
+  const params: unknown[] = [userId, page.limit];
+  let where = 'user_id = $1';
+  if (page.before) {
+    params.push(page.before.createdAt, page.before.id);
+    where += ' AND (created_at, id) < ($3::timestamptz, $4::uuid)';
+  }
+  return q.query<ThreadRow & Record<string, unknown>>(
+    `SELECT id, title, created_at, updated_at FROM threads WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $2`,
+    params,
+  );
+}
+
+export async function getOwnThread(q: Queryable, threadId: string, userId: string): Promise<ThreadRow | undefined> {
+  if (!isUuid(threadId)) return undefined;
+  const rows = await q.query<ThreadRow & Record<string, unknown>>(
+    'SELECT id, title, created_at, updated_at FROM threads WHERE id = $1 AND user_id = $2',
+    [threadId, userId],
+  );
+  return rows[0];
+}
+
+export interface MessageRow {
+  id: string;
+  run_id: string | null;
+  role: 'user' | 'assistant';
+  content: string;
+  created_at: Date | string;
+}
+
+export async function threadMessages(q: Queryable, threadId: string, limit = 1000): Promise<MessageRow[]> {
+  return q.query<MessageRow & Record<string, unknown>>(
+    'SELECT id, run_id, role, content, created_at FROM messages WHERE thread_id = $1 ORDER BY created_at, id LIMIT $2',
+    [threadId, limit],
+  );
+}
+
+export async function threadRuns(q: Queryable, threadId: string, limit = 1000): Promise<RunRow[]> {
+  return q.query<RunRow & Record<string, unknown>>(
+    `SELECT ${RUN_COLUMNS} FROM runs WHERE thread_id = $1 ORDER BY created_at, id LIMIT $2`,
+    [threadId, limit],
+  );
+}
+
+export const iso = (d: Date | string | null): string | null =>
+  d === null ? null : d instanceof Date ? d.toISOString() : new Date(d).toISOString();

@@ -1,0 +1,117 @@
+// The HTTP routes of PROTOCOL section 1 (and `POST /v1/usage`, documented in docs/protocol-notes.md).
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { z } from 'zod';
+import { credentialsSchema, type AuthService } from '../auth/service.js';
+import type { Logger } from '../log/logger.js';
+import { AppError, badRequest } from '../protocol/errors.js';
+import type { RunService } from '../runs/service.js';
+import { pageQuery, type ThreadService } from '../runs/threads.js';
+import { bearer, parseJsonBody, readReq, Res, type Req } from './http.js';
+
+export interface RouteDeps {
+  auth: AuthService;
+  runs: RunService;
+  threads: ThreadService;
+  log: Logger;
+  bodyMaxBytes: number;
+  /** Stores an upload of usage records; returns how many. */
+  uploadUsage(userId: string, body: string, contentType: string): Promise<number>;
+  ready(): Promise<boolean>;
+  metrics(): string;
+  /** True while the server accepts work (false once shutdown began). */
+  accepting(): boolean;
+}
+
+type Handler = (req: Req, res: Res) => Promise<void>;
+
+const AUTH_BODY_MAX = 16 * 1024;
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  throw badRequest(`${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
+}
+
+export function registerRoutes(app: TemplatedApp, d: RouteDeps): void {
+  const route = (paramCount: number, handler: Handler) => (res: HttpResponse, req: HttpRequest) => {
+    const r = new Res(res);
+    const request = readReq(req, paramCount);
+    handler(request, r).catch((err: unknown) => {
+      if (!(err instanceof AppError)) d.log.error({ err: err instanceof Error ? err.message : String(err), path: request.path }, 'request failed');
+      r.error(err);
+    });
+  };
+  const authed = async (req: Req): Promise<string> => {
+    const token = bearer(req.headers.authorization);
+    const user = token ? await d.auth.authenticate(token) : undefined;
+    if (!user) throw new AppError('unauthorized', 'a valid bearer token is required');
+    return user.userId;
+  };
+  const guardAccepting = () => {
+    if (!d.accepting()) throw new AppError('unavailable', 'the server is shutting down; retry on another node or later');
+  };
+
+  app.post('/v1/auth/register', route(0, async (req, res) => {
+    guardAccepting();
+    const body = parse(credentialsSchema, parseJsonBody(await res.body(AUTH_BODY_MAX)));
+    res.json(201, await d.auth.register(body));
+  }));
+
+  app.post('/v1/auth/login', route(0, async (req, res) => {
+    const body = parse(credentialsSchema, parseJsonBody(await res.body(AUTH_BODY_MAX)));
+    const { token, expiresAt, userId } = await d.auth.login(body);
+    res.json(200, { token, expiresAt: expiresAt.toISOString(), userId });
+  }));
+
+  app.post('/v1/auth/ws-ticket', route(0, async (req, res) => {
+    const userId = await authed(req);
+    const { ticket, expiresAt } = await d.auth.issueTicket(userId);
+    res.json(200, { ticket, expiresAt: expiresAt.toISOString() });
+  }));
+
+  app.get('/v1/threads', route(0, async (req, res) => {
+    const userId = await authed(req);
+    const q = parse(pageQuery, Object.fromEntries(req.query));
+    res.json(200, await d.threads.list(userId, q));
+  }));
+
+  app.get('/v1/threads/:threadId', route(1, async (req, res) => {
+    const userId = await authed(req);
+    res.json(200, await d.threads.get(userId, req.params[0] ?? ''));
+  }));
+
+  const eventsQuery = z.object({
+    after: z.coerce.number().int().min(0).default(0),
+    limit: z.coerce.number().int().min(1).max(1000).default(1000),
+  });
+  app.get('/v1/runs/:runId/events', route(1, async (req, res) => {
+    const userId = await authed(req);
+    const q = parse(eventsQuery, Object.fromEntries(req.query));
+    const runId = req.params[0] ?? '';
+    const events = await d.runs.events(userId, runId, q.after, q.limit);
+    // Pre-serialised events are spliced in as they are: the same bytes as on the socket.
+    res.send(200, `{"runId":${JSON.stringify(runId)},"events":[${events.map((e) => e.json).join(',')}]}`);
+  }));
+
+  app.post('/v1/usage', route(0, async (req, res) => {
+    // uWS delivers the body only to a reader attached before the first await.
+    const pending = res.body(d.bodyMaxBytes);
+    pending.catch(() => undefined);
+    const userId = await authed(req);
+    const body = await pending;
+    const inserted = await d.uploadUsage(userId, body.toString('utf8'), req.headers.contentType);
+    res.json(201, { inserted });
+  }));
+
+  app.get('/healthz', route(0, async (_req, res) => res.json(200, { status: 'ok' })));
+  app.get('/readyz', route(0, async (_req, res) => {
+    const ok = d.accepting() && (await d.ready());
+    res.json(ok ? 200 : 503, { status: ok ? 'ready' : 'unavailable' });
+  }));
+  app.get('/metrics', route(0, async (_req, res) => res.send(200, d.metrics(), 'text/plain; version=0.0.4')));
+
+  app.any('/*', route(0, async (req, res) => {
+    res.json(404, { error: { code: 'not_found', message: `no route ${req.method.toUpperCase()} ${req.path}` } });
+  }));
+}

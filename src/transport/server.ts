@@ -1,0 +1,34 @@
+// The uWS app: routes and the socket endpoint, listening and closing.
+import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
+import { registerRoutes, type RouteDeps } from './routes.js';
+import { registerWebSocket, type WsDeps } from './ws.js';
+
+export class HttpServer {
+  private readonly app: TemplatedApp;
+  private listenSocket: us_listen_socket | undefined;
+
+  constructor(routes: RouteDeps, ws: WsDeps) {
+    this.app = uWS.App();
+    registerWebSocket(this.app, ws);
+    registerRoutes(this.app, routes);
+  }
+
+  /** Resolves with the bound port (useful with port 0). */
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.app.listen(host, port, (sock) => {
+        if (!sock) return reject(new Error(`cannot listen on ${host}:${port}`));
+        this.listenSocket = sock;
+        resolve(uWS.us_socket_local_port(sock));
+      });
+    });
+  }
+
+  /** Stops accepting connections; open sockets stay until closed by their owners. */
+  stopListening(): void {
+    if (this.listenSocket) {
+      uWS.us_listen_socket_close(this.listenSocket);
+      this.listenSocket = undefined;
+    }
+  }
+}
