@@ -82,18 +82,18 @@ export class Runtime {
     const bus = new LocalRunEventBus((userId, stored) => hub.deliver(userId, stored));
     const threads = new ThreadService(db);
 
-    let worker: RunWorker | undefined;
+    // The run service and the worker refer to each other; the closures run only after both exist.
     const runs: RunService = new RunService({
       db,
       queue,
       bus,
       agents,
       defaultAgent: config.defaultAgent,
-      wakeWorker: () => worker?.wake(),
-      abortLocal: (runId, reason) => worker?.abort(runId, reason) ?? false,
+      wakeWorker: () => worker.wake(),
+      abortLocal: (runId, reason) => worker.abort(runId, reason),
       onAccepted: (userId, runId) => hub.runActive(userId, runId),
     });
-    worker = new RunWorker(
+    const worker: RunWorker = new RunWorker(
       db,
       queue,
       bus,
@@ -104,7 +104,7 @@ export class Runtime {
         usageFor: (userId) => usageReader(db, userId),
         history: (threadId, runId) => threads.history(threadId, runId),
         afterTerminal: async (tx, run) => {
-          if (await runs.promoteNext(tx, run.thread_id)) queueMicrotask(() => worker?.wake());
+          if (await runs.promoteNext(tx, run.thread_id)) queueMicrotask(() => worker.wake());
         },
         toolTimeoutMs: this.o.toolTimeoutMs ?? 30_000,
       },
