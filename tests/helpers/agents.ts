@@ -1,0 +1,73 @@
+// Deterministic agents for tests. They run inside the real runtime (real statechart, log and
+// sockets); only what the agent decides to do is scripted.
+import type { Agent } from '../../src/agents/types.js';
+
+/** Thinks, calls a real tool, streams two output pieces and completes: every event kind, no waiting. */
+export const scriptedAgent: Agent = {
+  name: 'scripted',
+  description: 'Test agent: a fixed sequence of every event kind.',
+  async run(ctx) {
+    await ctx.think(`looking at: ${ctx.input.text}`);
+    await ctx.callTool('pricing_lookup', { models: ['gpt-4o'] });
+    await ctx.output('The answer ');
+    await ctx.output('is 42.');
+    return { text: 'The answer is 42.' };
+  },
+};
+
+/**
+ * An agent that waits until the test opens its gate (keyed by the input text) or the run is
+ * aborted. Lets a test hold a run active without sleeping.
+ */
+export class Gates {
+  private readonly open = new Map<string, () => void>();
+  private readonly waiting = new Map<string, Promise<void>>();
+  private readonly started = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+
+  private startedEntry(key: string) {
+    let e = this.started.get(key);
+    if (!e) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      e = { promise, resolve };
+      this.started.set(key, e);
+    }
+    return e;
+  }
+
+  /** Resolves once a run with this input is waiting at its gate. */
+  reached(key: string): Promise<void> {
+    return this.startedEntry(key).promise;
+  }
+
+  release(key: string): void {
+    this.open.get(key)?.();
+  }
+
+  wait(key: string, signal: AbortSignal): Promise<void> {
+    let p = this.waiting.get(key);
+    if (!p) {
+      p = new Promise<void>((resolve) => this.open.set(key, resolve));
+      this.waiting.set(key, p);
+    }
+    this.startedEntry(key).resolve();
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason as Error);
+      signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+      void p.then(resolve);
+    });
+  }
+
+  agent(): Agent {
+    return {
+      name: 'gated',
+      description: 'Test agent: waits at a gate the test opens.',
+      run: async (ctx) => {
+        await ctx.think('waiting at the gate');
+        await this.wait(ctx.input.text, ctx.signal);
+        await ctx.think('through the gate');
+        return { text: `done: ${ctx.input.text}` };
+      },
+    };
+  }
+}

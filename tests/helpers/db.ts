@@ -1,0 +1,64 @@
+// A real database for integration tests: PGlite in a temporary directory, or a fresh PostgreSQL database.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../../src/log/logger.js';
+import type { Db } from '../../src/store/db.js';
+import { createPgDb } from '../../src/store/pg.js';
+import { createPgliteDb } from '../../src/store/pglite.js';
+import { freshPostgresDatabase, type Backend } from './backends.js';
+
+export interface TestDb {
+  db: Db;
+  /** Opens another connection to the same database (PostgreSQL only; PGlite has one). */
+  another(): Promise<Db>;
+  /** Closes and reopens (PGlite: the same directory). */
+  reopen(): Promise<Db>;
+  dispose(): Promise<void>;
+}
+
+const log = createLogger('silent');
+
+export async function openTestDb(backend: Backend): Promise<TestDb> {
+  if (backend === 'pglite') {
+    const dir = mkdtempSync(join(tmpdir(), 'agentwire-db-'));
+    let db = await createPgliteDb({ dataDir: dir });
+    return {
+      get db() {
+        return db;
+      },
+      another: () => Promise.reject(new Error('PGlite has a single connection')),
+      async reopen() {
+        await db.close();
+        db = await createPgliteDb({ dataDir: dir });
+        return db;
+      },
+      async dispose() {
+        await db.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const fresh = await freshPostgresDatabase();
+  const others: Db[] = [];
+  let db = createPgDb({ connectionString: fresh.url, log });
+  return {
+    get db() {
+      return db;
+    },
+    async another() {
+      const d = createPgDb({ connectionString: fresh.url, log });
+      others.push(d);
+      return d;
+    },
+    async reopen() {
+      await db.close();
+      db = createPgDb({ connectionString: fresh.url, log });
+      return db;
+    },
+    async dispose() {
+      await Promise.all([db.close(), ...others.map((o) => o.close())]);
+      await fresh.drop();
+    },
+  };
+}

@@ -1,0 +1,93 @@
+// Starts a real agentwire runtime (real uWS sockets, real database) on a free port for a test.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Agent } from '../../src/agents/types.js';
+import { loadConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/log/logger.js';
+import { Runtime } from '../../src/runtime.js';
+import { freshPostgresDatabase, type Backend } from './backends.js';
+import { TestClient } from './client.js';
+
+export interface TestServer {
+  backend: Backend;
+  runtime: Runtime;
+  url: string;
+  wsUrl: string;
+  dataDir: string;
+  register(username?: string, password?: string): Promise<TestUser>;
+  connect(token: string, opts?: { protocols?: string[]; headers?: Record<string, string>; query?: string }): Promise<TestClient>;
+  stop(): Promise<void>;
+}
+
+export interface TestUser {
+  userId: string;
+  username: string;
+  password: string;
+  token: string;
+}
+
+let counter = 0;
+
+export async function startServer(
+  backend: Backend,
+  opts: { env?: Record<string, string>; agents?: Agent[]; dataDir?: string; keepData?: boolean } = {},
+): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'agentwire-test-'));
+  const pgDb = backend === 'postgres' ? await freshPostgresDatabase() : undefined;
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    AGENTWIRE_DATA_DIR: dataDir,
+    JWT_SECRET: 'test-secret-test-secret-test-secret-0123456789',
+    REQUESTS_PER_MINUTE: '100000',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...(pgDb ? { DATABASE_URL: pgDb.url } : {}),
+    ...opts.env,
+  });
+  const runtime = new Runtime({
+    config,
+    log: createLogger(config.logLevel),
+    ...(opts.agents ? { agents: opts.agents } : {}),
+    pollIntervalMs: 500,
+  });
+  const port = await runtime.start();
+  const url = `http://127.0.0.1:${port}`;
+  const wsUrl = `ws://127.0.0.1:${port}/v1/ws`;
+  const clients: TestClient[] = [];
+
+  const server: TestServer = {
+    backend,
+    runtime,
+    url,
+    wsUrl,
+    dataDir,
+    async register(username = `user${++counter}_${Date.now().toString(36)}`, password = 'correct horse battery') {
+      const reg = await fetch(`${url}/v1/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username, password }),
+      });
+      if (reg.status !== 201) throw new Error(`register: ${reg.status} ${await reg.text()}`);
+      const login = await fetch(`${url}/v1/auth/login`, { method: 'POST', body: JSON.stringify({ username, password }) });
+      if (login.status !== 200) throw new Error(`login: ${login.status} ${await login.text()}`);
+      const body = (await login.json()) as { token: string; userId: string };
+      return { userId: body.userId, username, password, token: body.token };
+    },
+    async connect(token, o = {}) {
+      const client = await TestClient.open(`${wsUrl}${o.query ?? ''}`, {
+        protocols: o.protocols ?? ['agentwire.v1', `bearer.${token}`],
+        ...(o.headers ? { headers: o.headers } : {}),
+      });
+      clients.push(client);
+      return client;
+    },
+    async stop() {
+      for (const c of clients) c.terminate();
+      await runtime.stop();
+      await pgDb?.drop();
+      if (!opts.keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}

@@ -1,0 +1,133 @@
+// One contract for the `Db` interface and the event log, run on PGlite and on PostgreSQL.
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RunEvent } from '../../src/protocol/events.js';
+import { appendEvent, appendUnstartedTerminal, readEvents, StaleAttemptError } from '../../src/store/event-log.js';
+import { migrate, migrations } from '../../src/store/migrations.js';
+import { claimRun, insertRequestKey, insertRun, insertThread, upsertAck } from '../../src/store/runs.js';
+import { insertUser } from '../../src/store/users.js';
+import { backends } from '../helpers/backends.js';
+import { openTestDb, type TestDb } from '../helpers/db.js';
+
+async function seedRun(t: TestDb) {
+  const userId = randomUUID();
+  const threadId = randomUUID();
+  const runId = randomUUID();
+  await insertUser(t.db, { id: userId, username: `u-${userId}`, passwordHash: 'x' });
+  await insertThread(t.db, { id: threadId, userId, title: 't' });
+  await insertRun(t.db, { id: runId, threadId, userId, agent: 'analyst', input: { text: 'hi' }, status: 'queued' });
+  return { userId, threadId, runId };
+}
+
+const ev = (runId: string, threadId: string, seq: number, type: 'agent_started' | 'agent_thinking' = seq === 1 ? 'agent_started' : 'agent_thinking'): RunEvent =>
+  type === 'agent_started'
+    ? { type, runId, threadId, seq, ts: new Date().toISOString(), agent: 'analyst', input: { text: 'hi' } }
+    : { type, runId, threadId, seq, ts: new Date().toISOString(), text: `step ${seq}` };
+
+describe.each(backends)('store on %s', (backend) => {
+  let t: TestDb;
+  beforeEach(async () => {
+    t = await openTestDb(backend);
+    await migrate(t.db);
+  });
+  afterEach(async () => {
+    await t.dispose();
+  });
+
+  it('applies each migration once, however often it runs', async () => {
+    expect(await migrate(t.db)).toEqual([]);
+    const rows = await t.db.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+    expect(rows.map((r) => r.version)).toEqual(migrations.map((m) => m.version));
+  });
+
+  it.runIf(backend === 'postgres')('applies migrations once when several processes start together', async () => {
+    const fresh = await openTestDb('postgres');
+    try {
+      const peers = await Promise.all([fresh.another(), fresh.another(), fresh.another()]);
+      const applied = await Promise.all([fresh.db, ...peers].map((d) => migrate(d)));
+      expect(applied.flat().sort()).toEqual(migrations.map((m) => m.version));
+    } finally {
+      await fresh.dispose();
+    }
+  });
+
+  it('rolls a failed transaction back', async () => {
+    const id = randomUUID();
+    await expect(
+      t.db.transaction(async (tx) => {
+        await insertUser(tx, { id, username: 'rollback', passwordHash: 'x' });
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(await t.db.query('SELECT 1 FROM users WHERE id = $1', [id])).toHaveLength(0);
+  });
+
+  it('appends gapless seqs and refuses a gap, a repeat and a stale attempt', async () => {
+    const { runId, threadId } = await seedRun(t);
+    const run = await claimRun(t.db, runId);
+    expect(run?.attempt).toBe(1);
+    const put = (seq: number, attempt = 1) => {
+      const event = ev(runId, threadId, seq);
+      return appendEvent(t.db, { event, attempt, json: JSON.stringify(event) });
+    };
+    await put(1);
+    await put(2);
+    await expect(put(2)).rejects.toBeInstanceOf(StaleAttemptError); // repeat
+    await expect(put(4)).rejects.toBeInstanceOf(StaleAttemptError); // gap
+    // A takeover bumps the attempt: the old attempt is fenced off.
+    expect((await claimRun(t.db, runId))?.attempt).toBe(2);
+    await expect(put(3, 1)).rejects.toBeInstanceOf(StaleAttemptError);
+    await put(3, 2);
+    const read = await readEvents(t.db, runId, 0);
+    expect(read.map((r) => r.event.seq)).toEqual([1, 2, 3]);
+    expect(read[0]?.event).toMatchObject({ type: 'agent_started', runId, threadId, seq: 1 });
+    expect((await readEvents(t.db, runId, 2)).map((r) => r.event.seq)).toEqual([3]);
+    expect(await readEvents(t.db, 'not-a-uuid', 0)).toEqual([]);
+  });
+
+  it.runIf(backend === 'postgres')('lets exactly one of two concurrent writers store a seq', async () => {
+    const { runId, threadId } = await seedRun(t);
+    await claimRun(t.db, runId);
+    const other = await t.another();
+    const results = await Promise.allSettled(
+      [t.db, other].map((d) => {
+        const event = ev(runId, threadId, 1);
+        return appendEvent(d, { event, attempt: 1, json: JSON.stringify(event) });
+      }),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(await readEvents(t.db, runId, 0)).toHaveLength(1);
+  });
+
+  it('stores the two-event life of a run cancelled before it started, only once', async () => {
+    const { runId, threadId } = await seedRun(t);
+    const ts = new Date().toISOString();
+    const events: [RunEvent, RunEvent] = [
+      { type: 'agent_started', runId, threadId, seq: 1, ts, agent: 'analyst', input: { text: 'hi' } },
+      { type: 'agent_cancelled', runId, threadId, seq: 2, ts, reason: 'cancelled by user' },
+    ];
+    expect(await appendUnstartedTerminal(t.db, events, 'cancelled')).toBe(true);
+    expect(await appendUnstartedTerminal(t.db, events, 'cancelled')).toBe(false);
+    expect(await claimRun(t.db, runId)).toBeUndefined(); // finished runs are not claimed
+    expect((await readEvents(t.db, runId, 0)).map((r) => r.event.type)).toEqual(['agent_started', 'agent_cancelled']);
+  });
+
+  it('keeps request keys unique per user and acks monotonic', async () => {
+    const { userId, runId, threadId } = await seedRun(t);
+    expect(await insertRequestKey(t.db, { userId, requestId: 'r1', runId, threadId })).toBe(true);
+    expect(await insertRequestKey(t.db, { userId, requestId: 'r1', runId: randomUUID(), threadId })).toBe(false);
+    expect(await upsertAck(t.db, runId, 5)).toBe(5);
+    expect(await upsertAck(t.db, runId, 3)).toBe(5);
+    expect(await upsertAck(t.db, runId, 7)).toBe(7);
+  });
+
+  it('keeps what it stored across a restart', async () => {
+    const { runId, threadId } = await seedRun(t);
+    await claimRun(t.db, runId);
+    const event = ev(runId, threadId, 1);
+    await appendEvent(t.db, { event, attempt: 1, json: JSON.stringify(event) });
+    const db = await t.reopen();
+    expect(await migrate(db)).toEqual([]);
+    expect((await readEvents(db, runId, 0)).map((r) => r.event.seq)).toEqual([1]);
+  });
+});
