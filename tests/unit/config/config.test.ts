@@ -1,0 +1,56 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../../src/config/index.js';
+import { loadOrCreateSecret } from '../../../src/config/secret.js';
+
+describe('config', () => {
+  it('has defaults that start the embedded setup', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ port: 8080, host: '127.0.0.1', databaseUrl: undefined, dataDir: './data', maxFrameBytes: 65536 });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('parses every variable and treats empty strings as unset', () => {
+    const c = loadConfig({
+      PORT: '9000',
+      HOST: '0.0.0.0',
+      DATABASE_URL: 'postgres://u@h:5432/db',
+      ALLOWED_ORIGINS: 'https://a.example, https://b.example',
+      ALLOW_REGISTRATION: 'false',
+      JWT_SECRET: '',
+    });
+    expect(c).toMatchObject({ port: 9000, host: '0.0.0.0', databaseUrl: 'postgres://u@h:5432/db', allowRegistration: false, jwtSecret: undefined });
+    expect(c.allowedOrigins).toEqual(['https://a.example', 'https://b.example']);
+  });
+
+  it('names every bad variable in one readable error', () => {
+    const attempt = () => loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', JWT_SECRET: 'short' });
+    expect(attempt).toThrow(ConfigError);
+    try {
+      attempt();
+    } catch (err) {
+      const msg = (err as Error).message;
+      expect(msg).toContain('PORT');
+      expect(msg).toContain('DATABASE_URL');
+      expect(msg).toContain('JWT_SECRET');
+    }
+  });
+
+  it('generates the JWT secret once, keeps it private, and reads it back', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aw-secret-'));
+    try {
+      const a = loadOrCreateSecret(join(dir, 'nested'));
+      expect(a.created).toBe(true);
+      expect(a.secret.length).toBeGreaterThanOrEqual(32);
+      const file = join(dir, 'nested', 'jwt-secret');
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const b = loadOrCreateSecret(join(dir, 'nested'));
+      expect(b).toEqual({ secret: a.secret, created: false });
+      expect(readFileSync(file, 'utf8').trim()).toBe(a.secret);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
