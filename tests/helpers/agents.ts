@@ -71,3 +71,20 @@ export class Gates {
     };
   }
 }
+
+/** Streams `pieces` output pieces of `size` characters each: enough to fill a socket's buffer. */
+export function floodAgent(pieces: number, size: number): Agent {
+  return {
+    name: 'flood',
+    description: 'Test agent: streams many large output pieces.',
+    async run(ctx) {
+      let text = '';
+      for (let i = 0; i < pieces; i++) {
+        const piece = `${String(i).padStart(6, '0')}${'x'.repeat(size - 6)}`;
+        await ctx.output(piece);
+        text += piece;
+      }
+      return { text };
+    },
+  };
+}

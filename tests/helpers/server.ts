@@ -31,7 +31,7 @@ let counter = 0;
 
 export async function startServer(
   backend: Backend,
-  opts: { env?: Record<string, string>; agents?: Agent[]; dataDir?: string; keepData?: boolean } = {},
+  opts: { env?: Record<string, string>; agents?: Agent[]; dataDir?: string; keepData?: boolean; pollIntervalMs?: number } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'agentwire-test-'));
   const pgDb = backend === 'postgres' ? await freshPostgresDatabase() : undefined;
@@ -49,7 +49,7 @@ export async function startServer(
     config,
     log: createLogger(config.logLevel),
     ...(opts.agents ? { agents: opts.agents } : {}),
-    pollIntervalMs: 500,
+    pollIntervalMs: opts.pollIntervalMs ?? 500,
   });
   const port = await runtime.start();
   const url = `http://127.0.0.1:${port}`;
