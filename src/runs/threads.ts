@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { badRequest, notFound } from '../protocol/errors.js';
 import type { Db } from '../store/db.js';
-import { getOwnThread, iso, listThreads, threadMessages, threadRuns, type RunRow, type ThreadRow } from '../store/runs.js';
+import { getOwnThread, iso, listThreads, threadMessages, threadRuns, type MessageRow, type RunRow, type ThreadRow } from '../store/runs.js';
 
 export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -64,14 +64,19 @@ export class ThreadService {
     };
   }
 
-  /** The thread's earlier messages, oldest first, for an agent's memory. */
-  async history(threadId: string, beforeRunId: string): Promise<Array<{ role: 'user' | 'assistant'; content: string }>> {
-    const messages = await threadMessages(this.db, threadId, 200);
-    const out: Array<{ role: 'user' | 'assistant'; content: string }> = [];
-    for (const m of messages) {
-      if (m.run_id === beforeRunId && m.role === 'user') break;
-      out.push({ role: m.role, content: m.content });
-    }
-    return out;
+  /**
+   * The thread's conversation before a run, oldest first: the questions and answers of the runs
+   * created before it. Ordered by run, not by time, so an answer that arrived after a later
+   * question was queued still follows its own question.
+   */
+  async history(threadId: string, runId: string): Promise<Array<{ role: 'user' | 'assistant'; content: string }>> {
+    const [messages, runs] = await Promise.all([threadMessages(this.db, threadId, 400), threadRuns(this.db, threadId, 400)]);
+    const order = new Map(runs.map((r, i) => [r.id, i]));
+    const current = order.get(runId) ?? runs.length;
+    const rank = (m: MessageRow) => order.get(m.run_id ?? '') ?? -1;
+    return messages
+      .filter((m) => rank(m) < current)
+      .sort((a, b) => rank(a) - rank(b) || (a.role === b.role ? 0 : a.role === 'user' ? -1 : 1))
+      .map((m) => ({ role: m.role, content: m.content }));
   }
 }

@@ -1,6 +1,6 @@
 // The life of runs over real sockets: resume, ack, cancel, busy threads, a second tab.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gates, scriptedAgent } from '../helpers/agents.js';
+import { Gates, historyAgent, scriptedAgent } from '../helpers/agents.js';
 import { primaryBackend } from '../helpers/backends.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
@@ -8,7 +8,7 @@ describe(`runs on ${primaryBackend}`, () => {
   let server: TestServer;
   const gates = new Gates();
   beforeAll(async () => {
-    server = await startServer(primaryBackend, { agents: [scriptedAgent, gates.agent()] });
+    server = await startServer(primaryBackend, { agents: [scriptedAgent, historyAgent, gates.agent()] });
   });
   afterAll(async () => {
     await server?.stop();
@@ -154,5 +154,20 @@ describe(`runs on ${primaryBackend}`, () => {
     const events = await c.runEvents(second.runId as string);
     expect(events.at(-1)?.type).toBe('agent_completed');
     expect((events.at(-1) as { text: string }).text).toMatch(/support_chat/);
+  });
+
+  it('gives a queued run the earlier question and its answer, in order, even when the answer came later', async () => {
+    const u = await server.register();
+    const c = await server.connect(u.token);
+    await c.waitType('session_ready');
+    const a = await c.request('first question', { agent: 'gated' });
+    await gates.reached('first question');
+    const b = await c.request('second question', { agent: 'history', threadId: a.threadId, onBusy: 'enqueue' });
+    gates.release('first question');
+    const events = await c.runEvents(b.runId as string);
+    expect((events.at(-1) as { data?: unknown }).data).toEqual([
+      { role: 'user', content: 'first question' },
+      { role: 'assistant', content: 'done: first question' },
+    ]);
   });
 });

@@ -88,3 +88,13 @@ export function floodAgent(pieces: number, size: number): Agent {
     },
   };
 }
+
+/** Answers with the thread history it was given, as `data`. */
+export const historyAgent: Agent = {
+  name: 'history',
+  description: 'Test agent: returns the history it received.',
+  async run(ctx) {
+    await ctx.think(`history of ${ctx.history.length} messages`);
+    return { text: `answer to ${ctx.input.text}`, data: ctx.history };
+  },
+};
