@@ -24,6 +24,8 @@ export class RunCursor {
   /** Highest seq known to exist (from live events); the pump reads the log until it reaches it. */
   known: number;
   pumping = false;
+  /** Live events offered beyond `delivered`: one arriving while the pump reads means it is not caught up. */
+  hints = 0;
 
   constructor(
     readonly runId: string,
@@ -47,6 +49,8 @@ export class SocketChannel {
   readonly cursors = new Map<string, RunCursor>();
   /** Runs listed in `session_ready`: carried only once the socket resumes them. */
   readonly listed = new Set<string>();
+  /** Runs whose terminal event this socket sent: a repeated `seq` 1 hint must not carry them again. */
+  private readonly finished = new Set<string>();
   ready = false;
   paused = false;
   closed = false;
@@ -65,12 +69,13 @@ export class SocketChannel {
     if (!cursor) {
       // Carry a run automatically only if we see it start while this socket is registered;
       // anything already under way is listed in session_ready and waits for `resume`.
-      if (seq !== 1 || this.listed.has(runId)) return;
+      if (seq !== 1 || this.listed.has(runId) || this.finished.has(runId)) return;
       cursor = new RunCursor(runId, 0);
       this.cursors.set(runId, cursor);
     }
     if (seq > cursor.known) cursor.known = seq;
     if (seq <= cursor.delivered) return; // already delivered: a late or repeated hint
+    cursor.hints++;
     if (!this.ready || this.paused || cursor.pumping) return; // the pump will catch up
     if (seq === cursor.delivered + 1) this.sendEvent(cursor, stored);
     else void this.pump(cursor); // a gap: repair from the log
@@ -119,6 +124,7 @@ export class SocketChannel {
     if (res === 'backpressure') this.paused = true;
     if (isTerminalType(stored.event.type)) {
       this.cursors.delete(cursor.runId);
+      this.finished.add(cursor.runId);
       this.hooks.onTerminal(this, cursor.runId);
     }
     return true;
@@ -130,7 +136,13 @@ export class SocketChannel {
     try {
       while (this.ready && !this.closed && !this.paused && this.cursors.get(cursor.runId) === cursor) {
         const knownBefore = cursor.known;
-        const page = await this.reader.read(cursor.runId, cursor.delivered, PUMP_PAGE);
+        const hintsBefore = cursor.hints;
+        const from = cursor.delivered;
+        const page = await this.reader.read(cursor.runId, from, PUMP_PAGE);
+        if (cursor.delivered !== from) continue; // repositioned by `resume` while reading: read again
+        // The log holds these events: even if this socket pauses before sending them, they exist.
+        const last = page[page.length - 1];
+        if (last && last.event.seq > cursor.known) cursor.known = last.event.seq;
         let progressed = false;
         for (const stored of page) {
           if (this.closed || this.paused || this.cursors.get(cursor.runId) !== cursor) break;
@@ -139,9 +151,11 @@ export class SocketChannel {
           if (!this.sendEvent(cursor, stored)) break;
           progressed = true;
         }
+        // Interrupted (paused, closed, finished or replaced): nothing below may be concluded.
+        if (this.closed || this.paused || this.cursors.get(cursor.runId) !== cursor) break;
         const atEnd = page.length < PUMP_PAGE;
         if (atEnd && cursor.delivered >= cursor.known) break;
-        if (atEnd && !progressed && cursor.known === knownBefore) {
+        if (atEnd && !progressed && cursor.known === knownBefore && cursor.hints === hintsBefore) {
           // Events are stored before they are announced, so a hint the log does not hold can only
           // be the guess `resume` makes about a run's length: we are caught up.
           cursor.known = cursor.delivered;

@@ -64,7 +64,11 @@ export class SessionHub {
     if (channel.closed) return;
     const runs = frame.runs.filter((r) => !channel.cursors.has(r.runId));
     for (const r of runs) channel.listed.add(r.runId);
-    channel.sink.send(JSON.stringify({ ...frame, runs }));
+    if (channel.sink.send(JSON.stringify({ ...frame, runs })) === 'dropped') {
+      // session_ready must be the first frame: a socket that lost it cannot be delivered to.
+      channel.sink.close(CLOSE_TOO_SLOW.code, CLOSE_TOO_SLOW.reason);
+      return;
+    }
     channel.markReady();
   }
 

@@ -15,7 +15,8 @@ export class RateLimiter {
     const b = this.buckets.get(key) ?? { tokens: this.limit, at: t };
     b.tokens = Math.min(this.limit, b.tokens + (t - b.at) * rate);
     b.at = t;
-    if (b.tokens >= 1) {
+    // The tolerance absorbs float rounding: waiting exactly the announced time must be enough.
+    if (b.tokens >= 1 - 1e-9) {
       b.tokens -= 1;
       this.buckets.set(key, b);
       // Full buckets carry no information: keep the map small.

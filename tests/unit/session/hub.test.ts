@@ -1,0 +1,155 @@
+// SessionHub: one session per user; events reach that user's sockets and nobody else's.
+import { describe, it, expect } from 'vitest';
+import { SessionHub, CLOSE_TOO_SLOW } from '../../../src/session/hub.js';
+import type { EventReader, SendResult, SocketSink } from '../../../src/session/cursor.js';
+import type { StoredEvent } from '../../../src/store/event-log.js';
+import type { RunEvent, SessionReadyFrame } from '../../../src/protocol/events.js';
+import type { Logger } from '../../../src/log/logger.js';
+
+const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+const TS = '2025-01-01T00:00:00.000Z';
+
+function ev(runId: string, seq: number, terminal = false): StoredEvent {
+  const base = { runId, threadId: `t-${runId}`, seq, ts: TS };
+  const event: RunEvent =
+    seq === 1
+      ? { ...base, type: 'agent_started', agent: 'echo', input: { text: 'hi' } }
+      : terminal
+        ? { ...base, type: 'agent_cancelled', reason: 'user' }
+        : { ...base, type: 'agent_thinking', text: `step ${seq}` };
+  return { event, json: JSON.stringify(event) };
+}
+
+class Sink implements SocketSink {
+  readonly sent: Array<{ type: string; runId?: string; seq?: number; runs?: unknown[] }> = [];
+  mode: SendResult = 'ok';
+  closed?: number;
+  constructor(readonly id: string) {}
+  send(text: string): SendResult {
+    if (this.mode !== 'dropped') this.sent.push(JSON.parse(text));
+    return this.mode;
+  }
+  close(code: number): void {
+    this.closed ??= code;
+  }
+  get events() {
+    return this.sent.filter((f) => f.type !== 'session_ready').map((f) => `${f.runId}#${f.seq}`);
+  }
+}
+
+function setup() {
+  const log = new Map<string, StoredEvent[]>();
+  const reader: EventReader = {
+    read: (runId, afterSeq, limit) =>
+      Promise.resolve((log.get(runId) ?? []).filter((e) => e.event.seq > afterSeq).slice(0, limit)),
+  };
+  const errors: string[] = [];
+  const logger = { warn: () => undefined, error: (_o: unknown, m: string) => errors.push(m) } as unknown as Logger;
+  const hub = new SessionHub(reader, logger);
+  const publish = (userId: string, e: StoredEvent) => {
+    log.set(e.event.runId, [...(log.get(e.event.runId) ?? []), e]);
+    hub.deliver(userId, e);
+  };
+  const frame = (userId: string, runs: SessionReadyFrame['runs'] = []): SessionReadyFrame => ({
+    type: 'session_ready',
+    sessionId: 'x',
+    userId,
+    serverTime: TS,
+    limits: { maxFrameBytes: 65536, requestsPerMinute: 60 },
+    runs,
+  });
+  return { hub, publish, frame, errors, log };
+}
+
+describe('SessionHub', () => {
+  it('delivers a user’s runs to all of that user’s sockets and to nobody else', async () => {
+    const { hub, publish, frame } = setup();
+    const a1 = new Sink('a1');
+    const a2 = new Sink('a2');
+    const b1 = new Sink('b1');
+    hub.ready(hub.open('alice', a1), frame('alice'));
+    hub.ready(hub.open('alice', a2), frame('alice'));
+    hub.ready(hub.open('bob', b1), frame('bob'));
+    publish('alice', ev('ra', 1));
+    publish('bob', ev('rb', 1));
+    publish('alice', ev('ra', 2, true));
+    await flush();
+    expect(a1.events).toEqual(['ra#1', 'ra#2']);
+    expect(a2.events).toEqual(['ra#1', 'ra#2']);
+    expect(b1.events).toEqual(['rb#1']);
+    expect(hub.sessionCount).toBe(2);
+    expect(hub.socketCount).toBe(3);
+  });
+
+  it('session_ready is the first frame; a run the socket already carries is not listed', async () => {
+    const { hub, publish, frame } = setup();
+    const s = new Sink('s');
+    const ch = hub.open('alice', s);
+    publish('alice', ev('new', 1)); // starts between open and ready
+    hub.ready(ch, frame('alice', [
+      { runId: 'new', threadId: 't', status: 'running', lastSeq: 1, ackedSeq: 0 },
+      { runId: 'old', threadId: 't', status: 'running', lastSeq: 4, ackedSeq: 2 },
+    ]));
+    await flush();
+    expect(s.sent[0]).toMatchObject({ type: 'session_ready' });
+    expect((s.sent[0]!.runs as Array<{ runId: string }>).map((r) => r.runId)).toEqual(['old']);
+    expect(s.events).toEqual(['new#1']);
+    expect(ch.listed.has('old')).toBe(true);
+  });
+
+  it('a socket whose session_ready is dropped is closed and gets nothing else', async () => {
+    const { hub, publish, frame } = setup();
+    const s = new Sink('s');
+    const ch = hub.open('alice', s);
+    publish('alice', ev('r', 1));
+    s.mode = 'dropped';
+    hub.ready(ch, frame('alice'));
+    expect(s.closed).toBe(CLOSE_TOO_SLOW.code);
+    s.mode = 'ok'; // even if the buffer empties before the close completes
+    publish('alice', ev('r', 2));
+    await flush();
+    expect(s.sent).toEqual([]);
+  });
+
+  it('a dropped run event closes the socket as too slow', () => {
+    const { hub, publish, frame } = setup();
+    const s = new Sink('s');
+    hub.ready(hub.open('alice', s), frame('alice'));
+    s.mode = 'dropped';
+    publish('alice', ev('r', 1));
+    expect(s.closed).toBe(CLOSE_TOO_SLOW.code);
+  });
+
+  it('closing the last socket ends the session; events for a user without sockets go nowhere', () => {
+    const { hub, publish, frame } = setup();
+    const s1 = new Sink('s1');
+    const s2 = new Sink('s2');
+    const c1 = hub.open('alice', s1);
+    const c2 = hub.open('alice', s2);
+    hub.ready(c1, frame('alice'));
+    hub.ready(c2, frame('alice'));
+    publish('alice', ev('r', 1));
+    expect(hub.sessionStates()).toEqual([{ userId: 'alice', value: { connected: 'carrying' }, sockets: 2 }]);
+    hub.close(c1);
+    hub.close(c1); // twice: harmless
+    expect(hub.sessionStates()).toEqual([{ userId: 'alice', value: { connected: 'carrying' }, sockets: 1 }]);
+    publish('alice', ev('r', 2, true));
+    expect(hub.sessionStates()).toEqual([{ userId: 'alice', value: { connected: 'idle' }, sockets: 1 }]);
+    expect(s1.events).toEqual(['r#1']);
+    hub.close(c2);
+    expect(hub.sessionCount).toBe(0);
+    expect(() => publish('alice', ev('q', 1))).not.toThrow();
+  });
+
+  it('closeAll drains every session and closes its sockets with 1001', () => {
+    const { hub, frame } = setup();
+    const a = new Sink('a');
+    const b = new Sink('b');
+    hub.ready(hub.open('alice', a), frame('alice'));
+    hub.ready(hub.open('bob', b), frame('bob'));
+    hub.closeAll();
+    expect(a.closed).toBe(1001);
+    expect(b.closed).toBe(1001);
+    expect(hub.sessionStates().map((s) => s.value)).toEqual(['draining', 'draining']);
+  });
+});
