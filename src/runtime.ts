@@ -1,15 +1,18 @@
 // The composition root: builds the parts in data-path order and stops them in reverse.
+// A process is a gateway (sockets and HTTP), a worker (runs agents), or both (the default).
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createAnalystAgent, analystTools } from './agents/analyst/index.js';
 import { AgentRegistry } from './agents/registry.js';
-import type { Agent } from './agents/types.js';
+import type { Agent, Tool } from './agents/types.js';
 import { AuthService } from './auth/service.js';
 import { TokenService } from './auth/tokens.js';
 import type { Config } from './config/index.js';
 import { loadOrCreateSecret } from './config/secret.js';
 import type { Logger } from './log/logger.js';
 import { AppError } from './protocol/errors.js';
-import { LocalRunEventBus } from './runs/bus.js';
+import { NodeRunEventBus } from './runs/bus.js';
+import { LocalNotifier, PgNotifier, type Notifier } from './runs/notifier.js';
 import { RunQueue } from './runs/queue.js';
 import { RunService } from './runs/service.js';
 import { ThreadService } from './runs/threads.js';
@@ -28,25 +31,30 @@ import { parseUsageUpload, sampleUsage } from './usage/index.js';
 export interface RuntimeOptions {
   config: Config;
   log: Logger;
-  /** Extra agents (tests register their own deterministic agents here). */
+  /** Extra agents and tools (tests and embedders register their own here). */
   agents?: Agent[];
-  /** Worker polling safety net; runs accepted on this node never wait for it. */
+  tools?: Tool[];
+  /** Worker polling safety net; runs queued anywhere wake workers without it. */
   pollIntervalMs?: number;
-  toolTimeoutMs?: number;
 }
 
 export class Runtime {
   private db: Db | undefined;
   private queue: RunQueue | undefined;
+  private notifier: Notifier | undefined;
   private worker: RunWorker | undefined;
   private server: HttpServer | undefined;
   private hub: SessionHub | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
   private acceptingWork = false;
   private startPromise: Promise<number> | undefined;
   private stopPromise: Promise<void> | undefined;
+  readonly nodeId: string;
   port = 0;
 
-  constructor(private readonly o: RuntimeOptions) {}
+  constructor(private readonly o: RuntimeOptions) {
+    this.nodeId = o.config.nodeId ?? `node-${randomBytes(4).toString('hex')}`;
+  }
 
   /** Idempotent; resolves with the bound port. */
   start(): Promise<number> {
@@ -56,6 +64,8 @@ export class Runtime {
 
   private async doStart(): Promise<number> {
     const { config, log } = this.o;
+    const gateway = config.role !== 'worker';
+    const working = config.role !== 'gateway';
     const secret = config.jwtSecret ?? loadOrCreateSecret(config.dataDir).secret;
     if (!config.jwtSecret && config.databaseUrl) {
       log.warn('JWT_SECRET is not set: using the one kept in the data directory; set it so every process shares it');
@@ -68,18 +78,22 @@ export class Runtime {
     const applied = await migrate(db);
     if (applied.length > 0) log.info({ applied }, 'migrations applied');
 
-    const queue = new RunQueue(db, log, { expireInSeconds: 15 * 60 });
+    const queue = new RunQueue(db, log, { expireInSeconds: Math.ceil(config.runTimeoutMs / 1000) + 300 });
     this.queue = queue;
     await queue.start();
 
     const agents = new AgentRegistry().addAgent(createAnalystAgent());
-    for (const t of analystTools) agents.addTool(t);
+    for (const t of [...analystTools, ...(this.o.tools ?? [])]) agents.addTool(t);
     for (const a of this.o.agents ?? []) agents.addAgent(a);
     if (!agents.agent(config.defaultAgent)) throw new Error(`DEFAULT_AGENT ${config.defaultAgent} is not a registered agent`);
 
-    const hub = new SessionHub({ read: (runId, after, limit) => readEvents(db, runId, after, limit) }, log);
+    const notifier: Notifier = config.databaseUrl
+      ? new PgNotifier(config.databaseUrl, (sql, params) => db.query(sql, params), this.nodeId, log)
+      : new LocalNotifier();
+    this.notifier = notifier;
+    const hub = gateway ? new SessionHub({ read: (runId, after, limit) => readEvents(db, runId, after, limit) }, log) : undefined;
     this.hub = hub;
-    const bus = new LocalRunEventBus((userId, stored) => hub.deliver(userId, stored));
+    const bus = new NodeRunEventBus((userId, stored) => hub?.deliver(userId, stored), notifier);
     const threads = new ThreadService(db);
 
     // The run service and the worker refer to each other; the closures run only after both exist.
@@ -89,29 +103,57 @@ export class Runtime {
       bus,
       agents,
       defaultAgent: config.defaultAgent,
-      wakeWorker: () => worker.wake(),
-      abortLocal: (runId, reason) => worker.abort(runId, reason),
-      onAccepted: (userId, runId) => hub.runActive(userId, runId),
-    });
-    const worker: RunWorker = new RunWorker(
-      db,
-      queue,
-      bus,
-      {
-        db,
-        agents,
-        log,
-        usageFor: (userId) => usageReader(db, userId),
-        history: (threadId, runId) => threads.history(threadId, runId),
-        afterTerminal: async (tx, run) => {
-          if (await runs.promoteNext(tx, run.thread_id)) queueMicrotask(() => worker.wake());
-        },
-        toolTimeoutMs: this.o.toolTimeoutMs ?? 30_000,
+      wakeWorker: () => {
+        worker?.wake();
+        notifier.publishQueued();
       },
-      log,
-      { concurrency: config.workerConcurrency, pollIntervalMs: this.o.pollIntervalMs ?? 2_000 },
-    );
+      abortRun: (runId, reason) => {
+        if (!worker?.abort(runId, reason)) notifier.publishCancel(runId, reason);
+      },
+      onAccepted: (userId, runId) => hub?.runActive(userId, runId),
+    });
+    const worker: RunWorker | undefined = working
+      ? new RunWorker(
+          db,
+          queue,
+          bus,
+          {
+            db,
+            agents,
+            log,
+            usageFor: (userId) => usageReader(db, userId),
+            history: (threadId, runId) => threads.history(threadId, runId),
+            afterTerminal: async (tx, run) => {
+              if (await runs.promoteNext(tx, run.thread_id)) {
+                setImmediate(() => {
+                  worker?.wake();
+                  notifier.publishQueued();
+                });
+              }
+            },
+            toolTimeoutMs: config.toolTimeoutMs,
+            runTimeoutMs: config.runTimeoutMs,
+          },
+          log,
+          {
+            concurrency: config.workerConcurrency,
+            pollIntervalMs: this.o.pollIntervalMs ?? 2_000,
+            nodeId: this.nodeId,
+            leaseMs: config.leaseMs,
+          },
+        )
+      : undefined;
     this.worker = worker;
+
+    await notifier.start({
+      onEvents: (hints) => hub?.hint(hints),
+      onCancel: (runId, reason) => void worker?.abort(runId, reason),
+      onQueued: () => worker?.wake(),
+      onReconnect: () => {
+        hub?.repairAll();
+        worker?.wake();
+      },
+    });
 
     const auth = new AuthService({
       db,
@@ -140,29 +182,39 @@ export class Runtime {
         metrics: () => this.metrics(),
         accepting,
       },
-      {
-        auth,
-        runs,
-        hub,
-        frames,
-        log,
-        maxFrameBytes: config.maxFrameBytes,
-        requestsPerMinute: config.requestsPerMinute,
-        idleTimeoutSeconds: config.idleTimeoutSeconds,
-        socketBufferBytes: config.socketBufferBytes,
-        allowedOrigins: config.allowedOrigins ?? [`http://localhost:${config.port}`, `http://127.0.0.1:${config.port}`],
-        accepting,
-      },
+      hub
+        ? {
+            auth,
+            runs,
+            hub,
+            frames,
+            log,
+            maxFrameBytes: config.maxFrameBytes,
+            requestsPerMinute: config.requestsPerMinute,
+            idleTimeoutSeconds: config.idleTimeoutSeconds,
+            socketBufferBytes: config.socketBufferBytes,
+            allowedOrigins: config.allowedOrigins ?? [`http://localhost:${config.port}`, `http://127.0.0.1:${config.port}`],
+            accepting,
+          }
+        : undefined,
     );
     this.server = server;
 
-    worker.start();
+    worker?.start();
+    if (hub) {
+      const every = Math.max(250, Math.floor(config.slowSocketCloseMs / 4));
+      this.sweepTimer = setInterval(() => {
+        const n = hub.closeStalled(config.slowSocketCloseMs);
+        if (n > 0) log.warn({ sockets: n }, 'closed sockets that stopped reading');
+      }, every);
+    }
     this.acceptingWork = true;
     this.port = await server.listen(config.host, config.port);
     return this.port;
   }
 
   private metrics(): string {
+    const w = this.worker?.stats;
     const lines = [
       '# HELP agentwire_open_sockets Open client sockets on this node.',
       '# TYPE agentwire_open_sockets gauge',
@@ -173,9 +225,15 @@ export class Runtime {
       '# HELP agentwire_runs_executing Runs executing on this node.',
       '# TYPE agentwire_runs_executing gauge',
       `agentwire_runs_executing ${this.worker?.activeRuns ?? 0}`,
+      '# HELP agentwire_run_attempts_total Run attempts this node ended, by outcome.',
+      '# TYPE agentwire_run_attempts_total counter',
+      ...Object.entries(w?.outcomes ?? {}).map(([k, v]) => `agentwire_run_attempts_total{outcome="${k}"} ${v}`),
+      '# HELP agentwire_run_takeovers_total Runs this node took over after their lease lapsed.',
+      '# TYPE agentwire_run_takeovers_total counter',
+      `agentwire_run_takeovers_total ${w?.takeovers ?? 0}`,
       '# HELP agentwire_statechart_rejections_total Events the run statechart refused.',
       '# TYPE agentwire_statechart_rejections_total counter',
-      `agentwire_statechart_rejections_total ${this.worker?.refusedEvents ?? 0}`,
+      `agentwire_statechart_rejections_total ${w?.refusedEvents ?? 0}`,
     ];
     return `${lines.join('\n')}\n`;
   }
@@ -192,8 +250,9 @@ export class Runtime {
   }
 
   /**
-   * Idempotent. Stops accepting, closes sockets with 1001, ends running runs (they are cancelled
-   * here; handing them over to another worker is the fault-tolerance work), then closes storage.
+   * Idempotent. Stops accepting (new requests get `unavailable`, /readyz 503), closes sockets
+   * with 1001, hands running runs back (leases released: another worker or the next start
+   * continues them), then closes storage.
    */
   stop(): Promise<void> {
     this.stopPromise ??= this.doStop();
@@ -203,9 +262,11 @@ export class Runtime {
   private async doStop(): Promise<void> {
     await this.startPromise?.catch(() => undefined);
     this.acceptingWork = false;
+    clearInterval(this.sweepTimer);
     this.server?.stopListening();
     this.hub?.closeAll(1001, 'server shutting down; reconnect and resume');
-    await this.worker?.stop({ abortRunning: true, reason: 'server shutting down' });
+    await this.worker?.stop();
+    await this.notifier?.stop();
     await this.queue?.stop().catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'queue stop failed'));
     await this.db?.close();
   }

@@ -40,6 +40,19 @@ export const envSchema = z.object({
   DEFAULT_AGENT: z.string().min(1).default('analyst'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+  /** gateway: sockets and HTTP; worker: runs agents; both (default): one process does everything. */
+  ROLE: z.enum(['both', 'gateway', 'worker']).default('both'),
+  /** Names this process in leases and logs; unset: a random id per start. */
+  NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)')
+    .optional(),
+  /** How long a worker's hold on a run lasts without renewal; a run whose lease lapses is taken over. */
+  LEASE_MS: int(1_000, 600_000).default(5_000),
+  RUN_TIMEOUT_MS: int(1_000, 24 * 3600 * 1000).default(10 * 60 * 1000),
+  TOOL_TIMEOUT_MS: int(100, 3600 * 1000).default(30_000),
+  /** A socket that reads nothing for this long while its buffer is full is closed (1013). */
+  SLOW_SOCKET_CLOSE_MS: int(1_000, 3600 * 1000).default(30_000),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -62,6 +75,12 @@ export interface Config {
   readonly defaultAgent: string;
   readonly logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   readonly shutdownGraceMs: number;
+  readonly role: 'both' | 'gateway' | 'worker';
+  readonly nodeId: string | undefined;
+  readonly leaseMs: number;
+  readonly runTimeoutMs: number;
+  readonly toolTimeoutMs: number;
+  readonly slowSocketCloseMs: number;
 }
 
 export class ConfigError extends Error {
@@ -98,5 +117,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     defaultAgent: e.DEFAULT_AGENT,
     logLevel: e.LOG_LEVEL,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    role: e.ROLE,
+    nodeId: e.NODE_ID,
+    leaseMs: e.LEASE_MS,
+    runTimeoutMs: e.RUN_TIMEOUT_MS,
+    toolTimeoutMs: e.TOOL_TIMEOUT_MS,
+    slowSocketCloseMs: e.SLOW_SOCKET_CLOSE_MS,
   });
 }

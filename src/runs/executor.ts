@@ -1,10 +1,13 @@
-// Executes one claimed run: gives the agent a context whose calls become stored, ordered events,
-// and turns the outcome into exactly one terminal event.
+// Executes one claimed attempt of a run: gives the agent a context whose calls become stored,
+// ordered events, and turns the outcome into exactly one terminal event. An attempt that takes a
+// run over replays the agent against the events already stored: steps that match are not stored
+// again, and a tool whose result is stored is not called again.
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { AgentRegistry } from '../agents/registry.js';
 import { ToolError, type AgentContext, type AgentResult, type ChatMessage, type UsageReader } from '../agents/types.js';
 import type { Logger } from '../log/logger.js';
-import type { RunEvent } from '../protocol/events.js';
+import type { RunEvent, RunEventBody } from '../protocol/events.js';
 import type { Db, Queryable } from '../store/db.js';
 import { StaleAttemptError } from '../store/event-log.js';
 import { insertMessage, type RunRow } from '../store/runs.js';
@@ -19,29 +22,47 @@ export interface ExecutorDeps {
   /** In the terminal event's transaction: hands the thread to its next waiting run. */
   afterTerminal(tx: Queryable, run: RunRow): Promise<void>;
   toolTimeoutMs: number;
+  runTimeoutMs: number;
 }
 
-export type Outcome = 'completed' | 'failed' | 'cancelled' | 'superseded';
+/** `handedOver` and `superseded` store no terminal event: another attempt finishes the run. */
+export type Outcome = 'completed' | 'failed' | 'cancelled' | 'handedOver' | 'superseded';
 
-/** Thrown into the agent when the run is aborted; carries the reason for `agent_cancelled`. */
+/** Why an attempt's signal was aborted. */
 export class RunAborted extends Error {
   override name = 'RunAborted';
+  constructor(
+    readonly kind: 'cancel' | 'handover' | 'superseded' | 'timeout',
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
-export async function executeRun(
-  deps: ExecutorDeps,
-  run: RunRow,
-  recorder: RunRecorder,
-  signal: AbortSignal,
-): Promise<Outcome> {
-  const startedAt = Date.now();
-  const terminal = (body: Parameters<RunRecorder['append']>[0]) =>
-    recorder.append(body, (tx) =>
-      (body.type === 'agent_completed'
-        ? insertMessage(tx, { id: randomUUID(), threadId: run.thread_id, runId: run.id, role: 'assistant', content: body.text })
-        : Promise.resolve()
-      ).then(() => deps.afterTerminal(tx, run)),
-    );
+class ToolTimeout extends ToolError {}
+
+type Body<T extends RunEventBody['type']> = Extract<RunEventBody, { type: T }>;
+
+export async function executeRun(deps: ExecutorDeps, run: RunRow, recorder: RunRecorder, signal: AbortSignal): Promise<Outcome> {
+  // The run's time limit counts from its first start, across takeovers.
+  const startedAt = recorder.history[0] ? Date.parse(recorder.history[0].ts) : Date.now();
+  const controller = new AbortController();
+  const forward = () => controller.abort(signal.reason);
+  signal.addEventListener('abort', forward, { once: true });
+  const timer = setTimeout(
+    () => controller.abort(new RunAborted('timeout', `the run exceeded its time limit of ${deps.runTimeoutMs} ms`)),
+    Math.max(0, startedAt + deps.runTimeoutMs - Date.now()),
+  );
+  const runSignal = controller.signal;
+  if (signal.aborted) forward();
+
+  const terminal = (body: Body<'agent_completed'> | Body<'agent_error'> | Body<'agent_cancelled'>) =>
+    recorder.append(body, async (tx) => {
+      if (body.type === 'agent_completed') {
+        await insertMessage(tx, { id: randomUUID(), threadId: run.thread_id, runId: run.id, role: 'assistant', content: body.text });
+      }
+      await deps.afterTerminal(tx, run);
+    });
 
   try {
     const agent = deps.agents.agent(run.agent);
@@ -50,13 +71,18 @@ export async function executeRun(
       await terminal({ type: 'agent_error', code: 'unknown_agent', message: `no agent named ${run.agent}`, retryable: false });
       return 'failed';
     }
-    signal.throwIfAborted();
-    const ctx = buildContext(deps, run, recorder, signal, await deps.history(run.thread_id, run.id));
+    runSignal.throwIfAborted();
+    const replay = new Replay(recorder);
+    const ctx = buildContext(deps, run, recorder, replay, runSignal, await deps.history(run.thread_id, run.id));
     const result: AgentResult = await agent.run(ctx);
-    signal.throwIfAborted();
+    runSignal.throwIfAborted();
+    await replay.diverge();
+    // After a takeover whose agent streamed differently, the answer is what the client was sent.
+    const output = recorder.context;
+    const text = replay.used && output.outputSeen && output.output !== result.text ? output.output : result.text;
     await terminal({
       type: 'agent_completed',
-      text: result.text,
+      text,
       ...(result.data !== undefined ? { data: result.data } : {}),
       ...(result.usage ? { usage: result.usage } : {}),
       durationMs: Date.now() - startedAt,
@@ -65,10 +91,17 @@ export async function executeRun(
   } catch (err) {
     if (err instanceof StaleAttemptError) return 'superseded';
     if (recorder.finished) return 'completed';
+    const reason: unknown = runSignal.aborted ? runSignal.reason : undefined;
     try {
-      if (signal.aborted) {
-        await terminal({ type: 'agent_cancelled', reason: abortReason(signal) });
-        return 'cancelled';
+      if (reason instanceof RunAborted) {
+        if (reason.kind === 'handover') return 'handedOver';
+        if (reason.kind === 'superseded') return 'superseded';
+        if (reason.kind === 'cancel') {
+          await terminal({ type: 'agent_cancelled', reason: reason.message });
+          return 'cancelled';
+        }
+        await terminal({ type: 'agent_error', code: 'timeout', message: reason.message, retryable: true });
+        return 'failed';
       }
       deps.log.warn({ runId: run.id, err: err instanceof Error ? err.message : String(err) }, 'run failed');
       await terminal(errorEvent(err));
@@ -77,10 +110,14 @@ export async function executeRun(
       if (inner instanceof StaleAttemptError) return 'superseded';
       throw inner;
     }
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', forward);
   }
 }
 
-function errorEvent(err: unknown): Extract<Parameters<RunRecorder['append']>[0], { type: 'agent_error' }> {
+function errorEvent(err: unknown): Body<'agent_error'> {
+  if (err instanceof ToolTimeout) return { type: 'agent_error', code: 'timeout', message: `tool ${err.tool} ${err.message}`, retryable: true };
   if (err instanceof ToolError)
     return { type: 'agent_error', code: 'tool_failed', message: `tool ${err.tool} failed: ${err.message}`, retryable: false };
   if (err instanceof IllegalEventError)
@@ -88,21 +125,114 @@ function errorEvent(err: unknown): Extract<Parameters<RunRecorder['append']>[0],
   return { type: 'agent_error', code: 'agent_failed', message: 'the agent failed', retryable: true };
 }
 
-function abortReason(signal: AbortSignal): string {
-  const r: unknown = signal.reason;
-  if (r instanceof RunAborted) return r.message;
-  return 'cancelled';
+/**
+ * The events an earlier attempt stored, walked in step with the agent. While the agent repeats
+ * them, nothing is stored; at the first difference (or the end) the attempt goes live. A tool call
+ * left open by the crash is then closed as interrupted, so the run's grammar holds.
+ */
+class Replay {
+  private i: number;
+  private live: boolean;
+  used = false;
+
+  constructor(private readonly recorder: RunRecorder) {
+    // history[0] is agent_started, which the executor handles.
+    this.i = 1;
+    this.live = recorder.history.length <= 1;
+  }
+
+  private peek(): RunEvent | undefined {
+    return this.live ? undefined : this.recorder.history[this.i];
+  }
+
+  /** Consumes the next stored event if `match` accepts it. */
+  take<T extends RunEvent>(match: (e: RunEvent) => e is T): T | undefined {
+    const e = this.peek();
+    if (e && match(e)) {
+      this.i++;
+      this.used = true;
+      if (this.i >= this.recorder.history.length) this.live = true;
+      return e;
+    }
+    return undefined;
+  }
+
+  /** Goes live, closing tool calls the crashed attempt left open. */
+  async diverge(): Promise<void> {
+    if (this.live && this.recorder.context.openToolCalls.length === 0) return;
+    this.live = true;
+    for (const toolCallId of [...this.recorder.context.openToolCalls]) {
+      const started = this.recorder.history.find((e) => e.type === 'tool_executing' && e.toolCallId === toolCallId);
+      await this.recorder.append({
+        type: 'tool_completed',
+        toolCallId,
+        tool: started?.type === 'tool_executing' ? started.tool : 'unknown',
+        ok: false,
+        error: 'interrupted: the worker running this call stopped',
+        durationMs: 0,
+      });
+    }
+  }
+
+  get isLive(): boolean {
+    return this.live;
+  }
 }
 
 function buildContext(
   deps: ExecutorDeps,
   run: RunRow,
   recorder: RunRecorder,
+  replay: Replay,
   signal: AbortSignal,
   history: ChatMessage[],
 ): AgentContext {
   const usage = deps.usageFor(run.user_id);
   let toolCalls = recorder.history.filter((e) => e.type === 'tool_executing').length;
+
+  const text = async (type: 'agent_thinking' | 'agent_output', value: string) => {
+    signal.throwIfAborted();
+    if (value.length === 0) return;
+    if (replay.take((e): e is RunEvent => e.type === type && 'text' in e && e.text === value)) return;
+    await replay.diverge();
+    await recorder.append({ type, text: value });
+  };
+
+  const execute = async (name: string, args: unknown, toolCallId: string): Promise<unknown> => {
+    const started = Date.now();
+    const done = (body: { ok: true; result: unknown } | { ok: false; error: string }) =>
+      recorder.append({ type: 'tool_completed', toolCallId, tool: name, ...body, durationMs: Date.now() - started });
+    const tool = deps.agents.tool(name);
+    if (!tool) {
+      await done({ ok: false, error: `unknown tool ${name}` });
+      throw new ToolError(name, 'unknown tool');
+    }
+    const parsed = tool.input.safeParse(args);
+    if (!parsed.success) {
+      const message = parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
+      await done({ ok: false, error: `invalid arguments: ${message}` });
+      throw new ToolError(name, `invalid arguments: ${message}`);
+    }
+    const timeout = AbortSignal.timeout(deps.toolTimeoutMs);
+    const toolSignal = AbortSignal.any([signal, timeout]);
+    let result: unknown;
+    try {
+      result = await raceAbort(tool.execute(parsed.data, { userId: run.user_id, signal: toolSignal, usage, now: new Date() }), toolSignal);
+    } catch (err) {
+      if (signal.aborted) throw err;
+      if (timeout.aborted) {
+        const message = `timed out after ${deps.toolTimeoutMs} ms`;
+        await done({ ok: false, error: message });
+        throw new ToolTimeout(name, message);
+      }
+      const message = err instanceof Error ? err.message : 'failed';
+      await done({ ok: false, error: message });
+      throw new ToolError(name, message);
+    }
+    await done({ ok: true, result: result ?? null });
+    return result;
+  };
+
   return {
     runId: run.id,
     threadId: run.thread_id,
@@ -112,46 +242,50 @@ function buildContext(
     history,
     signal,
     now: new Date(),
-    async think(text: string) {
-      signal.throwIfAborted();
-      if (text.length > 0) await recorder.append({ type: 'agent_thinking', text });
-    },
-    async output(text: string) {
-      signal.throwIfAborted();
-      if (text.length > 0) await recorder.append({ type: 'agent_output', text });
-    },
+    think: (value) => text('agent_thinking', value),
+    output: (value) => text('agent_output', value),
     async callTool<O>(name: string, args: unknown): Promise<O> {
       signal.throwIfAborted();
+      const normalised = args ?? null;
+      const stored = replay.take(
+        (e): e is Extract<RunEvent, { type: 'tool_executing' }> =>
+          e.type === 'tool_executing' && e.tool === name && isDeepStrictEqual(e.args, JSON.parse(JSON.stringify(normalised))),
+      );
+      if (stored) {
+        const completed = replay.take(
+          (e): e is Extract<RunEvent, { type: 'tool_completed' }> => e.type === 'tool_completed' && e.toolCallId === stored.toolCallId,
+        );
+        // Stored result: reuse it, never call the tool again.
+        if (completed) {
+          if (completed.ok) return completed.result as O;
+          throw new ToolError(name, completed.error ?? 'failed');
+        }
+        // The crash came during this call: its result was never stored, so call it now.
+        if (replay.isLive) return (await execute(name, normalised, stored.toolCallId)) as O;
+      }
+      await replay.diverge();
       const toolCallId = `${run.id.slice(0, 8)}-t${++toolCalls}`;
-      await recorder.append({ type: 'tool_executing', toolCallId, tool: name, args: args ?? null });
-      const started = Date.now();
-      const done = (body: { ok: true; result: unknown } | { ok: false; error: string }) =>
-        recorder.append({ type: 'tool_completed', toolCallId, tool: name, ...body, durationMs: Date.now() - started });
-      const tool = deps.agents.tool(name);
-      if (!tool) {
-        await done({ ok: false, error: `unknown tool ${name}` });
-        throw new ToolError(name, 'unknown tool');
-      }
-      const parsed = tool.input.safeParse(args);
-      if (!parsed.success) {
-        const message = parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
-        await done({ ok: false, error: `invalid arguments: ${message}` });
-        throw new ToolError(name, `invalid arguments: ${message}`);
-      }
-      const toolSignal = AbortSignal.any([signal, AbortSignal.timeout(deps.toolTimeoutMs)]);
-      let result: unknown;
-      try {
-        result = await tool.execute(parsed.data, { userId: run.user_id, signal: toolSignal, usage, now: new Date() });
-      } catch (err) {
-        if (signal.aborted) throw err;
-        const message = toolSignal.aborted ? `timed out after ${deps.toolTimeoutMs} ms` : err instanceof Error ? err.message : 'failed';
-        await done({ ok: false, error: message });
-        throw new ToolError(name, message);
-      }
-      await done({ ok: true, result: result ?? null });
-      return result as O;
+      await recorder.append({ type: 'tool_executing', toolCallId, tool: name, args: normalised });
+      return (await execute(name, normalised, toolCallId)) as O;
     },
   };
 }
 
-export type { RunEvent };
+/** Settles with `signal` even if the tool ignores it, so a hung tool cannot hold a run past its limits. */
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}

@@ -7,7 +7,6 @@ import type { Db, Queryable, Row } from '../store/db.js';
 export const RUN_QUEUE = 'agentwire-runs';
 
 export interface RunJob {
-  id: string;
   runId: string;
 }
 
@@ -57,22 +56,22 @@ export class RunQueue {
     this.started = true;
   }
 
-  /** Sends the run's job inside the caller's transaction. */
+  /**
+   * Sends the run's job inside the caller's transaction. The job's id is the run's id: whichever
+   * worker finishes the run (its first one, or one that took it over) completes the job by it.
+   */
   async sendInTx(tx: Queryable, runId: string): Promise<void> {
-    await this.boss.send(RUN_QUEUE, { runId }, { db: bossDb(tx), expireInSeconds: this.options.expireInSeconds });
+    await this.boss.send(RUN_QUEUE, { runId }, { id: runId, db: bossDb(tx), expireInSeconds: this.options.expireInSeconds });
   }
 
   async fetch(max: number): Promise<RunJob[]> {
     const jobs = await this.boss.fetch<{ runId: string }>(RUN_QUEUE, { batchSize: max });
-    return jobs.map((j) => ({ id: j.id, runId: j.data.runId }));
+    return jobs.map((j) => ({ runId: j.data.runId }));
   }
 
-  async complete(jobId: string): Promise<void> {
-    await this.boss.complete(RUN_QUEUE, jobId);
-  }
-
-  async fail(jobId: string, reason: string): Promise<void> {
-    await this.boss.fail(RUN_QUEUE, jobId, { reason });
+  /** Completes the run's job (a no-op if it is not active). */
+  async complete(runId: string): Promise<void> {
+    await this.boss.complete(RUN_QUEUE, runId);
   }
 
   async ready(): Promise<boolean> {

@@ -4,6 +4,7 @@ import { initialRunSnapshot, stepRun, type RunMachineEvent, type RunSnapshot } f
 import { isTerminal, statusForTerminal, type RunEvent, type RunEventBody, type TerminalType } from '../protocol/events.js';
 import type { Db, Queryable } from '../store/db.js';
 import { appendEvent, type StoredEvent } from '../store/event-log.js';
+import { retryWhileUnreachable } from '../store/retry.js';
 import type { RunEventBus } from './bus.js';
 
 /** The grammar refused an event: a bug in the agent or the runtime, never sent to a client. */
@@ -49,6 +50,8 @@ export class RunRecorder {
     private readonly bus: RunEventBus,
     stored: readonly RunEvent[] = [],
     private readonly onRefused: (err: IllegalEventError) => void = () => undefined,
+    /** Aborts waiting out a database outage (the attempt is being stopped). */
+    private readonly stopSignal?: AbortSignal,
   ) {
     let snap = initialRunSnapshot();
     for (const e of stored) {
@@ -67,6 +70,11 @@ export class RunRecorder {
 
   get state(): RunSnapshot['value'] {
     return this.snapshot.value;
+  }
+
+  /** The run statechart's context: open tool calls and the output streamed so far. */
+  get context(): RunSnapshot['context'] {
+    return this.snapshot.context;
   }
 
   get finished(): boolean {
@@ -103,14 +111,18 @@ export class RunRecorder {
     const json = JSON.stringify(event);
     const finalStatus = isTerminal(event.type) ? statusForTerminal[event.type as TerminalType] : undefined;
     const record = { event, attempt: this.attempt, json, finalStatus };
-    if (inTx) {
-      await this.db.transaction(async (tx) => {
-        await appendEvent(tx, record);
-        await inTx(tx);
-      });
-    } else {
-      await appendEvent(this.db, record);
-    }
+    // While the database is away the run waits here; when it returns, the append either goes
+    // through or finds that another attempt took the run over (StaleAttemptError).
+    await retryWhileUnreachable(
+      () =>
+        inTx
+          ? this.db.transaction(async (tx) => {
+              await appendEvent(tx, record);
+              await inTx(tx);
+            })
+          : appendEvent(this.db, record),
+      this.stopSignal,
+    );
     this.snapshot = next;
     this.seq = event.seq;
     this.history.push(event);

@@ -39,10 +39,10 @@ export interface RunServiceDeps {
   bus: RunEventBus;
   agents: AgentRegistry;
   defaultAgent: string;
-  /** Wakes the local worker (a run was queued). */
+  /** A run was queued: wake the workers (this node's at once, others by notification). */
   wakeWorker(): void;
-  /** Aborts a run if it executes on this node. */
-  abortLocal(runId: string, reason: string): boolean;
+  /** Cancels a run wherever it executes: this node's worker at once, others by notification. */
+  abortRun(runId: string, reason: string): void;
   /** Told when a run of a user is accepted (the session statechart tracks it). */
   onAccepted?(userId: string, runId: string): void;
 }
@@ -132,12 +132,13 @@ export class RunService {
       }
       // A worker claimed it meanwhile: cancel it as a running run.
     }
-    // Remembered in the row so a worker that claims it later (or after a crash) honours it.
+    // Remembered in the row: a worker that claims the run later (or after a crash) honours it,
+    // and a worker that missed the notification learns it when it renews its lease.
     await this.d.db.query(
       `UPDATE runs SET cancel_reason = COALESCE(cancel_reason, $2) WHERE id = $1 AND status IN ('pending', 'queued', 'running')`,
       [run.id, reason],
     );
-    this.d.abortLocal(run.id, reason);
+    this.d.abortRun(run.id, reason);
   }
 
   /**

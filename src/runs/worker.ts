@@ -1,29 +1,51 @@
-// Fetches run jobs and executes them, up to `concurrency` at once. Woken directly when a run is
-// accepted on this node (no waiting for pg-boss's polling interval); polls as a safety net.
+// Executes runs, up to `concurrency` at once, and keeps them alive across worker deaths:
+// - fetches run jobs (woken directly when a run is queued, polling only as a safety net);
+// - holds a lease on each run it executes and renews it; a run whose lease is lost is stopped;
+// - takes over runs whose lease lapsed (their worker died), rebuilding them from the log;
+// - on shutdown, hands its runs back (releases their leases) for another worker or the next start.
+import { isTerminal, type RunEvent } from '../protocol/events.js';
 import type { Logger } from '../log/logger.js';
-import type { RunEvent } from '../protocol/events.js';
 import type { Db } from '../store/db.js';
 import { readEvents } from '../store/event-log.js';
-import { claimRun } from '../store/runs.js';
+import { claimRun, getRun, lapsedRuns, releaseLease, renewLeases, type Lease, type RunRow } from '../store/runs.js';
 import type { RunEventBus } from './bus.js';
-import { executeRun, RunAborted, type ExecutorDeps } from './executor.js';
-import type { RunJob, RunQueue } from './queue.js';
+import { executeRun, RunAborted, type ExecutorDeps, type Outcome } from './executor.js';
+import type { RunQueue } from './queue.js';
 import { RunRecorder, type IllegalEventError } from './recorder.js';
 
 export interface WorkerOptions {
   concurrency: number;
   pollIntervalMs: number;
+  nodeId: string;
+  leaseMs: number;
+}
+
+interface Inflight {
+  controller: AbortController;
+  attempt: number;
+}
+
+export interface WorkerStats {
+  refusedEvents: number;
+  takeovers: number;
+  outcomes: Record<Outcome, number>;
 }
 
 export class RunWorker {
-  private readonly inflight = new Map<string, AbortController>();
+  private readonly inflight = new Map<string, Inflight>();
   private readonly tasks = new Set<Promise<void>>();
   private running = false;
   private wakeRequested = false;
   private wakeUp: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
-  /** Count of events the run statechart refused (a bug indicator). */
-  refusedEvents = 0;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private reapTimer: NodeJS.Timeout | undefined;
+  private readonly lease: Lease;
+  readonly stats: WorkerStats = {
+    refusedEvents: 0,
+    takeovers: 0,
+    outcomes: { completed: 0, failed: 0, cancelled: 0, handedOver: 0, superseded: 0 },
+  };
 
   constructor(
     private readonly db: Db,
@@ -32,7 +54,9 @@ export class RunWorker {
     private readonly deps: ExecutorDeps,
     private readonly log: Logger,
     private readonly options: WorkerOptions,
-  ) {}
+  ) {
+    this.lease = { owner: options.nodeId, ms: options.leaseMs };
+  }
 
   get activeRuns(): number {
     return this.inflight.size;
@@ -42,28 +66,43 @@ export class RunWorker {
     if (this.running) return;
     this.running = true;
     this.loopDone = this.loop();
+    // Renew well before expiry, so one slow round trip does not lose a lease.
+    this.leaseTimer = setInterval(() => void this.renew(), Math.max(200, Math.floor(this.options.leaseMs / 3)));
+    const reap = () => {
+      this.reapTimer = setTimeout(
+        () => void this.reap().finally(() => this.running && reap()),
+        // Jitter spreads the takeover scans of many workers.
+        Math.floor(this.options.leaseMs / 2 + Math.random() * (this.options.leaseMs / 4)),
+      );
+    };
+    void this.reap().finally(() => this.running && reap());
   }
 
-  /** Fetch now: a run was accepted or a slot freed up. */
+  /** Fetch now: a run was queued or a slot freed up. */
   wake(): void {
     this.wakeRequested = true;
     this.wakeUp?.();
   }
 
-  /** Aborts a run executing here; false when it is not executing on this node. */
+  /** Cancels a run executing here; false when it is not executing on this node. */
   abort(runId: string, reason: string): boolean {
-    const ctl = this.inflight.get(runId);
-    if (!ctl) return false;
-    ctl.abort(new RunAborted(reason));
+    const f = this.inflight.get(runId);
+    if (!f) return false;
+    f.controller.abort(new RunAborted('cancel', reason));
     return true;
   }
 
-  /** Stops fetching; aborts what runs when `abortRunning`, then waits for every run to settle. */
-  async stop(opts: { abortRunning: boolean; reason?: string } = { abortRunning: true }): Promise<void> {
+  /**
+   * Stops taking work and hands running runs back: each is stopped without a terminal event and
+   * its lease released, so another worker (or this one after a restart) continues it.
+   */
+  async stop(): Promise<void> {
     this.running = false;
     this.wakeUp?.();
+    clearInterval(this.leaseTimer);
+    clearTimeout(this.reapTimer);
     await this.loopDone;
-    if (opts.abortRunning) for (const ctl of this.inflight.values()) ctl.abort(new RunAborted(opts.reason ?? 'server shutting down'));
+    for (const f of this.inflight.values()) f.controller.abort(new RunAborted('handover', 'the worker is shutting down'));
     await Promise.allSettled([...this.tasks]);
   }
 
@@ -76,14 +115,13 @@ export class RunWorker {
         try {
           const jobs = await this.queue.fetch(room);
           fetched = jobs.length;
-          for (const job of jobs) this.dispatch(job);
+          for (const job of jobs) this.spawn(job.runId, () => claimRun(this.db, job.runId, this.lease));
         } catch (err) {
-          this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'fetching runs failed');
+          this.log.warn({ err: errText(err) }, 'fetching runs failed');
         }
       }
       if (!this.running) break;
-      // A full page means more may be waiting: fetch again at once.
-      if (room > 0 && fetched === room) continue;
+      if (room > 0 && fetched === room) continue; // more may be waiting
       if (this.wakeRequested) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.options.pollIntervalMs);
@@ -96,9 +134,53 @@ export class RunWorker {
     }
   }
 
-  private dispatch(job: RunJob): void {
-    const task = this.process(job)
-      .catch((err: unknown) => this.log.error({ runId: job.runId, err: err instanceof Error ? err.message : String(err) }, 'run job failed'))
+  /** Takes over runs whose worker died (lease lapsed). */
+  private async reap(): Promise<void> {
+    const room = this.options.concurrency - this.inflight.size;
+    if (!this.running || room <= 0) return;
+    try {
+      const ids = (await lapsedRuns(this.db, room)).filter((id) => !this.inflight.has(id));
+      for (const id of ids) {
+        this.spawn(id, async () => {
+          const run = await claimRun(this.db, id, this.lease);
+          if (run) {
+            this.stats.takeovers++;
+            this.log.info({ runId: id, attempt: run.attempt }, 'took over a run whose lease lapsed');
+          }
+          return run;
+        });
+      }
+    } catch (err) {
+      this.log.warn({ err: errText(err) }, 'scanning for lapsed runs failed');
+    }
+  }
+
+  private async renew(): Promise<void> {
+    if (this.inflight.size === 0) return;
+    const held = [...this.inflight.entries()].map(([runId, f]) => ({ runId, attempt: f.attempt }));
+    let rows;
+    try {
+      rows = await renewLeases(this.db, this.lease, held);
+    } catch (err) {
+      // Unknown while the database is away: keep running; the appends wait, fencing decides later.
+      this.log.warn({ err: errText(err) }, 'renewing leases failed');
+      return;
+    }
+    const kept = new Map(rows.map((r) => [r.id, r.cancel_reason]));
+    for (const { runId, attempt } of held) {
+      const f = this.inflight.get(runId);
+      if (!f || f.attempt !== attempt) continue;
+      if (!kept.has(runId)) f.controller.abort(new RunAborted('superseded', 'another worker holds this run now'));
+      else {
+        const cancel = kept.get(runId);
+        if (cancel) f.controller.abort(new RunAborted('cancel', cancel));
+      }
+    }
+  }
+
+  private spawn(runId: string, claim: () => Promise<RunRow | undefined>): void {
+    const task = this.process(runId, claim)
+      .catch((err: unknown) => this.log.error({ runId, err: errText(err) }, 'run attempt failed'))
       .finally(() => {
         this.tasks.delete(task);
         this.wake();
@@ -106,17 +188,19 @@ export class RunWorker {
     this.tasks.add(task);
   }
 
-  private async process(job: RunJob): Promise<void> {
-    const run = await claimRun(this.db, job.runId);
+  private async process(runId: string, claim: () => Promise<RunRow | undefined>): Promise<void> {
+    const run = await claim();
     if (!run) {
-      // Finished already (e.g. cancelled while it waited): nothing to execute.
-      await this.queue.complete(job.id);
+      // Finished, or held by a live worker that completes its job itself.
+      const current = await getRun(this.db, runId);
+      if (!current || !['pending', 'queued', 'running'].includes(current.status)) await this.queue.complete(runId);
       return;
     }
-    const ctl = new AbortController();
-    this.inflight.set(run.id, ctl);
+    const controller = new AbortController();
+    this.inflight.set(run.id, { controller, attempt: run.attempt });
+    let outcome: Outcome = 'superseded';
     try {
-      if (run.cancel_reason) ctl.abort(new RunAborted(run.cancel_reason));
+      if (run.cancel_reason) controller.abort(new RunAborted('cancel', run.cancel_reason));
       const stored = (await readEvents(this.db, run.id, 0, 100_000)).map((s) => s.event as RunEvent);
       const recorder = new RunRecorder(
         { runId: run.id, threadId: run.thread_id, userId: run.user_id },
@@ -125,14 +209,25 @@ export class RunWorker {
         this.bus,
         stored,
         (err: IllegalEventError) => {
-          this.refusedEvents++;
+          this.stats.refusedEvents++;
           this.log.error({ runId: run.id, err: err.message }, 'run statechart refused an event');
         },
+        controller.signal,
       );
-      if (!recorder.finished) await executeRun(this.deps, run, recorder, ctl.signal);
-      await this.queue.complete(job.id);
+      outcome = recorder.finished || (stored.length > 0 && isTerminal(stored[stored.length - 1]!.type))
+        ? 'completed'
+        : await executeRun(this.deps, run, recorder, controller.signal);
+      this.stats.outcomes[outcome]++;
     } finally {
       this.inflight.delete(run.id);
     }
+    if (outcome === 'handedOver') {
+      await releaseLease(this.db, run.id, this.lease.owner, run.attempt);
+      return;
+    }
+    // The job is the run's (job id = run id): whoever finishes the run completes it.
+    if (outcome !== 'superseded') await this.queue.complete(run.id);
   }
 }
+
+const errText = (err: unknown) => (err instanceof Error ? err.message : String(err));

@@ -53,6 +53,8 @@ export class SocketChannel {
   private readonly finished = new Set<string>();
   ready = false;
   paused = false;
+  /** When the socket last became backpressured (ms since epoch); 0 while it is not. */
+  pausedSince = 0;
   closed = false;
 
   constructor(
@@ -81,6 +83,34 @@ export class SocketChannel {
     else void this.pump(cursor); // a gap: repair from the log
   }
 
+  /**
+   * A hint from another node: the run has events up to `toSeq` (and started, when `fromSeq` is 1).
+   * The events themselves are read from the log.
+   */
+  hint(runId: string, fromSeq: number, toSeq: number): void {
+    let cursor = this.cursors.get(runId);
+    if (!cursor) {
+      if (fromSeq !== 1 || this.listed.has(runId) || this.finished.has(runId)) return;
+      cursor = new RunCursor(runId, 0);
+      this.cursors.set(runId, cursor);
+    }
+    if (toSeq > cursor.known) cursor.known = toSeq;
+    if (toSeq <= cursor.delivered) return;
+    cursor.hints++;
+    if (!this.ready || this.paused || cursor.pumping) return;
+    void this.pump(cursor);
+  }
+
+  /** Reads every carried run up to the end of its log (after missed notifications). */
+  repair(): void {
+    if (!this.ready || this.paused || this.closed) return;
+    for (const c of this.cursors.values()) {
+      c.known = Math.max(c.known, c.delivered + 1);
+      c.hints++;
+      void this.pump(c);
+    }
+  }
+
   /** Positions the socket on a run (from `resume`): the next event sent is `afterSeq + 1`. */
   resume(runId: string, afterSeq: number): void {
     this.listed.delete(runId);
@@ -105,6 +135,7 @@ export class SocketChannel {
   resumeAfterDrain(): void {
     if (!this.paused) return;
     this.paused = false;
+    this.pausedSince = 0;
     this.pumpAll();
   }
 
@@ -116,18 +147,23 @@ export class SocketChannel {
     if (this.closed) return false;
     const res = this.sink.send(stored.json);
     if (res === 'dropped') {
-      this.paused = true;
+      this.pause();
       this.hooks.onDropped(this);
       return false;
     }
     cursor.delivered = stored.event.seq;
-    if (res === 'backpressure') this.paused = true;
+    if (res === 'backpressure') this.pause();
     if (isTerminalType(stored.event.type)) {
       this.cursors.delete(cursor.runId);
       this.finished.add(cursor.runId);
       this.hooks.onTerminal(this, cursor.runId);
     }
     return true;
+  }
+
+  private pause(): void {
+    if (!this.paused) this.pausedSince = Date.now();
+    this.paused = true;
   }
 
   private async pump(cursor: RunCursor): Promise<void> {

@@ -98,6 +98,21 @@ export class SessionHub {
     if (isTerminal(stored.event.type)) session.actor.send({ type: 'RUN_FINISHED', runId: stored.event.runId });
   }
 
+  /** Hints from another node: the events are in the log. */
+  hint(hints: ReadonlyArray<{ userId: string; runId: string; fromSeq: number; toSeq: number }>): void {
+    for (const h of hints) {
+      const session = this.sessions.get(h.userId);
+      if (!session) continue;
+      if (h.fromSeq === 1) session.actor.send({ type: 'RUN_ACTIVE', runId: h.runId });
+      for (const channel of session.channels.values()) channel.hint(h.runId, h.fromSeq, h.toSeq);
+    }
+  }
+
+  /** Notifications may have been lost (listener reconnected): catch every socket up from the log. */
+  repairAll(): void {
+    for (const s of this.sessions.values()) for (const c of s.channels.values()) c.repair();
+  }
+
   /** Every open socket of a user (for frames that concern all of them). */
   channelsOf(userId: string): SocketChannel[] {
     return [...(this.sessions.get(userId)?.channels.values() ?? [])];
@@ -110,6 +125,23 @@ export class SessionHub {
       value: s.actor.getSnapshot().value,
       sockets: s.channels.size,
     }));
+  }
+
+  /**
+   * Closes sockets that have read nothing for `maxMs` while their buffer was full: a client that
+   * stopped reading costs memory and cursors. It reconnects and resumes from the log.
+   */
+  closeStalled(maxMs: number, now = Date.now()): number {
+    let closed = 0;
+    for (const s of this.sessions.values()) {
+      for (const c of [...s.channels.values()]) {
+        if (c.paused && c.pausedSince > 0 && now - c.pausedSince >= maxMs) {
+          c.sink.close(CLOSE_TOO_SLOW.code, CLOSE_TOO_SLOW.reason);
+          closed++;
+        }
+      }
+    }
+    return closed;
   }
 
   /** Shutdown: every socket is closed with 1001 (going away: reconnect and resume). */

@@ -103,6 +103,17 @@ CREATE TABLE usage_records (
 CREATE INDEX usage_records_user_day ON usage_records (user_id, day);
 `,
   },
+  {
+    version: 2,
+    name: 'run leases',
+    sql: `
+-- A worker holds a run while lease_expires_at is in the future and renews it; a run whose lease
+-- lapsed (its worker died) is taken over by another worker, which bumps attempt.
+ALTER TABLE runs ADD COLUMN lease_owner text;
+ALTER TABLE runs ADD COLUMN lease_expires_at timestamptz;
+CREATE INDEX runs_lease_expiry ON runs (lease_expires_at) WHERE status = 'running';
+`,
+  },
 ];
 
 const LOCK_KEY = 74_205_118; // arbitrary, constant: "agentwire migrations"

@@ -19,7 +19,7 @@ export function createPgDb(options: PgDbOptions): Db {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.max ?? 10,
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: 3_000,
     idleTimeoutMillis: 30_000,
     application_name: 'agentwire',
   });
@@ -63,11 +63,13 @@ export function createPgDb(options: PgDbOptions): Db {
       }
     },
     async ping(): Promise<boolean> {
+      // A readiness probe must answer quickly even while the database is unreachable.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 1_000)));
       try {
-        await pool.query('SELECT 1');
-        return true;
-      } catch {
-        return false;
+        return await Promise.race([pool.query('SELECT 1').then(() => true, () => false), timeout]);
+      } finally {
+        clearTimeout(timer);
       }
     },
     async close(): Promise<void> {

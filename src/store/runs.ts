@@ -113,17 +113,62 @@ export async function setRunStatus(q: Queryable, runId: string, status: RunStatu
   await q.query('UPDATE runs SET status = $2, updated_at = now() WHERE id = $1', [runId, status]);
 }
 
+export interface Lease {
+  owner: string;
+  ms: number;
+}
+
 /**
- * Claims a queued run for execution: bumps `attempt`, which fences every write of an earlier
- * attempt. Returns nothing when the run is already finished.
+ * Claims a run for execution: a queued run, or a running one whose lease lapsed (its worker died
+ * or let it go). Bumps `attempt`, which fences every write of the earlier attempt, and takes the
+ * lease. Returns nothing when the run is finished or held by a live lease.
  */
-export async function claimRun(q: Queryable, runId: string): Promise<RunRow | undefined> {
+export async function claimRun(q: Queryable, runId: string, lease: Lease = { owner: 'anonymous', ms: 60_000 }): Promise<RunRow | undefined> {
   const rows = await q.query<RunRow & Record<string, unknown>>(
-    `UPDATE runs SET status = 'running', attempt = attempt + 1, updated_at = now()
-     WHERE id = $1 AND status IN ('queued', 'running') RETURNING ${RUN_COLUMNS}`,
-    [runId],
+    `UPDATE runs SET status = 'running', attempt = attempt + 1, lease_owner = $2,
+       lease_expires_at = now() + $3::int * interval '1 millisecond', updated_at = now()
+     WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
+     RETURNING ${RUN_COLUMNS}`,
+    [runId, lease.owner, lease.ms],
   );
   return rows[0];
+}
+
+/**
+ * Extends the leases `owner` holds. Returns the runs still held, with any cancel request stored
+ * for them (how a cancel reaches a worker on another node when a notification was missed).
+ */
+export async function renewLeases(
+  q: Queryable,
+  lease: Lease,
+  runs: ReadonlyArray<{ runId: string; attempt: number }>,
+): Promise<Array<{ id: string; cancel_reason: string | null }>> {
+  if (runs.length === 0) return [];
+  return q.query<{ id: string; cancel_reason: string | null }>(
+    `UPDATE runs r SET lease_expires_at = now() + $2::int * interval '1 millisecond'
+     FROM jsonb_to_recordset($3::jsonb) AS h(id uuid, attempt int)
+     WHERE r.id = h.id AND r.attempt = h.attempt AND r.lease_owner = $1 AND r.status = 'running'
+     RETURNING r.id, r.cancel_reason`,
+    [lease.owner, lease.ms, JSON.stringify(runs.map((r) => ({ id: r.runId, attempt: r.attempt })))],
+  );
+}
+
+/** Lets a run go at once (graceful shutdown): any worker may claim it now. */
+export async function releaseLease(q: Queryable, runId: string, owner: string, attempt: number): Promise<void> {
+  await q.query(
+    `UPDATE runs SET lease_owner = NULL, lease_expires_at = now() - interval '1 second'
+     WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND status = 'running'`,
+    [runId, owner, attempt],
+  );
+}
+
+/** Running runs whose lease lapsed: their worker is gone. Oldest first. */
+export async function lapsedRuns(q: Queryable, limit: number): Promise<string[]> {
+  const rows = await q.query<{ id: string }>(
+    `SELECT id FROM runs WHERE status = 'running' AND lease_expires_at < now() ORDER BY lease_expires_at LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => r.id);
 }
 
 export async function oldestPendingRun(q: Queryable, threadId: string): Promise<RunRow | undefined> {

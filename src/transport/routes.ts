@@ -33,7 +33,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   throw badRequest(`${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
 }
 
-export function registerRoutes(app: TemplatedApp, d: RouteDeps): void {
+export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway: boolean } = { gateway: true }): void {
   const route = (paramCount: number, handler: Handler) => (res: HttpResponse, req: HttpRequest) => {
     const r = new Res(res);
     const request = readReq(req, paramCount);
@@ -51,6 +51,20 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps): void {
   const guardAccepting = () => {
     if (!d.accepting()) throw new AppError('unavailable', 'the server is shutting down; retry on another node or later');
   };
+
+  app.get('/healthz', route(0, async (_req, res) => res.json(200, { status: 'ok' })));
+  app.get('/readyz', route(0, async (_req, res) => {
+    const ok = d.accepting() && (await d.ready());
+    res.json(ok ? 200 : 503, { status: ok ? 'ready' : 'unavailable' });
+  }));
+  app.get('/metrics', route(0, async (_req, res) => res.send(200, d.metrics(), 'text/plain; version=0.0.4')));
+  const notFound = route(0, async (req, res) => {
+    res.json(404, { error: { code: 'not_found', message: `no route ${req.method.toUpperCase()} ${req.path}` } });
+  });
+  if (!opts.gateway) {
+    app.any('/*', notFound);
+    return;
+  }
 
   app.post('/v1/auth/register', route(0, async (req, res) => {
     guardAccepting();
@@ -104,14 +118,5 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps): void {
     res.json(201, { inserted });
   }));
 
-  app.get('/healthz', route(0, async (_req, res) => res.json(200, { status: 'ok' })));
-  app.get('/readyz', route(0, async (_req, res) => {
-    const ok = d.accepting() && (await d.ready());
-    res.json(ok ? 200 : 503, { status: ok ? 'ready' : 'unavailable' });
-  }));
-  app.get('/metrics', route(0, async (_req, res) => res.send(200, d.metrics(), 'text/plain; version=0.0.4')));
-
-  app.any('/*', route(0, async (req, res) => {
-    res.json(404, { error: { code: 'not_found', message: `no route ${req.method.toUpperCase()} ${req.path}` } });
-  }));
+  app.any('/*', notFound);
 }

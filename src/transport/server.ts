@@ -7,10 +7,11 @@ export class HttpServer {
   private readonly app: TemplatedApp;
   private listenSocket: us_listen_socket | undefined;
 
-  constructor(routes: RouteDeps, ws: WsDeps) {
+  /** Without `ws` (a worker-only process) only the health and metrics routes are served. */
+  constructor(routes: RouteDeps, ws: WsDeps | undefined) {
     this.app = uWS.App();
-    registerWebSocket(this.app, ws);
-    registerRoutes(this.app, routes);
+    if (ws) registerWebSocket(this.app, ws);
+    registerRoutes(this.app, routes, { gateway: ws !== undefined });
   }
 
   /** Resolves with the bound port (useful with port 0). */

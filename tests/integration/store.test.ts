@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/protocol/events.js';
 import { appendEvent, appendUnstartedTerminal, readEvents, StaleAttemptError } from '../../src/store/event-log.js';
 import { migrate, migrations } from '../../src/store/migrations.js';
-import { claimRun, insertRequestKey, insertRun, insertThread, upsertAck } from '../../src/store/runs.js';
+import { claimRun, insertRequestKey, insertRun, insertThread, lapsedRuns, releaseLease, renewLeases, upsertAck } from '../../src/store/runs.js';
 import { insertUser } from '../../src/store/users.js';
 import { backends } from '../helpers/backends.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
@@ -74,8 +74,11 @@ describe.each(backends)('store on %s', (backend) => {
     await put(2);
     await expect(put(2)).rejects.toBeInstanceOf(StaleAttemptError); // repeat
     await expect(put(4)).rejects.toBeInstanceOf(StaleAttemptError); // gap
-    // A takeover bumps the attempt: the old attempt is fenced off.
-    expect((await claimRun(t.db, runId))?.attempt).toBe(2);
+    // A live lease cannot be claimed; a lapsed one can, and the takeover fences the old attempt off.
+    expect(await claimRun(t.db, runId, { owner: 'other', ms: 60_000 })).toBeUndefined();
+    await t.db.query(`UPDATE runs SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [runId]);
+    expect(await lapsedRuns(t.db, 10)).toEqual([runId]);
+    expect((await claimRun(t.db, runId, { owner: 'other', ms: 60_000 }))?.attempt).toBe(2);
     await expect(put(3, 1)).rejects.toBeInstanceOf(StaleAttemptError);
     await put(3, 2);
     const read = await readEvents(t.db, runId, 0);
@@ -129,5 +132,20 @@ describe.each(backends)('store on %s', (backend) => {
     const db = await t.reopen();
     expect(await migrate(db)).toEqual([]);
     expect((await readEvents(db, runId, 0)).map((r) => r.event.seq)).toEqual([1]);
+  });
+
+  it('renews only the leases its owner holds at the current attempt, and reports cancel requests', async () => {
+    const { runId } = await seedRun(t);
+    const run = await claimRun(t.db, runId, { owner: 'node-a', ms: 60_000 });
+    expect(run?.attempt).toBe(1);
+    const lease = { owner: 'node-a', ms: 60_000 };
+    expect(await renewLeases(t.db, lease, [{ runId, attempt: 1 }])).toEqual([{ id: runId, cancel_reason: null }]);
+    expect(await renewLeases(t.db, { owner: 'node-b', ms: 60_000 }, [{ runId, attempt: 1 }])).toEqual([]);
+    expect(await renewLeases(t.db, lease, [{ runId, attempt: 0 }])).toEqual([]);
+    await t.db.query(`UPDATE runs SET cancel_reason = 'cancelled by user' WHERE id = $1`, [runId]);
+    expect(await renewLeases(t.db, lease, [{ runId, attempt: 1 }])).toEqual([{ id: runId, cancel_reason: 'cancelled by user' }]);
+    // Released, it can be claimed by anyone at once.
+    await releaseLease(t.db, runId, 'node-a', 1);
+    expect((await claimRun(t.db, runId, { owner: 'node-b', ms: 60_000 }))?.attempt).toBe(2);
   });
 });
