@@ -193,7 +193,8 @@ export class Runtime {
             requestsPerMinute: config.requestsPerMinute,
             idleTimeoutSeconds: config.idleTimeoutSeconds,
             socketBufferBytes: config.socketBufferBytes,
-            allowedOrigins: config.allowedOrigins ?? [`http://localhost:${config.port}`, `http://127.0.0.1:${config.port}`],
+            // This server's own page, at the port actually bound (PORT=0 picks one).
+            allowedOrigins: () => config.allowedOrigins ?? [`http://localhost:${this.port}`, `http://127.0.0.1:${this.port}`],
             accepting,
           }
         : undefined,

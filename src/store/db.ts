@@ -25,17 +25,3 @@ export interface Db extends Queryable {
 export class DbUnavailableError extends Error {
   override name = 'DbUnavailableError';
 }
-
-/** PostgreSQL error codes we act on. */
-export const PgCode = {
-  uniqueViolation: '23505',
-  serializationFailure: '40001',
-} as const;
-
-export function pgErrorCode(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err) {
-    const code = (err as { code: unknown }).code;
-    return typeof code === 'string' ? code : undefined;
-  }
-  return undefined;
-}

@@ -1,5 +1,5 @@
 import type { Queryable } from './db.js';
-import { PgCode, pgErrorCode } from './db.js';
+import { isUuid } from './runs.js';
 
 export interface UserRow {
   id: string;
@@ -7,18 +7,13 @@ export interface UserRow {
   password_hash: string;
 }
 
+/** False when the username is taken. Never raises for that, so the caller's transaction stays usable. */
 export async function insertUser(db: Queryable, user: { id: string; username: string; passwordHash: string }): Promise<boolean> {
-  try {
-    await db.query('INSERT INTO users (id, username, password_hash) VALUES ($1, $2, $3)', [
-      user.id,
-      user.username,
-      user.passwordHash,
-    ]);
-    return true;
-  } catch (err) {
-    if (pgErrorCode(err) === PgCode.uniqueViolation) return false;
-    throw err;
-  }
+  const rows = await db.query(
+    'INSERT INTO users (id, username, password_hash) VALUES ($1, $2, $3) ON CONFLICT (username) DO NOTHING RETURNING id',
+    [user.id, user.username, user.passwordHash],
+  );
+  return rows.length === 1;
 }
 
 export async function findUserByName(db: Queryable, username: string): Promise<UserRow | undefined> {
@@ -30,6 +25,7 @@ export async function findUserByName(db: Queryable, username: string): Promise<U
 }
 
 export async function userExists(db: Queryable, userId: string): Promise<boolean> {
+  if (!isUuid(userId)) return false;
   const rows = await db.query('SELECT 1 FROM users WHERE id = $1', [userId]);
   return rows.length > 0;
 }

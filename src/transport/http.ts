@@ -14,7 +14,7 @@ export interface Req {
 
 export function readReq(req: HttpRequest, paramCount = 0): Req {
   const params: string[] = [];
-  for (let i = 0; i < paramCount; i++) params.push(decodeURIComponent(req.getParameter(i) ?? ''));
+  for (let i = 0; i < paramCount; i++) params.push(safeDecode(req.getParameter(i) ?? ''));
   return {
     method: req.getMethod(),
     path: req.getUrl(),
@@ -26,6 +26,15 @@ export function readReq(req: HttpRequest, paramCount = 0): Req {
     },
     params,
   };
+}
+
+/** A malformed escape (`%ZZ`) is kept as it is: it then names nothing and is answered 404. */
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 const STATUS_TEXT: Record<number, string> = {

@@ -34,8 +34,8 @@ export interface WsDeps {
   requestsPerMinute: number;
   idleTimeoutSeconds: number;
   socketBufferBytes: number;
-  /** Origins allowed to open sockets from a browser; `*` allows any. */
-  allowedOrigins: readonly string[];
+  /** Origins allowed to open sockets from a browser; `*` allows any. Read per upgrade (the port is known only after listen). */
+  allowedOrigins(): readonly string[];
   accepting(): boolean;
 }
 
@@ -80,7 +80,12 @@ function credential(protocols: string, authorization: string, query: string): { 
   return undefined;
 }
 
-function refuseUpgrade(res: HttpResponse, status: '401 Unauthorized' | '403 Forbidden' | '503 Service Unavailable', code: string, message: string): void {
+function refuseUpgrade(
+  res: HttpResponse,
+  status: '400 Bad Request' | '401 Unauthorized' | '403 Forbidden' | '503 Service Unavailable',
+  code: string,
+  message: string,
+): void {
   res.cork(() => {
     res.writeStatus(status).writeHeader('Content-Type', 'application/json');
     for (const [k, v] of SECURITY_HEADERS) res.writeHeader(k, v);
@@ -89,12 +94,17 @@ function refuseUpgrade(res: HttpResponse, status: '401 Unauthorized' | '403 Forb
 }
 
 export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
-  const anyOrigin = d.allowedOrigins.includes('*');
-  const originAllowed = (origin: string) => origin === '' || anyOrigin || d.allowedOrigins.includes(origin);
+  const originAllowed = (origin: string) => {
+    if (origin === '') return true;
+    const allowed = d.allowedOrigins();
+    return allowed.includes('*') || allowed.includes(origin);
+  };
 
   app.ws<SocketData>('/v1/ws', {
     compression: uWS.DISABLED,
-    maxPayloadLength: d.maxFrameBytes,
+    // uWS drops a frame over its own limit without a close frame; ours is enforced in `message`
+    // with 1009, so uWS's sits above it (frames beyond that are still dropped, unanswered).
+    maxPayloadLength: d.maxFrameBytes * 4,
     idleTimeout: d.idleTimeoutSeconds,
     sendPingsAutomatically: true,
     maxBackpressure: d.socketBufferBytes,
@@ -106,11 +116,15 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
       const protocols = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
       const origin = req.getHeader('origin');
+      const connection = req.getHeader('connection').toLowerCase();
       const cred = credential(protocols, req.getHeader('authorization'), req.getQuery() ?? '');
       let aborted = false;
       res.onAborted(() => {
         aborted = true;
       });
+      // RFC 6455 asks for `Connection: Upgrade`; with `close` uWS tears the accepted socket down.
+      if (!connection.includes('upgrade') || /\bclose\b/.test(connection))
+        return refuseUpgrade(res, '400 Bad Request', 'bad_request', 'a WebSocket upgrade needs "Connection: Upgrade"');
       if (!originAllowed(origin)) return refuseUpgrade(res, '403 Forbidden', 'forbidden', 'origin not allowed');
       if (!d.accepting()) return refuseUpgrade(res, '503 Service Unavailable', 'unavailable', 'the server is shutting down');
       if (!cred) return refuseUpgrade(res, '401 Unauthorized', 'unauthorized', 'a token or ticket is required');
@@ -136,12 +150,17 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
         if (aborted) return;
         if (!user) return refuseUpgrade(res, '401 Unauthorized', 'unauthorized', 'invalid token or ticket');
         const data: SocketData = { userId: user.userId, socketId: randomUUID(), expiresAt: user.expiresAt };
-        res.cork(() => res.upgrade(data, key, chosen, extensions, context));
+        // Deliberately not inside res.cork(): in this uWS build, cork() after an asynchronous
+        // upgrade can misread the upgraded socket's memory as HTTP state and close it right after
+        // `open` (uNetworking/uWebSockets#1928, fixed upstream by #1929). uWS prints a warning
+        // about the missing cork on stderr; a dropped socket would be worse.
+        res.upgrade(data, key, chosen, extensions, context);
       })();
     },
 
     open: (ws) => {
       const data = ws.getUserData();
+      d.log.debug({ userId: data.userId, socketId: data.socketId }, 'socket opened');
       const sink = new UwsSink(data.socketId, ws);
       data.sink = sink;
       const channel = d.hub.open(data.userId, sink);
@@ -173,6 +192,10 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
       const data = ws.getUserData();
       const channel = data.channel;
       if (!channel) return;
+      if (message.byteLength > d.maxFrameBytes) {
+        channel.sink.close(1009, `frame over ${d.maxFrameBytes} bytes`);
+        return;
+      }
       const decoded = decodeClientFrame(message, isBinary);
       if (!decoded.ok) {
         channel.sink.send(
@@ -194,8 +217,9 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
       if (data.channel && data.sink && data.sink.buffered < 64 * 1024) data.channel.resumeAfterDrain();
     },
 
-    close: (ws) => {
+    close: (ws, code) => {
       const data = ws.getUserData();
+      d.log.debug({ userId: data.userId, socketId: data.socketId, code }, 'socket closed');
       if (data.sink) data.sink.closed = true;
       if (data.expiryTimer) clearTimeout(data.expiryTimer);
       if (data.channel) d.hub.close(data.channel);

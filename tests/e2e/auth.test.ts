@@ -4,6 +4,7 @@
 // that expires while its socket is open closes the socket with 4401.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { connect as netConnect } from 'node:net';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { primaryBackend } from '../helpers/backends.js';
@@ -84,6 +85,16 @@ async function refusedStatus(open: Promise<TestClient>): Promise<number> {
     if (err instanceof UpgradeRefused) return err.status;
     throw err;
   }
+}
+
+/** Waits for session_ready, failing fast (not by timeout) if the socket closes first. */
+function ready(client: TestClient) {
+  return Promise.race([
+    client.waitType('session_ready'),
+    client.closed.then((code) => {
+      throw new Error(`socket closed with ${code} before session_ready`);
+    }),
+  ]);
 }
 
 async function post(server: TestServer, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
@@ -215,7 +226,7 @@ describe(`auth on ${primaryBackend}`, () => {
     it('subprotocol: accepted, answered with exactly agentwire.v1, the token never echoed', async () => {
       const client = await server.connect(alice.token);
       expect(client.ws.protocol).toBe('agentwire.v1');
-      expect(await client.waitType('session_ready')).toMatchObject({ userId: alice.userId });
+      expect(await ready(client)).toMatchObject({ userId: alice.userId });
       await client.close();
 
       const raw = await rawUpgrade(server, { 'Sec-WebSocket-Protocol': `agentwire.v1, bearer.${alice.token}` });
@@ -231,11 +242,33 @@ describe(`auth on ${primaryBackend}`, () => {
     it('Authorization header: accepted', async () => {
       const client = await server.connect(alice.token, { protocols: ['agentwire.v1'], headers: { authorization: `Bearer ${alice.token}` } });
       expect(client.ws.protocol).toBe('agentwire.v1');
-      expect(await client.waitType('session_ready')).toMatchObject({ userId: alice.userId });
+      expect(await ready(client)).toMatchObject({ userId: alice.userId });
       await client.close();
       const bare = await server.connect(alice.token, { protocols: [], headers: { authorization: `Bearer ${alice.token}` } });
-      expect(await bare.waitType('session_ready')).toMatchObject({ userId: alice.userId });
+      expect(await ready(bare)).toMatchObject({ userId: alice.userId });
       await bare.close();
+    });
+
+    // uWS closes an upgraded socket right after `open` when the request said `Connection: close`
+    // (no close frame: 1006). Such a request is not a conforming WebSocket upgrade, so the server
+    // refuses it with 400 instead of accepting a socket it cannot keep.
+    it('an upgrade with "Connection: close" is refused, never accepted and torn down', async () => {
+      // A raw socket: Node's HTTP client will not send an upgrade that says `Connection: close`.
+      const url = new URL(server.url);
+      const statusLine = await new Promise<string>((resolve, reject) => {
+        const sock = netConnect(Number(url.port), url.hostname, () =>
+          sock.write(
+            `GET /v1/ws HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: close\r\n` +
+              `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n` +
+              `Authorization: Bearer ${alice.token}\r\n\r\n`,
+          ),
+        );
+        let data = '';
+        sock.on('data', (d: Buffer) => (data += d.toString('latin1')));
+        sock.on('close', () => resolve(data.split('\r\n')[0] ?? ''));
+        sock.on('error', reject);
+      });
+      expect(statusLine).toBe('HTTP/1.1 400 Bad Request');
     });
   });
 
@@ -253,7 +286,7 @@ describe(`auth on ${primaryBackend}`, () => {
 
       const client = await server.connect('', { protocols: ['agentwire.v1'], query: `?ticket=${encodeURIComponent(body.ticket)}` });
       expect(client.ws.protocol).toBe('agentwire.v1');
-      expect(await client.waitType('session_ready')).toMatchObject({ userId: bob.userId });
+      expect(await ready(client)).toMatchObject({ userId: bob.userId });
 
       expect(await refusedStatus(server.connect('', { protocols: ['agentwire.v1'], query: `?ticket=${encodeURIComponent(body.ticket)}` }))).toBe(401);
       await client.close();
@@ -291,7 +324,7 @@ describe(`auth on ${primaryBackend}`, () => {
 
     it('no Origin header is accepted', async () => {
       const client = await server.connect(alice.token);
-      expect(await client.waitType('session_ready')).toMatchObject({ userId: alice.userId });
+      expect(await ready(client)).toMatchObject({ userId: alice.userId });
       await client.close();
     });
 
@@ -373,6 +406,12 @@ describe(`auth on ${primaryBackend}`, () => {
       }
     });
 
+    it('an auth body over 16 KiB is 413 payload_too_large', async () => {
+      const res = await post(server, '/v1/auth/register', { username: 'big_body', password: 'x'.repeat(20_000) });
+      expect(res.status).toBe(413);
+      expect(await res.json()).toMatchObject({ error: { code: 'payload_too_large' } });
+    });
+
     it('registration switched off by config is 403 (login still works)', async () => {
       const closed = await startServer(primaryBackend, { env: { ALLOW_REGISTRATION: 'false' } });
       try {
@@ -391,7 +430,7 @@ describe(`auth on ${primaryBackend}`, () => {
     const exp = nowS() + 2;
     const token = await sign({ sub: alice.userId, iss: ISS, aud: AUD, exp });
     const client = await server.connect(token);
-    await client.waitType('session_ready');
+    await ready(client);
     const code = await client.closed;
     expect(code).toBe(4401);
     expect(Date.now()).toBeGreaterThanOrEqual(exp * 1000 - 50);
