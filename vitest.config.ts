@@ -32,6 +32,18 @@ export default defineConfig({
       },
       {
         test: {
+          // Real processes, a private PostgreSQL, injected faults. One file at a time: they
+          // start several processes each and must not starve one another of the 2 cores.
+          name: 'faults',
+          include: ['tests/faults/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           include: ['tests/e2e/**/*.test.ts'],
           environment: 'node',

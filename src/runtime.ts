@@ -21,6 +21,7 @@ import { FrameHandler } from './session/frames.js';
 import { SessionHub } from './session/hub.js';
 import type { Db } from './store/db.js';
 import { readEvents } from './store/event-log.js';
+import { runsCreatedAt } from './store/runs.js';
 import { migrate } from './store/migrations.js';
 import { createPgDb } from './store/pg.js';
 import { createPgliteDb } from './store/pglite.js';
@@ -91,7 +92,9 @@ export class Runtime {
       ? new PgNotifier(config.databaseUrl, (sql, params) => db.query(sql, params), this.nodeId, log)
       : new LocalNotifier();
     this.notifier = notifier;
-    const hub = gateway ? new SessionHub({ read: (runId, after, limit) => readEvents(db, runId, after, limit) }, log) : undefined;
+    const hub = gateway
+      ? new SessionHub({ read: (runId, after, limit) => readEvents(db, runId, after, limit) }, log, (ids) => runsCreatedAt(db, ids))
+      : undefined;
     this.hub = hub;
     const bus = new NodeRunEventBus((userId, stored) => hub?.deliver(userId, stored), notifier);
     const threads = new ThreadService(db);

@@ -9,6 +9,7 @@ import type { Db, Queryable } from '../store/db.js';
 import { appendUnstartedTerminal, readEvents, terminalEvent, type StoredEvent } from '../store/event-log.js';
 import {
   activeRunsOfThread,
+  dbNow,
   findRequestKey,
   getOwnRun,
   insertMessage,
@@ -174,9 +175,17 @@ export class RunService {
     return readEvents(this.d.db, run.id, afterSeq, limit);
   }
 
-  async sessionSnapshot(userId: string): Promise<SessionReadyFrame['runs']> {
+  /**
+   * The runs `session_ready` lists, and the database time taken before reading them: a run
+   * accepted after that time started while the socket was open, so the socket carries it.
+   */
+  async sessionSnapshot(userId: string): Promise<{ runs: SessionReadyFrame['runs']; asOf: number }> {
+    const asOf = await dbNow(this.d.db);
     const rows = await sessionRuns(this.d.db, userId);
-    return rows.map((r) => ({ runId: r.id, threadId: r.thread_id, status: r.status, lastSeq: r.last_seq, ackedSeq: r.acked_seq }));
+    return {
+      runs: rows.map((r) => ({ runId: r.id, threadId: r.thread_id, status: r.status, lastSeq: r.last_seq, ackedSeq: r.acked_seq })),
+      asOf,
+    };
   }
 }
 

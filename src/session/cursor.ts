@@ -53,6 +53,8 @@ export class SocketChannel {
   private readonly finished = new Set<string>();
   ready = false;
   paused = false;
+  /** Database time of the socket's snapshot: runs accepted later started while it was open. */
+  since = Number.POSITIVE_INFINITY;
   /** When the socket last became backpressured (ms since epoch); 0 while it is not. */
   pausedSince = 0;
   closed = false;
@@ -99,6 +101,23 @@ export class SocketChannel {
     cursor.hints++;
     if (!this.ready || this.paused || cursor.pumping) return;
     void this.pump(cursor);
+  }
+
+  /** Whether this socket would carry `runId` once it learns the run started after it opened. */
+  mayAdopt(runId: string): boolean {
+    return !this.closed && !this.cursors.has(runId) && !this.listed.has(runId) && !this.finished.has(runId);
+  }
+
+  /**
+   * Carries a run from its first event: one accepted while this socket was open, whose start
+   * this socket did not see (accepted on this node, or its start notification was lost).
+   */
+  adopt(runId: string, knownSeq = 0): void {
+    if (!this.mayAdopt(runId)) return;
+    const cursor = new RunCursor(runId, 0);
+    cursor.known = knownSeq;
+    this.cursors.set(runId, cursor);
+    if (knownSeq > 0 && this.ready && !this.paused) void this.pump(cursor);
   }
 
   /** Reads every carried run up to the end of its log (after missed notifications). */

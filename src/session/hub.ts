@@ -21,6 +21,8 @@ export class SessionHub {
   constructor(
     private readonly reader: EventReader,
     private readonly log: Logger,
+    /** When runs were accepted (database clock): decides whether a socket carries a run it did not see start. */
+    private readonly createdAt: (runIds: string[]) => Promise<Map<string, { userId: string; createdAt: number }>> = async () => new Map(),
   ) {}
 
   get sessionCount(): number {
@@ -60,8 +62,9 @@ export class SessionHub {
    * Sends `session_ready` (always the socket's first frame) and starts delivery. Runs of the
    * snapshot that the socket already carries (they started while it was opening) are not listed.
    */
-  ready(channel: SocketChannel, frame: SessionReadyFrame): void {
+  ready(channel: SocketChannel, asOf: number, frame: SessionReadyFrame): void {
     if (channel.closed) return;
+    channel.since = asOf;
     const runs = frame.runs.filter((r) => !channel.cursors.has(r.runId));
     for (const r of runs) channel.listed.add(r.runId);
     if (channel.sink.send(JSON.stringify({ ...frame, runs })) === 'dropped') {
@@ -84,27 +87,62 @@ export class SessionHub {
     }
   }
 
-  /** A run of `userId` was accepted or started. */
+  /** A run of `userId` was accepted on this node: every open socket of the user carries it from its start. */
   runActive(userId: string, runId: string): void {
-    this.sessions.get(userId)?.actor.send({ type: 'RUN_ACTIVE', runId });
+    const session = this.sessions.get(userId);
+    if (!session) return;
+    session.actor.send({ type: 'RUN_ACTIVE', runId });
+    for (const channel of session.channels.values()) channel.adopt(runId);
   }
 
   /** A stored event of one of `userId`'s runs: offered to that user's sockets, and only theirs. */
   deliver(userId: string, stored: StoredEvent): void {
     const session = this.sessions.get(userId);
     if (!session) return;
-    if (stored.event.seq === 1) session.actor.send({ type: 'RUN_ACTIVE', runId: stored.event.runId });
-    for (const channel of session.channels.values()) channel.offer(stored);
-    if (isTerminal(stored.event.type)) session.actor.send({ type: 'RUN_FINISHED', runId: stored.event.runId });
+    const { runId, seq } = stored.event;
+    if (seq === 1) session.actor.send({ type: 'RUN_ACTIVE', runId });
+    let unknown = false;
+    for (const channel of session.channels.values()) {
+      channel.offer(stored);
+      if (seq > 1 && channel.ready && channel.mayAdopt(runId)) unknown = true;
+    }
+    if (unknown) void this.adoptStartedElsewhere(new Map([[runId, seq]]));
+    if (isTerminal(stored.event.type)) session.actor.send({ type: 'RUN_FINISHED', runId });
   }
 
   /** Hints from another node: the events are in the log. */
   hint(hints: ReadonlyArray<{ userId: string; runId: string; fromSeq: number; toSeq: number }>): void {
+    const unknown = new Map<string, number>();
     for (const h of hints) {
       const session = this.sessions.get(h.userId);
       if (!session) continue;
       if (h.fromSeq === 1) session.actor.send({ type: 'RUN_ACTIVE', runId: h.runId });
-      for (const channel of session.channels.values()) channel.hint(h.runId, h.fromSeq, h.toSeq);
+      for (const channel of session.channels.values()) {
+        channel.hint(h.runId, h.fromSeq, h.toSeq);
+        if (h.fromSeq > 1 && channel.ready && channel.mayAdopt(h.runId)) unknown.set(h.runId, h.toSeq);
+      }
+    }
+    if (unknown.size > 0) void this.adoptStartedElsewhere(unknown);
+  }
+
+  /**
+   * A notification lost between nodes can hide a run's start from a socket. A run the socket
+   * does not know, accepted after the socket's snapshot, started while it was open: carry it.
+   */
+  private async adoptStartedElsewhere(runs: Map<string, number>): Promise<void> {
+    let created: Map<string, { userId: string; createdAt: number }>;
+    try {
+      created = await this.createdAt([...runs.keys()]);
+    } catch (err) {
+      this.log.warn({ err: errMessage(err) }, 'looking up runs for delivery failed');
+      return;
+    }
+    for (const [runId, info] of created) {
+      const session = this.sessions.get(info.userId);
+      if (!session) continue;
+      for (const channel of session.channels.values()) {
+        if (channel.ready && info.createdAt > channel.since) channel.adopt(runId, runs.get(runId) ?? 0);
+      }
     }
   }
 

@@ -208,6 +208,23 @@ export async function sessionRuns(q: Queryable, userId: string, limit = 100): Pr
   );
 }
 
+/** The database's clock: socket snapshots and run creation are compared on it, never on a node's. */
+export async function dbNow(q: Queryable): Promise<number> {
+  const rows = await q.query<{ now: Date | string }>('SELECT now() AS now');
+  return new Date(rows[0]!.now).getTime();
+}
+
+/** When each run was accepted (database clock), with its owner. */
+export async function runsCreatedAt(q: Queryable, runIds: readonly string[]): Promise<Map<string, { userId: string; createdAt: number }>> {
+  const ids = runIds.filter(isUuid);
+  if (ids.length === 0) return new Map();
+  const rows = await q.query<{ id: string; user_id: string; created_at: Date | string }>(
+    'SELECT id, user_id, created_at FROM runs WHERE id = ANY($1::uuid[])',
+    [ids],
+  );
+  return new Map(rows.map((r) => [r.id, { userId: r.user_id, createdAt: new Date(r.created_at).getTime() }]));
+}
+
 export interface ThreadRow {
   id: string;
   title: string;

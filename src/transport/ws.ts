@@ -172,8 +172,8 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
       }
       d.runs
         .sessionSnapshot(data.userId)
-        .then((runs) =>
-          d.hub.ready(channel, {
+        .then(({ runs, asOf }) =>
+          d.hub.ready(channel, asOf, {
             type: 'session_ready',
             sessionId: data.socketId,
             userId: data.userId,

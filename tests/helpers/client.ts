@@ -9,6 +9,8 @@ export class TestClient {
   private waiters: Array<{ pred: (f: Frame) => boolean; from: number; resolve: (f: Frame) => void }> = [];
   closeCode: number | undefined;
   readonly closed: Promise<number>;
+  /** Called for every frame, in arrival order (before waiters). */
+  onFrame: ((f: Frame) => void) | undefined;
 
   private constructor(readonly ws: WebSocket) {
     this.closed = new Promise((resolve) => {
@@ -20,6 +22,7 @@ export class TestClient {
     ws.on('message', (data, isBinary) => {
       const frame = JSON.parse(isBinary ? Buffer.from(data as Buffer).toString('utf8') : String(data)) as Frame;
       this.frames.push(frame);
+      this.onFrame?.(frame);
       const index = this.frames.length - 1;
       this.waiters = this.waiters.filter((w) => {
         if (index >= w.from && w.pred(frame)) {

@@ -229,7 +229,7 @@ class World {
       (r) => r.user === sock.user && r.stored.length > 0 && (includeFinished || r.stored.length < r.plan.length),
     );
     for (const r of runs) if (!sock.carrying.has(r.runId)) sock.listed.add(r.runId);
-    this.hub.ready(sock.channel, {
+    this.hub.ready(sock.channel, 0, {
       type: 'session_ready',
       sessionId: sock.sink.id,
       userId: sock.user,

@@ -67,9 +67,9 @@ describe('SessionHub', () => {
     const a1 = new Sink('a1');
     const a2 = new Sink('a2');
     const b1 = new Sink('b1');
-    hub.ready(hub.open('alice', a1), frame('alice'));
-    hub.ready(hub.open('alice', a2), frame('alice'));
-    hub.ready(hub.open('bob', b1), frame('bob'));
+    hub.ready(hub.open('alice', a1), 0, frame('alice'));
+    hub.ready(hub.open('alice', a2), 0, frame('alice'));
+    hub.ready(hub.open('bob', b1), 0, frame('bob'));
     publish('alice', ev('ra', 1));
     publish('bob', ev('rb', 1));
     publish('alice', ev('ra', 2, true));
@@ -86,7 +86,7 @@ describe('SessionHub', () => {
     const s = new Sink('s');
     const ch = hub.open('alice', s);
     publish('alice', ev('new', 1)); // starts between open and ready
-    hub.ready(ch, frame('alice', [
+    hub.ready(ch, 0, frame('alice', [
       { runId: 'new', threadId: 't', status: 'running', lastSeq: 1, ackedSeq: 0 },
       { runId: 'old', threadId: 't', status: 'running', lastSeq: 4, ackedSeq: 2 },
     ]));
@@ -103,7 +103,7 @@ describe('SessionHub', () => {
     const ch = hub.open('alice', s);
     publish('alice', ev('r', 1));
     s.mode = 'dropped';
-    hub.ready(ch, frame('alice'));
+    hub.ready(ch, 0, frame('alice'));
     expect(s.closed).toBe(CLOSE_TOO_SLOW.code);
     s.mode = 'ok'; // even if the buffer empties before the close completes
     publish('alice', ev('r', 2));
@@ -114,7 +114,7 @@ describe('SessionHub', () => {
   it('a dropped run event closes the socket as too slow', () => {
     const { hub, publish, frame } = setup();
     const s = new Sink('s');
-    hub.ready(hub.open('alice', s), frame('alice'));
+    hub.ready(hub.open('alice', s), 0, frame('alice'));
     s.mode = 'dropped';
     publish('alice', ev('r', 1));
     expect(s.closed).toBe(CLOSE_TOO_SLOW.code);
@@ -126,8 +126,8 @@ describe('SessionHub', () => {
     const s2 = new Sink('s2');
     const c1 = hub.open('alice', s1);
     const c2 = hub.open('alice', s2);
-    hub.ready(c1, frame('alice'));
-    hub.ready(c2, frame('alice'));
+    hub.ready(c1, 0, frame('alice'));
+    hub.ready(c2, 0, frame('alice'));
     publish('alice', ev('r', 1));
     expect(hub.sessionStates()).toEqual([{ userId: 'alice', value: { connected: 'carrying' }, sockets: 2 }]);
     hub.close(c1);
@@ -145,8 +145,8 @@ describe('SessionHub', () => {
     const { hub, frame } = setup();
     const a = new Sink('a');
     const b = new Sink('b');
-    hub.ready(hub.open('alice', a), frame('alice'));
-    hub.ready(hub.open('bob', b), frame('bob'));
+    hub.ready(hub.open('alice', a), 0, frame('alice'));
+    hub.ready(hub.open('bob', b), 0, frame('bob'));
     hub.closeAll();
     expect(a.closed).toBe(1001);
     expect(b.closed).toBe(1001);
