@@ -19,7 +19,7 @@ export class ResumingUser {
 
   constructor(
     readonly userId: string,
-    private readonly token: string,
+    readonly token: string,
   ) {}
 
   private track(runId: string): RunState {
