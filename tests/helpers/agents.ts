@@ -1,6 +1,7 @@
 // Deterministic agents for tests. They run inside the real runtime (real statechart, log and
 // sockets); only what the agent decides to do is scripted.
-import type { Agent } from '../../src/agents/types.js';
+import { z } from 'zod';
+import type { Agent, Tool } from '../../src/agents/types.js';
 
 /** Thinks, calls a real tool, streams two output pieces and completes: every event kind, no waiting. */
 export const scriptedAgent: Agent = {
@@ -96,5 +97,24 @@ export const historyAgent: Agent = {
   async run(ctx) {
     await ctx.think(`history of ${ctx.history.length} messages`);
     return { text: `answer to ${ctx.input.text}`, data: ctx.history };
+  },
+};
+
+/** A tool that never answers and ignores its AbortSignal: only the runtime's time limit ends it. */
+export const hangingTool: Tool = {
+  name: 'hang',
+  description: 'Test tool: never returns.',
+  input: z.strictObject({}),
+  execute: () => new Promise(() => undefined),
+};
+
+/** Calls the hanging tool. */
+export const hangingAgent: Agent = {
+  name: 'hanging',
+  description: 'Test agent: calls a tool that never answers.',
+  async run(ctx) {
+    await ctx.think('calling a tool that hangs');
+    await ctx.callTool('hang', {});
+    return { text: 'unreachable' };
   },
 };

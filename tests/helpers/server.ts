@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Agent } from '../../src/agents/types.js';
+import type { Agent, Tool } from '../../src/agents/types.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log/logger.js';
 import { Runtime } from '../../src/runtime.js';
@@ -31,7 +31,7 @@ let counter = 0;
 
 export async function startServer(
   backend: Backend,
-  opts: { env?: Record<string, string>; agents?: Agent[]; dataDir?: string; keepData?: boolean; pollIntervalMs?: number } = {},
+  opts: { env?: Record<string, string>; agents?: Agent[]; tools?: Tool[]; dataDir?: string; keepData?: boolean; pollIntervalMs?: number } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'agentwire-test-'));
   const pgDb = backend === 'postgres' ? await freshPostgresDatabase() : undefined;
@@ -49,6 +49,7 @@ export async function startServer(
     config,
     log: createLogger(config.logLevel),
     ...(opts.agents ? { agents: opts.agents } : {}),
+    ...(opts.tools ? { tools: opts.tools } : {}),
     pollIntervalMs: opts.pollIntervalMs ?? 500,
   });
   const port = await runtime.start();

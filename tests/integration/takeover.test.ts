@@ -1,0 +1,146 @@
+// A run taken over after a crash is replayed against its stored events: steps the agent repeats
+// are not stored again, a stored tool result is reused (the tool is not called), a tool call the
+// crash left open is answered, and a diverging agent continues with the next seq.
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { AgentRegistry } from '../../src/agents/registry.js';
+import type { Agent, Tool } from '../../src/agents/types.js';
+import { createLogger } from '../../src/log/logger.js';
+import type { RunEvent } from '../../src/protocol/events.js';
+import { executeRun } from '../../src/runs/executor.js';
+import { RunRecorder } from '../../src/runs/recorder.js';
+import { appendEvent, readEvents } from '../../src/store/event-log.js';
+import { migrate } from '../../src/store/migrations.js';
+import { claimRun, insertRun, insertThread } from '../../src/store/runs.js';
+import { insertUser } from '../../src/store/users.js';
+import { backends } from '../helpers/backends.js';
+import { openTestDb, type TestDb } from '../helpers/db.js';
+
+let calls = 0;
+const counted: Tool<{ n: number }, { doubled: number }> = {
+  name: 'double',
+  description: 'doubles n; counts its calls',
+  input: z.strictObject({ n: z.number() }),
+  async execute({ n }) {
+    calls++;
+    return { doubled: n * 2 };
+  },
+};
+
+/** Deterministic: think, double(1), think, double(2), answer. `variant` changes its second thought. */
+const agent = (variant = ''): Agent => ({
+  name: 'steps',
+  description: 'test',
+  async run(ctx) {
+    await ctx.think('first');
+    const a = await ctx.callTool<{ doubled: number }>('double', { n: 1 });
+    await ctx.think(`second${variant}`);
+    const b = await ctx.callTool<{ doubled: number }>('double', { n: 2 });
+    return { text: `sum ${a.doubled + b.doubled}` };
+  },
+});
+
+describe.each(backends)('takeover replay on %s', (backend) => {
+  let t: TestDb;
+  beforeEach(async () => {
+    t = await openTestDb(backend);
+    await migrate(t.db);
+    calls = 0;
+  });
+  afterEach(async () => {
+    await t.dispose();
+  });
+
+  /** A run whose first attempt stored `events` and died. */
+  async function crashedRun(events: Array<Record<string, unknown>>) {
+    const userId = randomUUID();
+    const threadId = randomUUID();
+    const runId = randomUUID();
+    await insertUser(t.db, { id: userId, username: `u-${userId}`, passwordHash: 'x' });
+    await insertThread(t.db, { id: threadId, userId, title: 't' });
+    await insertRun(t.db, { id: runId, threadId, userId, agent: 'steps', input: { text: 'go' }, status: 'queued' });
+    await claimRun(t.db, runId, { owner: 'dead', ms: 1 });
+    let seq = 0;
+    for (const body of [{ type: 'agent_started', agent: 'steps', input: { text: 'go' } }, ...events]) {
+      const event = { ...body, runId, threadId, seq: ++seq, ts: new Date().toISOString() } as RunEvent;
+      await appendEvent(t.db, { event, attempt: 1, json: JSON.stringify(event) });
+    }
+    await t.db.query(`UPDATE runs SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [runId]);
+    const run = (await claimRun(t.db, runId, { owner: 'alive', ms: 60_000 }))!;
+    const stored = (await readEvents(t.db, runId, 0)).map((s) => s.event);
+    return { run, stored };
+  }
+
+  async function takeOver(events: Array<Record<string, unknown>>, variant = '') {
+    const { run, stored } = await crashedRun(events);
+    const published: RunEvent[] = [];
+    const recorder = new RunRecorder({ runId: run.id, threadId: run.thread_id, userId: run.user_id }, run.attempt, t.db, {
+      publish: (_u, s) => published.push(s.event),
+    }, stored);
+    const outcome = await executeRun(
+      {
+        db: t.db,
+        agents: new AgentRegistry().addAgent(agent(variant)).addTool(counted as Tool),
+        log: createLogger('silent'),
+        usageFor: () => ({ list: async () => [] }),
+        history: async () => [],
+        afterTerminal: async () => undefined,
+        toolTimeoutMs: 5_000,
+        runTimeoutMs: 60_000,
+      },
+      run,
+      recorder,
+      new AbortController().signal,
+    );
+    const all = (await readEvents(t.db, run.id, 0)).map((s) => s.event);
+    return { outcome, published, all };
+  }
+
+  it('reuses a stored tool result and stores only what comes after', async () => {
+    const { outcome, published, all } = await takeOver([
+      { type: 'agent_thinking', text: 'first' },
+      { type: 'tool_executing', toolCallId: 'c1', tool: 'double', args: { n: 1 } },
+      { type: 'tool_completed', toolCallId: 'c1', tool: 'double', ok: true, result: { doubled: 2 }, durationMs: 1 },
+    ]);
+    expect(outcome).toBe('completed');
+    expect(calls).toBe(1); // only double(2): double(1)'s stored result was reused
+    expect(published.map((e) => [e.seq, e.type])).toEqual([
+      [5, 'agent_thinking'],
+      [6, 'tool_executing'],
+      [7, 'tool_completed'],
+      [8, 'agent_completed'],
+    ]);
+    expect(all.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(all.at(-1)).toMatchObject({ type: 'agent_completed', text: 'sum 6' });
+  });
+
+  it('calls again a tool whose call the crash interrupted, under the same toolCallId', async () => {
+    const { all } = await takeOver([
+      { type: 'agent_thinking', text: 'first' },
+      { type: 'tool_executing', toolCallId: 'c1', tool: 'double', args: { n: 1 } },
+    ]);
+    expect(calls).toBe(2);
+    expect(all[3]).toMatchObject({ seq: 4, type: 'tool_completed', toolCallId: 'c1', ok: true });
+    expect(all.filter((e) => e.type === 'tool_executing')).toHaveLength(2);
+    expect(all.at(-1)).toMatchObject({ type: 'agent_completed', text: 'sum 6' });
+  });
+
+  it('closes an interrupted call when the agent goes another way, keeping the grammar', async () => {
+    const { all, outcome } = await takeOver(
+      [
+        { type: 'agent_thinking', text: 'first' },
+        { type: 'tool_executing', toolCallId: 'c1', tool: 'double', args: { n: 1 } },
+        { type: 'tool_completed', toolCallId: 'c1', tool: 'double', ok: true, result: { doubled: 2 }, durationMs: 1 },
+        { type: 'agent_thinking', text: 'second' },
+        { type: 'tool_executing', toolCallId: 'c2', tool: 'double', args: { n: 99 } },
+      ],
+      ' (changed)',
+    );
+    expect(outcome).toBe('completed');
+    const after = all.slice(6);
+    expect(after[0]).toMatchObject({ type: 'tool_completed', toolCallId: 'c2', ok: false });
+    expect(after.map((e) => e.type)).toEqual(['tool_completed', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_completed']);
+    expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => i + 1));
+  });
+});
