@@ -323,9 +323,10 @@ describe('run grammar: the statechart accepts exactly the legal sequences (PROTO
       }),
       { numRuns: 2000 },
     );
-    // The alphabet is small enough that both verdicts are common.
-    expect(legal).toBeGreaterThan(50);
-    expect(refusedLate).toBeGreaterThan(200);
+    // The alphabet is small enough that both verdicts are common (typically ~100 legal and ~200
+    // late refusals; the floors are a third of that, so a seed never makes them flaky).
+    expect(legal).toBeGreaterThan(20);
+    expect(refusedLate).toBeGreaterThan(60);
   });
 
   it('(c) mutated legal sequences: the verdict agrees with the reference, and most are illegal', () => {
