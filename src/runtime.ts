@@ -47,6 +47,7 @@ export class Runtime {
   private server: HttpServer | undefined;
   private hub: SessionHub | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private repairTimer: NodeJS.Timeout | undefined;
   private acceptingWork = false;
   private startPromise: Promise<number> | undefined;
   private stopPromise: Promise<void> | undefined;
@@ -114,6 +115,7 @@ export class Runtime {
         if (!worker?.abort(runId, reason)) notifier.publishCancel(runId, reason);
       },
       onAccepted: (userId, runId) => hub?.runActive(userId, runId),
+      onInterruptFailed: (runId, err) => log.warn({ runId, err: err instanceof Error ? err.message : String(err) }, 'interrupting a run failed'),
     });
     const worker: RunWorker | undefined = working
       ? new RunWorker(
@@ -211,6 +213,9 @@ export class Runtime {
         const n = hub.closeStalled(config.slowSocketCloseMs);
         if (n > 0) log.warn({ sockets: n }, 'closed sockets that stopped reading');
       }, every);
+      // A safety net under notifications: every run a socket carries is read to the end of its
+      // log now and then, so an event whose announcement was lost still arrives.
+      this.repairTimer = setInterval(() => hub.repairAll(), 10_000);
     }
     this.acceptingWork = true;
     this.port = await server.listen(config.host, config.port);
@@ -267,6 +272,7 @@ export class Runtime {
     await this.startPromise?.catch(() => undefined);
     this.acceptingWork = false;
     clearInterval(this.sweepTimer);
+    clearInterval(this.repairTimer);
     this.server?.stopListening();
     this.hub?.closeAll(1001, 'server shutting down; reconnect and resume');
     await this.worker?.stop();

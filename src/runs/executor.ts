@@ -11,6 +11,7 @@ import type { RunEvent, RunEventBody } from '../protocol/events.js';
 import type { Db, Queryable } from '../store/db.js';
 import { StaleAttemptError } from '../store/event-log.js';
 import { insertMessage, type RunRow } from '../store/runs.js';
+import { retryWhileUnreachable } from '../store/retry.js';
 import { IllegalEventError, type RunRecorder } from './recorder.js';
 
 export interface ExecutorDeps {
@@ -73,7 +74,8 @@ export async function executeRun(deps: ExecutorDeps, run: RunRow, recorder: RunR
     }
     runSignal.throwIfAborted();
     const replay = new Replay(recorder);
-    const ctx = buildContext(deps, run, recorder, replay, runSignal, await deps.history(run.thread_id, run.id));
+    const history = await retryWhileUnreachable(() => deps.history(run.thread_id, run.id), runSignal);
+    const ctx = buildContext(deps, run, recorder, replay, runSignal, history);
     const result: AgentResult = await agent.run(ctx);
     runSignal.throwIfAborted();
     await replay.diverge();

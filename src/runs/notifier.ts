@@ -53,6 +53,7 @@ export class PgNotifier implements Notifier {
   private pendingCancels: string[] = [];
   private pendingQueued = false;
   private flushScheduled = false;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly connectionString: string,
@@ -170,19 +171,40 @@ export class PgNotifier implements Notifier {
       ...chunk(cancels, this.nodeId).map((p): [string, string] => [CH_CANCEL, p]),
       ...(queued ? [[CH_QUEUED, this.nodeId] as [string, string]] : []),
     ];
+    let failed = false;
     for (const [channel, payload] of sends) {
       try {
         await this.publishSql('SELECT pg_notify($1, $2)', [channel, payload]);
       } catch (err) {
-        // Receivers repair from the log on their next hint or reconnect; a lost hint delays, never loses.
-        this.log.warn({ err: err instanceof Error ? err.message : String(err), channel }, 'notify failed');
+        failed = true;
+        this.log.warn({ err: err instanceof Error ? err.message : String(err), channel }, 'notify failed; will retry');
       }
     }
+    if (!failed || this.stopped) return;
+    // Put everything back (receivers ignore what they already have) and try again later.
+    for (const line of events) {
+      const [userId, runId, from, to] = line.split(' ');
+      if (!userId || !runId) continue;
+      const prev = this.pendingEvents.get(runId);
+      this.pendingEvents.set(runId, {
+        userId,
+        runId,
+        fromSeq: Math.min(Number(from), prev?.fromSeq ?? Infinity),
+        toSeq: Math.max(Number(to), prev?.toSeq ?? 0),
+      });
+    }
+    this.pendingCancels.push(...cancels);
+    this.pendingQueued ||= queued;
+    this.retryTimer ??= setTimeout(() => {
+      this.retryTimer = undefined;
+      this.scheduleFlush();
+    }, 1_000);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     const l = this.listener;
     this.listener = undefined;
     if (l) {

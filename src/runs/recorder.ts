@@ -94,7 +94,16 @@ export class RunRecorder {
    * Stores one event and announces it. `inTx` runs in the same transaction as the append (used by
    * terminal events to store the answer and hand the thread to the next run).
    */
-  async append(body: RunEventBody, inTx?: (tx: Queryable) => Promise<void>): Promise<RunEvent> {
+  /** Appends one at a time, in call order, even when an agent makes calls concurrently. */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  append(body: RunEventBody, inTx?: (tx: Queryable) => Promise<void>): Promise<RunEvent> {
+    const next = this.tail.then(() => this.appendNow(body, inTx));
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+
+  private async appendNow(body: RunEventBody, inTx?: (tx: Queryable) => Promise<void>): Promise<RunEvent> {
     const next = stepRun(this.snapshot, toMachineEvent(body));
     if (!next) {
       const err = new IllegalEventError(body.type, this.snapshot.value);
@@ -127,7 +136,11 @@ export class RunRecorder {
     this.seq = event.seq;
     this.history.push(event);
     const stored: StoredEvent = { event, json };
-    this.bus.publish(this.run.userId, stored);
+    try {
+      this.bus.publish(this.run.userId, stored);
+    } catch {
+      // Delivery is repaired from the log; a failure to announce must not fail a stored event.
+    }
     return event;
   }
 }

@@ -19,7 +19,8 @@ import {
   lockOwnThread,
   oldestPendingRun,
   sessionRuns,
-  setRunStatus,
+  lockThread,
+  promotePending,
   touchThread,
   upsertAck,
   type RunRow,
@@ -46,6 +47,7 @@ export interface RunServiceDeps {
   abortRun(runId: string, reason: string): void;
   /** Told when a run of a user is accepted (the session statechart tracks it). */
   onAccepted?(userId: string, runId: string): void;
+  onInterruptFailed?(runId: string, err: unknown): void;
 }
 
 const titleOf = (text: string) => {
@@ -95,7 +97,11 @@ export class RunService {
     }
     this.d.onAccepted?.(userId, result.accepted.runId);
     if (result.queued) this.d.wakeWorker();
-    for (const run of result.interrupt) await this.cancelRun(run, 'interrupted by a newer request');
+    // The new run is accepted whatever happens here; a cancel that fails is logged, and the new
+    // run then waits its turn behind the old one (onBusy enqueue).
+    for (const run of result.interrupt) {
+      await this.cancelRun(run, 'interrupted by a newer request').catch((err: unknown) => this.d.onInterruptFailed?.(run.id, err));
+    }
     return result.accepted;
   }
 
@@ -122,6 +128,8 @@ export class RunService {
       ];
       let promoted = false;
       const done = await this.d.db.transaction(async (tx) => {
+        // Thread first, then the run: the order every transaction that touches both uses.
+        await lockThread(tx, run.thread_id);
         if (!(await appendUnstartedTerminal(tx, events, 'cancelled'))) return false;
         promoted = await this.promoteNext(tx, run.thread_id);
         return true;
@@ -147,11 +155,14 @@ export class RunService {
    * ended the previous run. True when a run was queued.
    */
   async promoteNext(tx: Queryable, threadId: string): Promise<boolean> {
+    // The thread lock orders this against `accept` (which holds it while it enqueues) and
+    // against cancels: each sees what the other committed.
+    await lockThread(tx, threadId);
     const active = await activeRunsOfThread(tx, threadId);
     if (active.some((r) => r.status === 'queued' || r.status === 'running')) return false;
     const next = await oldestPendingRun(tx, threadId);
     if (!next) return false;
-    await setRunStatus(tx, next.id, 'queued');
+    if (!(await promotePending(tx, next.id))) return false;
     await this.d.queue.sendInTx(tx, next.id);
     return true;
   }

@@ -3,14 +3,15 @@
 // - holds a lease on each run it executes and renews it; a run whose lease is lost is stopped;
 // - takes over runs whose lease lapsed (their worker died), rebuilding them from the log;
 // - on shutdown, hands its runs back (releases their leases) for another worker or the next start.
-import { isTerminal, type RunEvent } from '../protocol/events.js';
+import { isTerminal, statusForTerminal, type RunEvent, type TerminalType } from '../protocol/events.js';
 import type { Logger } from '../log/logger.js';
 import type { Db } from '../store/db.js';
 import { readEvents } from '../store/event-log.js';
-import { claimRun, getRun, lapsedRuns, releaseLease, renewLeases, type Lease, type RunRow } from '../store/runs.js';
+import { claimRun, getRun, lapsedRuns, releaseLease, renewLeases, settleFinishedRun, type Lease, type RunRow } from '../store/runs.js';
 import type { RunEventBus } from './bus.js';
 import { executeRun, RunAborted, type ExecutorDeps, type Outcome } from './executor.js';
 import type { RunQueue } from './queue.js';
+import { retryWhileUnreachable } from '../store/retry.js';
 import { RunRecorder, type IllegalEventError } from './recorder.js';
 
 export interface WorkerOptions {
@@ -41,6 +42,8 @@ export class RunWorker {
   private leaseTimer: NodeJS.Timeout | undefined;
   private reapTimer: NodeJS.Timeout | undefined;
   private readonly lease: Lease;
+  /** Aborted when the worker stops: ends waits for the database. */
+  private readonly stopping = new AbortController();
   readonly stats: WorkerStats = {
     refusedEvents: 0,
     takeovers: 0,
@@ -98,6 +101,7 @@ export class RunWorker {
    */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping.abort(new RunAborted('handover', 'the worker is shutting down'));
     this.wakeUp?.();
     clearInterval(this.leaseTimer);
     clearTimeout(this.reapTimer);
@@ -109,13 +113,13 @@ export class RunWorker {
   private async loop(): Promise<void> {
     while (this.running) {
       this.wakeRequested = false;
-      const room = this.options.concurrency - this.inflight.size;
+      const room = this.options.concurrency - this.tasks.size;
       let fetched = 0;
       if (room > 0) {
         try {
           const jobs = await this.queue.fetch(room);
           fetched = jobs.length;
-          for (const job of jobs) this.spawn(job.runId, () => claimRun(this.db, job.runId, this.lease));
+          for (const job of jobs) this.spawn(job.runId, () => retryWhileUnreachable(() => claimRun(this.db, job.runId, this.lease), this.stopping.signal));
         } catch (err) {
           this.log.warn({ err: errText(err) }, 'fetching runs failed');
         }
@@ -136,7 +140,7 @@ export class RunWorker {
 
   /** Takes over runs whose worker died (lease lapsed). */
   private async reap(): Promise<void> {
-    const room = this.options.concurrency - this.inflight.size;
+    const room = this.options.concurrency - this.tasks.size;
     if (!this.running || room <= 0) return;
     try {
       const ids = (await lapsedRuns(this.db, room)).filter((id) => !this.inflight.has(id));
@@ -190,6 +194,11 @@ export class RunWorker {
 
   private async process(runId: string, claim: () => Promise<RunRow | undefined>): Promise<void> {
     const run = await claim();
+    if (run && !this.running) {
+      // Claimed while stopping: hand it straight back.
+      await releaseLease(this.db, run.id, this.lease.owner, run.attempt);
+      return;
+    }
     if (!run) {
       // Finished, or held by a live worker that completes its job itself.
       const current = await getRun(this.db, runId);
@@ -214,9 +223,14 @@ export class RunWorker {
         },
         controller.signal,
       );
-      outcome = recorder.finished || (stored.length > 0 && isTerminal(stored[stored.length - 1]!.type))
-        ? 'completed'
-        : await executeRun(this.deps, run, recorder, controller.signal);
+      const last = stored[stored.length - 1];
+      if (last && isTerminal(last.type)) {
+        // Finished before, but its row was not updated (the finish's outcome was lost): mend it.
+        await settleFinishedRun(this.db, run.id, statusForTerminal[last.type as TerminalType]);
+        outcome = 'completed';
+      } else {
+        outcome = await executeRun(this.deps, run, recorder, controller.signal);
+      }
       this.stats.outcomes[outcome]++;
     } finally {
       this.inflight.delete(run.id);

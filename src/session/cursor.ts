@@ -175,6 +175,8 @@ export class SocketChannel {
     if (isTerminalType(stored.event.type)) {
       this.cursors.delete(cursor.runId);
       this.finished.add(cursor.runId);
+      // Bounded: a repeated start hint older than the last 1,000 finished runs is not expected.
+      if (this.finished.size > 1_000) this.finished.delete(this.finished.values().next().value as string);
       this.hooks.onTerminal(this, cursor.runId);
     }
     return true;

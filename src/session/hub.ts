@@ -38,7 +38,8 @@ export class SessionHub {
   /** Registers a socket before its snapshot is read, so no event of a new run slips between. */
   open(userId: string, sink: SocketSink): SocketChannel {
     const channel = new SocketChannel(userId, sink, this.reader, {
-      onTerminal: () => undefined,
+      // Runs delivered from other nodes' hints end here too, not only in `deliver`.
+      onTerminal: (_c, runId) => this.sessions.get(userId)?.actor.send({ type: 'RUN_FINISHED', runId }),
       onDropped: (c) => {
         this.log.warn({ userId, socketId: c.sink.id }, 'socket buffer full; closing it');
         c.sink.close(CLOSE_TOO_SLOW.code, CLOSE_TOO_SLOW.reason);

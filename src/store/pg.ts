@@ -50,16 +50,26 @@ export function createPgDb(options: PgDbOptions): Db {
     simple: base.simple,
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       const client = await pool.connect();
+      // A checked-out client has no listener of the pool's: without this one, a connection that
+      // dies mid-transaction (PostgreSQL restarting) emits an uncaught 'error' and ends the process.
+      let broken: Error | undefined;
+      const onError = (err: Error) => {
+        broken = err;
+        options.log.warn({ err: err.message }, 'database connection failed during a transaction');
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await fn(wrap(client));
         await client.query('COMMIT');
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        if (!broken) await client.query('ROLLBACK').catch(() => undefined);
         throw err;
       } finally {
-        client.release();
+        client.off('error', onError);
+        // A broken client is destroyed, not returned to the pool.
+        client.release(broken);
       }
     },
     async ping(): Promise<boolean> {

@@ -109,8 +109,26 @@ export async function getOwnRun(q: Queryable, runId: string, userId: string): Pr
   return run && run.user_id === userId ? run : undefined;
 }
 
-export async function setRunStatus(q: Queryable, runId: string, status: RunStatus): Promise<void> {
-  await q.query('UPDATE runs SET status = $2, updated_at = now() WHERE id = $1', [runId, status]);
+/** Locks a thread row for this transaction (no ownership check: internal callers only). */
+export async function lockThread(q: Queryable, threadId: string): Promise<void> {
+  await q.query('SELECT id FROM threads WHERE id = $1 FOR UPDATE', [threadId]);
+}
+
+/** A waiting run gets its turn; false if it is no longer waiting (cancelled meanwhile). */
+export async function promotePending(q: Queryable, runId: string): Promise<boolean> {
+  const rows = await q.query(`UPDATE runs SET status = 'queued', updated_at = now() WHERE id = $1 AND status = 'pending' RETURNING id`, [
+    runId,
+  ]);
+  return rows.length === 1;
+}
+
+/** A run whose log ends in a terminal event but whose row says otherwise (its finish was lost): mend the row. */
+export async function settleFinishedRun(q: Queryable, runId: string, status: RunStatus): Promise<void> {
+  await q.query(
+    `UPDATE runs SET status = $2, lease_owner = NULL, lease_expires_at = NULL, finished_at = COALESCE(finished_at, now()), updated_at = now()
+     WHERE id = $1 AND status IN ('queued', 'running')`,
+    [runId, status],
+  );
 }
 
 export interface Lease {

@@ -96,7 +96,7 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway:
   }));
 
   const eventsQuery = z.object({
-    after: z.coerce.number().int().min(0).default(0),
+    after: z.coerce.number().int().min(0).max(2 ** 31 - 1).default(0),
     limit: z.coerce.number().int().min(1).max(1000).default(1000),
   });
   app.get('/v1/runs/:runId/events', route(1, async (req, res) => {

@@ -22,7 +22,14 @@ interface SocketData {
   channel?: SocketChannel;
   expiryTimer?: NodeJS.Timeout;
   sink?: UwsSink;
+  /** The socket's frames are handled one after another, and only after session_ready was sent. */
+  queue?: Promise<void>;
+  pending?: number;
+  ready?: () => void;
 }
+
+/** Frames a socket may have waiting to be handled; past it the client is flooding (1008). */
+const MAX_PENDING_FRAMES = 256;
 
 export interface WsDeps {
   auth: AuthService;
@@ -149,6 +156,8 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
         }
         if (aborted) return;
         if (!user) return refuseUpgrade(res, '401 Unauthorized', 'unauthorized', 'invalid token or ticket');
+        // The server may have begun shutting down while the credential was checked.
+        if (!d.accepting()) return refuseUpgrade(res, '503 Service Unavailable', 'unavailable', 'the server is shutting down');
         const data: SocketData = { userId: user.userId, socketId: randomUUID(), expiresAt: user.expiresAt };
         // Deliberately not inside res.cork(): in this uWS build, cork() after an asynchronous
         // upgrade can misread the upgraded socket's memory as HTTP state and close it right after
@@ -165,6 +174,8 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
       data.sink = sink;
       const channel = d.hub.open(data.userId, sink);
       data.channel = channel;
+      data.pending = 0;
+      data.queue = new Promise<void>((resolve) => (data.ready = resolve));
       if (Number.isFinite(data.expiresAt)) {
         // Timers over 2^31-1 ms fire at once; tokens live at most a week, well under that.
         const ms = Math.max(0, Math.min(data.expiresAt - Date.now(), 2 ** 31 - 1));
@@ -172,7 +183,7 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
       }
       d.runs
         .sessionSnapshot(data.userId)
-        .then(({ runs, asOf }) =>
+        .then(({ runs, asOf }) => {
           d.hub.ready(channel, asOf, {
             type: 'session_ready',
             sessionId: data.socketId,
@@ -180,8 +191,9 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
             serverTime: new Date().toISOString(),
             limits: { maxFrameBytes: d.maxFrameBytes, requestsPerMinute: d.requestsPerMinute },
             runs,
-          }),
-        )
+          });
+          data.ready?.();
+        })
         .catch((err: unknown) => {
           d.log.error({ err: err instanceof Error ? err.message : String(err) }, 'session snapshot failed');
           sink.close(1011, 'internal error; reconnect');
@@ -196,20 +208,31 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
         channel.sink.close(1009, `frame over ${d.maxFrameBytes} bytes`);
         return;
       }
+      // Decoded now: uWS reuses the message's memory after this callback returns.
       const decoded = decodeClientFrame(message, isBinary);
-      if (!decoded.ok) {
-        channel.sink.send(
-          JSON.stringify({
-            type: 'error',
-            code: 'bad_request',
-            message: decoded.message,
-            ...(decoded.requestId !== undefined ? { requestId: decoded.requestId } : {}),
-            ...(decoded.runId !== undefined ? { runId: decoded.runId } : {}),
-          }),
-        );
+      if ((data.pending ?? 0) >= MAX_PENDING_FRAMES) {
+        channel.sink.close(1008, 'too many frames in flight');
         return;
       }
-      void d.frames.handle(channel, decoded.frame);
+      data.pending = (data.pending ?? 0) + 1;
+      data.queue = (data.queue ?? Promise.resolve())
+        .then(async () => {
+          if (channel.closed) return;
+          if (decoded.ok) return d.frames.handle(channel, decoded.frame);
+          channel.sink.send(
+            JSON.stringify({
+              type: 'error',
+              code: 'bad_request',
+              message: decoded.message,
+              ...(decoded.requestId !== undefined ? { requestId: decoded.requestId } : {}),
+              ...(decoded.runId !== undefined ? { runId: decoded.runId } : {}),
+            }),
+          );
+        })
+        .catch((err: unknown) => d.log.error({ err: err instanceof Error ? err.message : String(err) }, 'frame handling failed'))
+        .finally(() => {
+          data.pending = (data.pending ?? 1) - 1;
+        });
     },
 
     drain: (ws) => {

@@ -1,6 +1,6 @@
 // The life of runs over real sockets: resume, ack, cancel, busy threads, a second tab.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gates, historyAgent, scriptedAgent } from '../helpers/agents.js';
+import { Gates, historyAgent, parallelAgent, scriptedAgent } from '../helpers/agents.js';
 import { primaryBackend } from '../helpers/backends.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
@@ -8,7 +8,7 @@ describe(`runs on ${primaryBackend}`, () => {
   let server: TestServer;
   const gates = new Gates();
   beforeAll(async () => {
-    server = await startServer(primaryBackend, { agents: [scriptedAgent, historyAgent, gates.agent()] });
+    server = await startServer(primaryBackend, { agents: [scriptedAgent, historyAgent, parallelAgent, gates.agent()] });
   });
   afterAll(async () => {
     await server?.stop();
@@ -169,5 +169,44 @@ describe(`runs on ${primaryBackend}`, () => {
       { role: 'user', content: 'first question' },
       { role: 'assistant', content: 'done: first question' },
     ]);
+  });
+
+  it('interrupts a thread whose run has another queued behind it: both end, the new run completes', async () => {
+    const u = await server.register();
+    const c = await server.connect(u.token);
+    await c.waitType('session_ready');
+    const a = await c.request('int-a', { agent: 'gated' });
+    await gates.reached('int-a');
+    const p = await c.request('int-p', { agent: 'gated', threadId: a.threadId, onBusy: 'enqueue' });
+    const n = await c.request('int-n', { agent: 'scripted', threadId: a.threadId, onBusy: 'interrupt' });
+    expect([a.type, p.type, n.type]).toEqual(['run_accepted', 'run_accepted', 'run_accepted']);
+    expect((await c.runEvents(a.runId as string)).at(-1)).toMatchObject({ type: 'agent_cancelled' });
+    expect((await c.runEvents(p.runId as string)).map((e) => e.type)).toEqual(['agent_started', 'agent_cancelled']);
+    expect((await c.runEvents(n.runId as string)).at(-1)?.type).toBe('agent_completed');
+    const thread = await fetch(`${server.url}/v1/threads/${a.threadId as string}`, { headers: { authorization: `Bearer ${u.token}` } });
+    const runs = ((await thread.json()) as { runs: Array<{ runId: string; status: string }> }).runs;
+    expect(runs.map((r) => r.status)).toEqual(['cancelled', 'cancelled', 'completed']);
+  });
+
+  it('stores the events of parallel tool calls one at a time, gapless and grammatical', async () => {
+    const u = await server.register();
+    const c = await server.connect(u.token);
+    await c.waitType('session_ready');
+    const acc = await c.request('both at once', { agent: 'parallel' });
+    const events = await c.runEvents(acc.runId as string);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(events.filter((e) => e.type === 'tool_completed')).toHaveLength(2);
+    expect(events.at(-1)).toMatchObject({ type: 'agent_completed', text: 'looked up 2 models' });
+  });
+
+  it('answers frames sent before session_ready only after it, in the order sent', async () => {
+    const u = await server.register();
+    const c = await server.connect(u.token);
+    // Sent at once, before the server's snapshot is read.
+    c.send({ type: 'ping', id: 'early-1' });
+    c.send('not json');
+    c.send({ type: 'ping', id: 'early-2' });
+    await c.waitFor((f) => f.type === 'pong' && f.id === 'early-2');
+    expect(c.frames.map((f) => f.type)).toEqual(['session_ready', 'pong', 'error', 'pong']);
   });
 });

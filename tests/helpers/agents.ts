@@ -118,3 +118,17 @@ export const hangingAgent: Agent = {
     return { text: 'unreachable' };
   },
 };
+
+/** Calls two tools at once: the recorder must store their events one at a time, gapless. */
+export const parallelAgent: Agent = {
+  name: 'parallel',
+  description: 'Test agent: two tool calls in parallel.',
+  async run(ctx) {
+    await ctx.think('asking two things at once');
+    const results = await Promise.all([
+      ctx.callTool('pricing_lookup', { models: ['gpt-4o'] }),
+      ctx.callTool('pricing_lookup', { models: ['gpt-4.1'] }),
+    ]);
+    return { text: `looked up ${results.length} models` };
+  },
+};

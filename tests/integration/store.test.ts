@@ -149,3 +149,23 @@ describe.each(backends)('store on %s', (backend) => {
     expect((await claimRun(t.db, runId, { owner: 'node-b', ms: 60_000 }))?.attempt).toBe(2);
   });
 });
+
+describe.runIf(process.env.DATABASE_URL)('a PostgreSQL connection that dies mid-transaction', () => {
+  it('fails the transaction without taking the process down', async () => {
+    const t = await openTestDb('postgres');
+    const killer = await t.another();
+    try {
+      await expect(
+        t.db.transaction(async (tx) => {
+          const [row] = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+          await killer.query('SELECT pg_terminate_backend($1)', [row!.pid]);
+          await tx.query('SELECT 1');
+        }),
+      ).rejects.toThrow();
+      // The pool replaced the broken connection.
+      expect(await t.db.query<{ one: number }>('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    } finally {
+      await t.dispose();
+    }
+  });
+});
