@@ -69,18 +69,8 @@ export class SocketChannel {
   /** A live event of one of the user's runs. */
   offer(stored: StoredEvent): void {
     const { runId, seq } = stored.event;
-    let cursor = this.cursors.get(runId);
-    if (!cursor) {
-      // Carry a run automatically only if we see it start while this socket is registered;
-      // anything already under way is listed in session_ready and waits for `resume`.
-      if (seq !== 1 || this.listed.has(runId) || this.finished.has(runId)) return;
-      cursor = new RunCursor(runId, 0);
-      this.cursors.set(runId, cursor);
-    }
-    if (seq > cursor.known) cursor.known = seq;
-    if (seq <= cursor.delivered) return; // already delivered: a late or repeated hint
-    cursor.hints++;
-    if (!this.ready || this.paused || cursor.pumping) return; // the pump will catch up
+    const cursor = this.cursorFor(runId, seq === 1);
+    if (!cursor || !this.note(cursor, seq)) return;
     if (seq === cursor.delivered + 1) this.sendEvent(cursor, stored);
     else void this.pump(cursor); // a gap: repair from the log
   }
@@ -90,17 +80,29 @@ export class SocketChannel {
    * The events themselves are read from the log.
    */
   hint(runId: string, fromSeq: number, toSeq: number): void {
-    let cursor = this.cursors.get(runId);
-    if (!cursor) {
-      if (fromSeq !== 1 || this.listed.has(runId) || this.finished.has(runId)) return;
-      cursor = new RunCursor(runId, 0);
-      this.cursors.set(runId, cursor);
-    }
-    if (toSeq > cursor.known) cursor.known = toSeq;
-    if (toSeq <= cursor.delivered) return;
+    const cursor = this.cursorFor(runId, fromSeq === 1);
+    if (cursor && this.note(cursor, toSeq)) void this.pump(cursor);
+  }
+
+  /**
+   * The cursor of a run this socket carries. A run is carried automatically only if the socket
+   * sees it start while registered; one already under way is listed in session_ready and waits
+   * for `resume` (or is adopted, when it was accepted after the socket's snapshot).
+   */
+  private cursorFor(runId: string, starts: boolean): RunCursor | undefined {
+    const existing = this.cursors.get(runId);
+    if (existing || !starts || !this.mayAdopt(runId)) return existing;
+    const cursor = new RunCursor(runId, 0);
+    this.cursors.set(runId, cursor);
+    return cursor;
+  }
+
+  /** Records that the log holds the run up to `seq`; true when this socket should act on it now. */
+  private note(cursor: RunCursor, seq: number): boolean {
+    if (seq > cursor.known) cursor.known = seq;
+    if (seq <= cursor.delivered) return false; // already delivered: a late or repeated hint
     cursor.hints++;
-    if (!this.ready || this.paused || cursor.pumping) return;
-    void this.pump(cursor);
+    return this.ready && !this.paused && !cursor.pumping; // otherwise the pump catches up
   }
 
   /** Whether this socket would carry `runId` once it learns the run started after it opened. */
