@@ -132,3 +132,21 @@ export const parallelAgent: Agent = {
     return { text: `looked up ${results.length} models` };
   },
 };
+
+/** Streams `pieces` short output pieces `everyMs` apart: a run long enough to be cut in the middle. */
+export function pacedAgent(pieces: number, everyMs: number): Agent {
+  return {
+    name: 'paced',
+    description: 'Test agent: streams small pieces at a steady pace.',
+    async run(ctx) {
+      let text = '';
+      for (let i = 0; i < pieces; i++) {
+        await new Promise((r) => setTimeout(r, everyMs));
+        const piece = `${i} `;
+        await ctx.output(piece);
+        text += piece;
+      }
+      return { text };
+    },
+  };
+}
