@@ -71,13 +71,14 @@ export class Res {
     });
   }
 
-  send(status: number, body: string, contentType = 'application/json'): void {
+  send(status: number, body: string, contentType = 'application/json', extraHeaders: ReadonlyArray<[string, string]> = []): void {
     if (this.done || this.aborted) return;
     this.done = true;
     this.res.cork(() => {
       this.res.writeStatus(STATUS_TEXT[status] ?? `${status} Status`);
       this.res.writeHeader('Content-Type', contentType);
       for (const [k, v] of SECURITY_HEADERS) this.res.writeHeader(k, v);
+      for (const [k, v] of extraHeaders) this.res.writeHeader(k, v);
       this.res.end(body);
     });
   }

@@ -1,6 +1,7 @@
 // The uWS app: routes and the socket endpoint, listening and closing.
 import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import { registerRoutes, type RouteDeps } from './routes.js';
+import { registerWebApp } from './web.js';
 import { registerWebSocket, type WsDeps } from './ws.js';
 
 export class HttpServer {
@@ -10,7 +11,10 @@ export class HttpServer {
   /** Without `ws` (a worker-only process) only the health and metrics routes are served. */
   constructor(routes: RouteDeps, ws: WsDeps | undefined) {
     this.app = uWS.App();
-    if (ws) registerWebSocket(this.app, ws);
+    if (ws) {
+      registerWebSocket(this.app, ws);
+      registerWebApp(this.app);
+    }
     registerRoutes(this.app, routes, { gateway: ws !== undefined });
   }
 

@@ -1,0 +1,52 @@
+// The chat page at `/`: web/index.html, web/app.css, and web/app.ts bundled by esbuild on first
+// request (cached). Everything is same-origin; the Content-Security-Policy allows nothing else.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TemplatedApp } from 'uWebSockets.js';
+import { Res } from './http.js';
+
+const WEB_DIR = join(import.meta.dirname, '..', '..', 'web');
+const CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+type Asset = { body: string; type: string };
+let assets: Promise<Map<string, Asset>> | undefined;
+
+async function build(): Promise<Map<string, Asset>> {
+  // esbuild is loaded only when the page is first asked for: servers that never serve it never pay.
+  const { build: esbuild } = await import('esbuild');
+  const result = await esbuild({
+    entryPoints: [join(WEB_DIR, 'app.ts')],
+    bundle: true,
+    format: 'esm',
+    target: 'es2022',
+    minify: true,
+    write: false,
+    logLevel: 'silent',
+  });
+  const js = result.outputFiles[0]?.text ?? '';
+  const [html, css] = await Promise.all([readFile(join(WEB_DIR, 'index.html'), 'utf8'), readFile(join(WEB_DIR, 'app.css'), 'utf8')]);
+  return new Map([
+    ['/', { body: html, type: 'text/html; charset=utf-8' }],
+    ['/app.js', { body: js, type: 'text/javascript; charset=utf-8' }],
+    ['/app.css', { body: css, type: 'text/css; charset=utf-8' }],
+  ]);
+}
+
+export function registerWebApp(app: TemplatedApp): void {
+  for (const path of ['/', '/app.js', '/app.css']) {
+    app.get(path, (res) => {
+      const r = new Res(res);
+      assets ??= build();
+      assets.then(
+        (map) => {
+          const a = map.get(path)!;
+          r.send(200, a.body, a.type, [['Content-Security-Policy', CSP]]);
+        },
+        (err: unknown) => {
+          assets = undefined;
+          r.error(err);
+        },
+      );
+    });
+  }
+}
