@@ -11,7 +11,8 @@ import { startProxy, type CuttableProxy } from '../helpers/proxy.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = join(import.meta.dirname, '..', '..', 'docs', 'screenshots');
+// Written on every run (git ignores them); docs/screenshots holds copies for the README.
+const SHOTS = join(import.meta.dirname, '..', '.artifacts', 'screenshots');
 const PIECES = 60;
 
 // Chromium comes from Debian's package, which .ci/run installs; a developer machine without it
