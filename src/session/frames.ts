@@ -88,7 +88,7 @@ export class FrameHandler {
               [ATTR.userId]: channel.userId,
               [ATTR.socketId]: channel.sink.id,
               [ATTR.requestId]: frame.requestId,
-              [ATTR.agent]: frame.agent ?? '',
+              ...(frame.agent !== undefined ? { [ATTR.agent]: frame.agent } : {}),
               [ATTR.onBusy]: frame.onBusy ?? 'reject',
               ...(t.recordContent ? { [ATTR.inputText]: frame.input.text } : {}),
             },
