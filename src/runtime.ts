@@ -28,6 +28,9 @@ import { createPgliteDb } from './store/pglite.js';
 import { insertUsage, usageReader } from './store/usage.js';
 import { HttpServer } from './transport/server.js';
 import { parseUsageUpload, sampleUsage } from './usage/index.js';
+import type { TracerProvider } from '@opentelemetry/api';
+import { Telemetry } from './telemetry/index.js';
+import { createTracing, type Tracing } from './telemetry/tracing.js';
 
 export interface RuntimeOptions {
   config: Config;
@@ -37,6 +40,8 @@ export interface RuntimeOptions {
   tools?: Tool[];
   /** Worker polling safety net; runs queued anywhere wake workers without it. */
   pollIntervalMs?: number;
+  /** Traces go here instead of to the OTEL_* configured exporter (tests, embedders). */
+  tracerProvider?: TracerProvider;
 }
 
 export class Runtime {
@@ -50,12 +55,18 @@ export class Runtime {
   private repairTimer: NodeJS.Timeout | undefined;
   private acceptingWork = false;
   private startPromise: Promise<number> | undefined;
+  private tracing: Tracing | undefined;
+  /** Tracer and metrics of this runtime (tests read the metrics through /metrics). */
+  readonly telemetry: Telemetry;
   private stopPromise: Promise<void> | undefined;
   readonly nodeId: string;
   port = 0;
 
   constructor(private readonly o: RuntimeOptions) {
     this.nodeId = o.config.nodeId ?? `node-${randomBytes(4).toString('hex')}`;
+    this.tracing = createTracing(o.config.telemetry, o.tracerProvider);
+    this.telemetry = new Telemetry(this.tracing);
+    this.registerGauges();
   }
 
   /** Idempotent; resolves with the bound port. */
@@ -94,7 +105,12 @@ export class Runtime {
       : new LocalNotifier();
     this.notifier = notifier;
     const hub = gateway
-      ? new SessionHub({ read: (runId, after, limit) => readEvents(db, runId, after, limit) }, log, (ids) => runsCreatedAt(db, ids))
+      ? new SessionHub(
+          { read: (runId, after, limit) => readEvents(db, runId, after, limit) },
+          log,
+          (ids) => runsCreatedAt(db, ids),
+          this.telemetry,
+        )
       : undefined;
     this.hub = hub;
     const bus = new NodeRunEventBus((userId, stored) => hub?.deliver(userId, stored), notifier);
@@ -115,6 +131,7 @@ export class Runtime {
         if (!worker?.abort(runId, reason)) notifier.publishCancel(runId, reason);
       },
       onAccepted: (userId, runId) => hub?.runActive(userId, runId),
+      telemetry: this.telemetry,
       onInterruptFailed: (runId, err) => log.warn({ runId, err: err instanceof Error ? err.message : String(err) }, 'interrupting a run failed'),
     });
     const worker: RunWorker | undefined = working
@@ -138,6 +155,7 @@ export class Runtime {
             },
             toolTimeoutMs: config.toolTimeoutMs,
             runTimeoutMs: config.runTimeoutMs,
+            telemetry: this.telemetry,
           },
           log,
           {
@@ -145,6 +163,7 @@ export class Runtime {
             pollIntervalMs: this.o.pollIntervalMs ?? 2_000,
             nodeId: this.nodeId,
             leaseMs: config.leaseMs,
+            telemetry: this.telemetry,
           },
         )
       : undefined;
@@ -169,7 +188,7 @@ export class Runtime {
       },
     });
     const accepting = () => this.acceptingWork;
-    const frames = new FrameHandler({ runs, log, requestsPerMinute: config.requestsPerMinute, accepting });
+    const frames = new FrameHandler({ runs, log, requestsPerMinute: config.requestsPerMinute, accepting, telemetry: this.telemetry });
 
     const server = new HttpServer(
       {
@@ -201,6 +220,7 @@ export class Runtime {
             // This server's own page, at the port actually bound (PORT=0 picks one).
             allowedOrigins: () => config.allowedOrigins ?? [`http://localhost:${this.port}`, `http://127.0.0.1:${this.port}`],
             accepting,
+            telemetry: this.telemetry,
           }
         : undefined,
     );
@@ -222,29 +242,21 @@ export class Runtime {
     return this.port;
   }
 
+  /** Gauges read at scrape time, and the worker's counters, beside the telemetry's own metrics. */
+  private registerGauges(): void {
+    const r = this.telemetry.registry;
+    r.gauge('agentwire_open_sockets', 'Open client sockets on this node.', () => this.hub?.socketCount ?? 0);
+    r.gauge('agentwire_sessions', 'Connected user sessions on this node.', () => this.hub?.sessionCount ?? 0);
+    r.gauge('agentwire_runs_executing', 'Runs executing on this node.', () => this.worker?.activeRuns ?? 0);
+    const outcomes = () => Object.entries(this.worker?.stats.outcomes ?? {}).map(([outcome, value]) => ({ labels: { outcome }, value }));
+    // Counters kept by the worker, exposed with counter semantics.
+    r.counterFrom('agentwire_run_attempts_total', 'Run attempts this node ended, by outcome.', outcomes);
+    r.counterFrom('agentwire_run_takeovers_total', 'Runs this node took over after their lease lapsed.', () => this.worker?.stats.takeovers ?? 0);
+    r.counterFrom('agentwire_statechart_rejections_total', 'Events the run statechart refused.', () => this.worker?.stats.refusedEvents ?? 0);
+  }
+
   private metrics(): string {
-    const w = this.worker?.stats;
-    const lines = [
-      '# HELP agentwire_open_sockets Open client sockets on this node.',
-      '# TYPE agentwire_open_sockets gauge',
-      `agentwire_open_sockets ${this.hub?.socketCount ?? 0}`,
-      '# HELP agentwire_sessions Connected user sessions on this node.',
-      '# TYPE agentwire_sessions gauge',
-      `agentwire_sessions ${this.hub?.sessionCount ?? 0}`,
-      '# HELP agentwire_runs_executing Runs executing on this node.',
-      '# TYPE agentwire_runs_executing gauge',
-      `agentwire_runs_executing ${this.worker?.activeRuns ?? 0}`,
-      '# HELP agentwire_run_attempts_total Run attempts this node ended, by outcome.',
-      '# TYPE agentwire_run_attempts_total counter',
-      ...Object.entries(w?.outcomes ?? {}).map(([k, v]) => `agentwire_run_attempts_total{outcome="${k}"} ${v}`),
-      '# HELP agentwire_run_takeovers_total Runs this node took over after their lease lapsed.',
-      '# TYPE agentwire_run_takeovers_total counter',
-      `agentwire_run_takeovers_total ${w?.takeovers ?? 0}`,
-      '# HELP agentwire_statechart_rejections_total Events the run statechart refused.',
-      '# TYPE agentwire_statechart_rejections_total counter',
-      `agentwire_statechart_rejections_total ${w?.refusedEvents ?? 0}`,
-    ];
-    return `${lines.join('\n')}\n`;
+    return this.telemetry.registry.render();
   }
 
   /** The database (for tests and tools that inspect state). */
@@ -279,5 +291,6 @@ export class Runtime {
     await this.notifier?.stop();
     await this.queue?.stop().catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'queue stop failed'));
     await this.db?.close();
+    await this.tracing?.shutdown().catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'trace exporter shutdown failed'));
   }
 }

@@ -70,6 +70,11 @@ export interface AgentContext {
    * after its `tool_completed {ok: false}` is recorded.
    */
   callTool<O = unknown>(name: string, args: unknown): Promise<O>;
+  /**
+   * Wraps one call to a language model: the runtime traces it (model name, token usage, outcome)
+   * and passes the run's signal. Records no event; `usage` reads the tokens from the result.
+   */
+  modelCall<T>(model: string, call: (signal: AbortSignal) => Promise<T>, usage?: (result: T) => TokenUsage | undefined): Promise<T>;
 }
 
 export interface Agent {

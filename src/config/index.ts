@@ -53,6 +53,16 @@ export const envSchema = z.object({
   TOOL_TIMEOUT_MS: int(100, 3600 * 1000).default(30_000),
   /** A socket that reads nothing for this long while its buffer is full is closed (1013). */
   SLOW_SOCKET_CLOSE_MS: int(1_000, 3600 * 1000).default(30_000),
+  // OpenTelemetry's standard variables. Tracing is on when an OTLP endpoint or an exporter is set;
+  // the SDK itself also reads the ones not listed here (OTEL_EXPORTER_OTLP_HEADERS,
+  // OTEL_TRACES_SAMPLER, OTEL_RESOURCE_ATTRIBUTES, …).
+  OTEL_SDK_DISABLED: bool.default(false),
+  OTEL_TRACES_EXPORTER: z.enum(['otlp', 'console', 'none']).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url().optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('agentwire'),
+  /** Lets user text (the request's input) into span attributes. Off: ids, names and counts only. */
+  TELEMETRY_RECORD_CONTENT: bool.default(false),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -81,6 +91,27 @@ export interface Config {
   readonly runTimeoutMs: number;
   readonly toolTimeoutMs: number;
   readonly slowSocketCloseMs: number;
+  readonly telemetry: {
+    /** Undefined: tracing off. */
+    readonly tracesExporter: 'otlp' | 'console' | undefined;
+    /** The full URL traces are posted to; undefined lets the exporter use its default (localhost:4318). */
+    readonly tracesEndpoint: string | undefined;
+    readonly serviceName: string;
+    readonly recordContent: boolean;
+  };
+}
+
+function tracesExporter(e: z.infer<typeof envSchema>): 'otlp' | 'console' | undefined {
+  if (e.OTEL_SDK_DISABLED || e.OTEL_TRACES_EXPORTER === 'none') return undefined;
+  if (e.OTEL_TRACES_EXPORTER) return e.OTEL_TRACES_EXPORTER;
+  return e.OTEL_EXPORTER_OTLP_ENDPOINT || e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? 'otlp' : undefined;
+}
+
+function tracesEndpoint(e: z.infer<typeof envSchema>): string | undefined {
+  if (e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  // The base endpoint gets the signal's path appended, as the OTLP specification says.
+  if (e.OTEL_EXPORTER_OTLP_ENDPOINT) return `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`;
+  return undefined;
 }
 
 export class ConfigError extends Error {
@@ -123,5 +154,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     runTimeoutMs: e.RUN_TIMEOUT_MS,
     toolTimeoutMs: e.TOOL_TIMEOUT_MS,
     slowSocketCloseMs: e.SLOW_SOCKET_CLOSE_MS,
+    telemetry: Object.freeze({
+      tracesExporter: tracesExporter(e),
+      tracesEndpoint: tracesEndpoint(e),
+      serviceName: e.OTEL_SERVICE_NAME,
+      recordContent: e.TELEMETRY_RECORD_CONTENT,
+    }),
   });
 }

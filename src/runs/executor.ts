@@ -5,13 +5,15 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { AgentRegistry } from '../agents/registry.js';
-import { ToolError, type AgentContext, type AgentResult, type ChatMessage, type UsageReader } from '../agents/types.js';
+import { ToolError, type AgentContext, type AgentResult, type ChatMessage, type TokenUsage, type UsageReader } from '../agents/types.js';
 import type { Logger } from '../log/logger.js';
 import type { RunEvent, RunEventBody } from '../protocol/events.js';
 import type { Db, Queryable } from '../store/db.js';
 import { StaleAttemptError } from '../store/event-log.js';
 import { insertMessage, type RunRow } from '../store/runs.js';
 import { retryWhileUnreachable } from '../store/retry.js';
+import { context, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
+import { ATTR, SPAN, Telemetry } from '../telemetry/index.js';
 import { IllegalEventError, type RunRecorder } from './recorder.js';
 
 export interface ExecutorDeps {
@@ -24,6 +26,7 @@ export interface ExecutorDeps {
   afterTerminal(tx: Queryable, run: RunRow): Promise<void>;
   toolTimeoutMs: number;
   runTimeoutMs: number;
+  telemetry?: Telemetry;
 }
 
 /** `handedOver` and `superseded` store no terminal event: another attempt finishes the run. */
@@ -42,9 +45,18 @@ export class RunAborted extends Error {
 
 class ToolTimeout extends ToolError {}
 
+const OFF = Telemetry.off();
+
 type Body<T extends RunEventBody['type']> = Extract<RunEventBody, { type: T }>;
 
-export async function executeRun(deps: ExecutorDeps, run: RunRow, recorder: RunRecorder, signal: AbortSignal): Promise<Outcome> {
+export async function executeRun(
+  deps: ExecutorDeps,
+  run: RunRow,
+  recorder: RunRecorder,
+  signal: AbortSignal,
+  /** The attempt's run span: tool and model spans are its children. */
+  traceCtx: Context = context.active(),
+): Promise<Outcome> {
   // The run's time limit counts from its first start, across takeovers.
   const startedAt = recorder.history[0] ? Date.parse(recorder.history[0].ts) : Date.now();
   const controller = new AbortController();
@@ -75,7 +87,7 @@ export async function executeRun(deps: ExecutorDeps, run: RunRow, recorder: RunR
     runSignal.throwIfAborted();
     const replay = new Replay(recorder);
     const history = await retryWhileUnreachable(() => deps.history(run.thread_id, run.id), runSignal);
-    const ctx = buildContext(deps, run, recorder, replay, runSignal, history);
+    const ctx = buildContext(deps, run, recorder, replay, runSignal, history, traceCtx);
     const result: AgentResult = await agent.run(ctx);
     runSignal.throwIfAborted();
     await replay.diverge();
@@ -188,8 +200,10 @@ function buildContext(
   replay: Replay,
   signal: AbortSignal,
   history: ChatMessage[],
+  traceCtx: Context,
 ): AgentContext {
   const usage = deps.usageFor(run.user_id);
+  const t = deps.telemetry ?? OFF;
   let toolCalls = recorder.history.filter((e) => e.type === 'tool_executing').length;
 
   const text = async (type: 'agent_thinking' | 'agent_output', value: string) => {
@@ -217,10 +231,20 @@ function buildContext(
     }
     const timeout = AbortSignal.timeout(deps.toolTimeoutMs);
     const toolSignal = AbortSignal.any([signal, timeout]);
+    const span = t.tracer.startSpan(
+      SPAN.tool,
+      t.tracing ? { attributes: { [ATTR.toolName]: name, [ATTR.toolCallId]: toolCallId, [ATTR.runId]: run.id } } : {},
+      traceCtx,
+    );
     let result: unknown;
     try {
-      result = await raceAbort(tool.execute(parsed.data, { userId: run.user_id, signal: toolSignal, usage, now: new Date() }), toolSignal);
+      result = await context.with(trace.setSpan(traceCtx, span), () =>
+        raceAbort(tool.execute(parsed.data, { userId: run.user_id, signal: toolSignal, usage, now: new Date() }), toolSignal),
+      );
+      span.setAttribute(ATTR.toolOk, true);
     } catch (err) {
+      span.setAttribute(ATTR.toolOk, false);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: timeout.aborted ? 'timeout' : signal.aborted ? 'aborted' : 'failed' });
       if (signal.aborted) throw err;
       if (timeout.aborted) {
         const message = `timed out after ${deps.toolTimeoutMs} ms`;
@@ -230,6 +254,8 @@ function buildContext(
       const message = err instanceof Error ? err.message : 'failed';
       await done({ ok: false, error: message });
       throw new ToolError(name, message);
+    } finally {
+      span.end();
     }
     await done({ ok: true, result: result ?? null });
     return result;
@@ -245,6 +271,21 @@ function buildContext(
     signal,
     now: new Date(),
     think: (value) => text('agent_thinking', value),
+    async modelCall<T>(model: string, call: (signal: AbortSignal) => Promise<T>, readUsage?: (result: T) => TokenUsage | undefined): Promise<T> {
+      signal.throwIfAborted();
+      const span = t.tracer.startSpan(SPAN.model, t.tracing ? { attributes: { [ATTR.modelName]: model, [ATTR.runId]: run.id } } : {}, traceCtx);
+      try {
+        const result = await call(signal);
+        const u = span.isRecording() ? readUsage?.(result) : undefined;
+        if (u) span.setAttributes({ [ATTR.modelInputTokens]: u.inputTokens, [ATTR.modelOutputTokens]: u.outputTokens });
+        return result;
+      } catch (err) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: signal.aborted ? 'aborted' : 'failed' });
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
     output: (value) => text('agent_output', value),
     async callTool<O>(name: string, args: unknown): Promise<O> {
       signal.throwIfAborted();

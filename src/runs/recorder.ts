@@ -5,6 +5,8 @@ import { isTerminal, statusForTerminal, type RunEvent, type RunEventBody, type T
 import type { Db, Queryable } from '../store/db.js';
 import { appendEvent, type StoredEvent } from '../store/event-log.js';
 import { retryWhileUnreachable } from '../store/retry.js';
+import type { Span } from '@opentelemetry/api';
+import { ATTR, type Telemetry } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';
 
 /** The grammar refused an event: a bug in the agent or the runtime, never sent to a client. */
@@ -37,6 +39,15 @@ const toMachineEvent = (body: RunEventBody): RunMachineEvent => {
   }
 };
 
+/** What the recorder reports about each stored event: metrics, and span events on the run span. */
+export interface RecorderTelemetry {
+  telemetry: Telemetry;
+  /** The attempt's run span (non-recording when tracing is off). */
+  span: Span;
+  /** When the run was accepted (ms since the epoch). */
+  acceptedAt: number;
+}
+
 export class RunRecorder {
   private snapshot: RunSnapshot;
   private seq: number;
@@ -52,6 +63,7 @@ export class RunRecorder {
     private readonly onRefused: (err: IllegalEventError) => void = () => undefined,
     /** Aborts waiting out a database outage (the attempt is being stopped). */
     private readonly stopSignal?: AbortSignal,
+    private readonly observe?: RecorderTelemetry,
   ) {
     let snap = initialRunSnapshot();
     for (const e of stored) {
@@ -136,6 +148,17 @@ export class RunRecorder {
     this.seq = event.seq;
     this.history.push(event);
     const stored: StoredEvent = { event, json };
+    const o = this.observe;
+    if (o) {
+      o.telemetry.eventStored(event, o.acceptedAt);
+      if (o.span.isRecording()) {
+        o.span.addEvent(event.type, {
+          [ATTR.seq]: event.seq,
+          ...('toolCallId' in event ? { [ATTR.toolCallId]: event.toolCallId } : {}),
+        });
+        if (event.seq === 1 || finalStatus) stored.trace = o.span.spanContext();
+      }
+    }
     try {
       this.bus.publish(this.run.userId, stored);
     } catch {

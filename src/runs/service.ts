@@ -25,6 +25,7 @@ import {
   upsertAck,
   type RunRow,
 } from '../store/runs.js';
+import type { Telemetry } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';
 import type { RunQueue } from './queue.js';
 
@@ -48,6 +49,7 @@ export interface RunServiceDeps {
   /** Told when a run of a user is accepted (the session statechart tracks it). */
   onAccepted?(userId: string, runId: string): void;
   onInterruptFailed?(runId: string, err: unknown): void;
+  telemetry?: Telemetry;
 }
 
 const titleOf = (text: string) => {
@@ -58,7 +60,8 @@ const titleOf = (text: string) => {
 export class RunService {
   constructor(private readonly d: RunServiceDeps) {}
 
-  async accept(userId: string, f: AgentRequestFrame): Promise<Accepted> {
+  /** `traceContext`: the accepting request's traceparent, stored with the run for its worker. */
+  async accept(userId: string, f: AgentRequestFrame, traceContext: string | null = null): Promise<Accepted> {
     const agent = f.agent ?? this.d.defaultAgent;
     if (!this.d.agents.agent(agent)) throw badRequest(`unknown agent ${JSON.stringify(agent)}`);
     const known = await findRequestKey(this.d.db, userId, f.requestId);
@@ -82,7 +85,7 @@ export class RunService {
           throw new AppError('thread_busy', 'the thread has an active run; send onBusy "enqueue" or "interrupt", or wait');
         }
         const queued = active.length === 0;
-        await insertRun(tx, { id: runId, threadId, userId, agent, input: { text: f.input.text }, status: queued ? 'queued' : 'pending' });
+        await insertRun(tx, { id: runId, threadId, userId, agent, input: { text: f.input.text }, status: queued ? 'queued' : 'pending', traceContext });
         await insertMessage(tx, { id: randomUUID(), threadId, runId, role: 'user', content: f.input.text });
         await touchThread(tx, threadId);
         if (queued) await this.d.queue.sendInTx(tx, runId);
@@ -95,6 +98,7 @@ export class RunService {
       }
       throw err;
     }
+    this.d.telemetry?.runsAccepted.inc();
     this.d.onAccepted?.(userId, result.accepted.runId);
     if (result.queued) this.d.wakeWorker();
     // The new run is accepted whatever happens here; a cancel that fails is logged, and the new
@@ -135,7 +139,11 @@ export class RunService {
         return true;
       });
       if (done) {
-        for (const e of events) this.d.bus.publish(run.user_id, { event: e, json: JSON.stringify(e) });
+        const acceptedAt = new Date(run.created_at).getTime();
+        for (const e of events) {
+          this.d.telemetry?.eventStored(e, acceptedAt);
+          this.d.bus.publish(run.user_id, { event: e, json: JSON.stringify(e) });
+        }
         if (promoted) this.d.wakeWorker();
         return;
       }

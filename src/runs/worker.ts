@@ -7,7 +7,9 @@ import { isTerminal, statusForTerminal, type RunEvent, type TerminalType } from 
 import type { Logger } from '../log/logger.js';
 import type { Db } from '../store/db.js';
 import { readEvents } from '../store/event-log.js';
-import { claimRun, getRun, lapsedRuns, releaseLease, renewLeases, settleFinishedRun, type Lease, type RunRow } from '../store/runs.js';
+import { claimRun, getRun, lapsedRuns, releaseLease, renewLeases, settleFinishedRun, type ClaimedRun, type Lease } from '../store/runs.js';
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { ATTR, fromTraceparent, SPAN, Telemetry, withRemoteParent } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';
 import { executeRun, RunAborted, type ExecutorDeps, type Outcome } from './executor.js';
 import type { RunQueue } from './queue.js';
@@ -19,6 +21,7 @@ export interface WorkerOptions {
   pollIntervalMs: number;
   nodeId: string;
   leaseMs: number;
+  telemetry?: Telemetry;
 }
 
 interface Inflight {
@@ -42,6 +45,7 @@ export class RunWorker {
   private leaseTimer: NodeJS.Timeout | undefined;
   private reapTimer: NodeJS.Timeout | undefined;
   private readonly lease: Lease;
+  private readonly telemetry: Telemetry;
   /** Aborted when the worker stops: ends waits for the database. */
   private readonly stopping = new AbortController();
   readonly stats: WorkerStats = {
@@ -59,6 +63,7 @@ export class RunWorker {
     private readonly options: WorkerOptions,
   ) {
     this.lease = { owner: options.nodeId, ms: options.leaseMs };
+    this.telemetry = options.telemetry ?? Telemetry.off();
   }
 
   get activeRuns(): number {
@@ -182,7 +187,7 @@ export class RunWorker {
     }
   }
 
-  private spawn(runId: string, claim: () => Promise<RunRow | undefined>): void {
+  private spawn(runId: string, claim: () => Promise<ClaimedRun | undefined>): void {
     const task = this.process(runId, claim)
       .catch((err: unknown) => this.log.error({ runId, err: errText(err) }, 'run attempt failed'))
       .finally(() => {
@@ -192,7 +197,7 @@ export class RunWorker {
     this.tasks.add(task);
   }
 
-  private async process(runId: string, claim: () => Promise<RunRow | undefined>): Promise<void> {
+  private async process(runId: string, claim: () => Promise<ClaimedRun | undefined>): Promise<void> {
     const run = await claim();
     if (run && !this.running) {
       // Claimed while stopping: hand it straight back.
@@ -208,6 +213,37 @@ export class RunWorker {
     const controller = new AbortController();
     this.inflight.set(run.id, { controller, attempt: run.attempt });
     let outcome: Outcome = 'superseded';
+    // The attempt continues the accepting request's trace (stored with the run), on every attempt.
+    const t = this.telemetry;
+    const request = fromTraceparent(run.trace_context);
+    const parent = withRemoteParent(ROOT_CONTEXT, request);
+    if (run.queue_wait_ms !== null) {
+      t.queueWait.observe(run.queue_wait_ms / 1000);
+      if (t.tracing && request) {
+        const now = Date.now();
+        t.tracer
+          .startSpan(SPAN.queueWait, { kind: SpanKind.INTERNAL, startTime: now - run.queue_wait_ms, attributes: { [ATTR.runId]: run.id } }, parent)
+          .end(now);
+      }
+    }
+    const span = t.tracer.startSpan(
+      SPAN.run,
+      t.tracing
+        ? {
+            kind: SpanKind.CONSUMER,
+            ...(request ? { links: [{ context: request }] } : {}),
+            attributes: {
+              [ATTR.runId]: run.id,
+              [ATTR.threadId]: run.thread_id,
+              [ATTR.userId]: run.user_id,
+              [ATTR.agent]: run.agent,
+              [ATTR.attempt]: run.attempt,
+              [ATTR.takeover]: run.attempt > 1,
+            },
+          }
+        : {},
+      parent,
+    );
     try {
       if (run.cancel_reason) controller.abort(new RunAborted('cancel', run.cancel_reason));
       const stored = (await readEvents(this.db, run.id, 0, 100_000)).map((s) => s.event as RunEvent);
@@ -222,6 +258,7 @@ export class RunWorker {
           this.log.error({ runId: run.id, err: err.message }, 'run statechart refused an event');
         },
         controller.signal,
+        { telemetry: t, span, acceptedAt: new Date(run.created_at).getTime() },
       );
       const last = stored[stored.length - 1];
       if (last && isTerminal(last.type)) {
@@ -229,11 +266,18 @@ export class RunWorker {
         await settleFinishedRun(this.db, run.id, statusForTerminal[last.type as TerminalType]);
         outcome = 'completed';
       } else {
-        outcome = await executeRun(this.deps, run, recorder, controller.signal);
+        const runCtx = trace.setSpan(context.active(), span);
+        outcome = await context.with(runCtx, () => executeRun(this.deps, run, recorder, controller.signal, runCtx));
       }
       this.stats.outcomes[outcome]++;
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: errText(err) });
+      throw err;
     } finally {
       this.inflight.delete(run.id);
+      if (span.isRecording()) span.setAttribute(ATTR.outcome, outcome);
+      if (outcome === 'failed') span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
     }
     if (outcome === 'handedOver') {
       await releaseLease(this.db, run.id, this.lease.owner, run.attempt);

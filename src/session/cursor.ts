@@ -42,7 +42,12 @@ export interface ChannelHooks {
   /** Called when a frame could not be sent (buffer full beyond the hard limit). */
   onDropped(channel: SocketChannel): void;
   onError(err: unknown): void;
+  /** Called after an event was handed to the socket (telemetry). */
+  onSent?(channel: SocketChannel, stored: StoredEvent): void;
 }
+
+/** Events whose send time a socket remembers for the ack-delay metric. */
+const SENT_AT_LIMIT = 256;
 
 /** One open socket: the runs it carries and where each stands. */
 export class SocketChannel {
@@ -58,6 +63,8 @@ export class SocketChannel {
   /** When the socket last became backpressured (ms since epoch); 0 while it is not. */
   pausedSince = 0;
   closed = false;
+  /** `runId:seq` → when that event was stored (ms), for events sent here and not yet acked. */
+  private readonly sentAt = new Map<string, number>();
 
   constructor(
     readonly userId: string,
@@ -173,6 +180,7 @@ export class SocketChannel {
       return false;
     }
     cursor.delivered = stored.event.seq;
+    this.hooks.onSent?.(this, stored);
     if (res === 'backpressure') this.pause();
     if (isTerminalType(stored.event.type)) {
       this.cursors.delete(cursor.runId);
@@ -182,6 +190,20 @@ export class SocketChannel {
       this.hooks.onTerminal(this, cursor.runId);
     }
     return true;
+  }
+
+  /** Remembers when a sent event was stored, until the ack that names it (bounded). */
+  noteSent(runId: string, seq: number, storedAt: number): void {
+    this.sentAt.set(`${runId}:${seq}`, storedAt);
+    if (this.sentAt.size > SENT_AT_LIMIT) this.sentAt.delete(this.sentAt.keys().next().value as string);
+  }
+
+  /** When the event an ack names was stored, if this socket sent it recently. */
+  takeSentAt(runId: string, seq: number): number | undefined {
+    const key = `${runId}:${seq}`;
+    const at = this.sentAt.get(key);
+    if (at !== undefined) this.sentAt.delete(key);
+    return at;
   }
 
   private pause(): void {

@@ -5,6 +5,8 @@ import type { ErrorFrame } from '../protocol/events.js';
 import type { RunService } from '../runs/service.js';
 import type { Logger } from '../log/logger.js';
 import type { SocketChannel } from './cursor.js';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { ATTR, SPAN, Telemetry, toTraceparent } from '../telemetry/index.js';
 import { RateLimiter } from './rate-limit.js';
 
 export interface FrameHandlerDeps {
@@ -12,13 +14,16 @@ export interface FrameHandlerDeps {
   log: Logger;
   requestsPerMinute: number;
   accepting(): boolean;
+  telemetry?: Telemetry;
 }
 
 export class FrameHandler {
   private readonly requests: RateLimiter;
+  private readonly t: Telemetry;
 
   constructor(private readonly d: FrameHandlerDeps) {
     this.requests = new RateLimiter(d.requestsPerMinute, 60_000);
+    this.t = d.telemetry ?? Telemetry.off();
   }
 
   async handle(channel: SocketChannel, frame: ClientFrame): Promise<void> {
@@ -32,7 +37,7 @@ export class FrameHandler {
           if (!this.d.accepting()) throw new AppError('unavailable', 'the server is shutting down; reconnect and retry');
           const wait = this.requests.take(userId);
           if (wait > 0) throw new AppError('rate_limited', 'too many requests', { retryAfterMs: wait });
-          const accepted = await this.d.runs.accept(userId, frame);
+          const accepted = await this.accept(channel, frame);
           send(channel, { type: 'run_accepted', requestId: frame.requestId, ...accepted });
           return;
         }
@@ -42,6 +47,7 @@ export class FrameHandler {
               const run = await this.d.runs.ownRun(userId, r.runId);
               if (r.afterSeq > run.last_seq) throw new AppError('bad_request', `afterSeq ${r.afterSeq} is beyond the run's last event (${run.last_seq})`);
               channel.resume(run.id, r.afterSeq);
+              this.t.resumes.inc();
             } catch (err) {
               this.refuse(channel, err, { runId: r.runId });
             }
@@ -49,6 +55,10 @@ export class FrameHandler {
           return;
         case 'ack':
           await this.d.runs.ack(userId, frame.runId, frame.seq);
+          {
+            const storedAt = channel.takeSentAt(frame.runId, frame.seq);
+            if (storedAt !== undefined) this.t.ackDelay.observe((Date.now() - storedAt) / 1000);
+          }
           return;
         case 'cancel_run': {
           const terminal = await this.d.runs.cancel(userId, frame.runId);
@@ -63,6 +73,39 @@ export class FrameHandler {
         ...('requestId' in frame ? { requestId: frame.requestId } : {}),
         ...('runId' in frame ? { runId: frame.runId } : {}),
       });
+    }
+  }
+
+  /** Accepting a request is the root of the run's trace; the worker continues it from the stored context. */
+  private async accept(channel: SocketChannel, frame: Extract<ClientFrame, { type: 'agent_request' }>) {
+    const t = this.t;
+    const span = t.tracer.startSpan(
+      SPAN.request,
+      t.tracing
+        ? {
+            kind: SpanKind.SERVER,
+            attributes: {
+              [ATTR.userId]: channel.userId,
+              [ATTR.socketId]: channel.sink.id,
+              [ATTR.requestId]: frame.requestId,
+              ...(frame.agent !== undefined ? { [ATTR.agent]: frame.agent } : {}),
+              [ATTR.onBusy]: frame.onBusy ?? 'reject',
+              ...(t.recordContent ? { [ATTR.inputText]: frame.input.text } : {}),
+            },
+          }
+        : {},
+      context.active(),
+    );
+    try {
+      const accepted = await context.with(trace.setSpan(context.active(), span), () => this.d.runs.accept(channel.userId, frame, toTraceparent(span)));
+      if (span.isRecording()) span.setAttributes({ [ATTR.runId]: accepted.runId, [ATTR.threadId]: accepted.threadId });
+      return accepted;
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: toAppError(err).code });
+      if (span.isRecording()) span.setAttribute(ATTR.errorCode, toAppError(err).code);
+      throw err;
+    } finally {
+      span.end();
     }
   }
 

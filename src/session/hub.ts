@@ -6,6 +6,8 @@ import { sessionMachine } from '../../machines/session.machine.js';
 import type { Logger } from '../log/logger.js';
 import { isTerminal, type SessionReadyFrame } from '../protocol/events.js';
 import type { StoredEvent } from '../store/event-log.js';
+import { ROOT_CONTEXT, SpanKind, trace, type SpanContext } from '@opentelemetry/api';
+import { ATTR, SPAN, Telemetry } from '../telemetry/index.js';
 import { SocketChannel, type EventReader, type SocketSink } from './cursor.js';
 
 interface Session {
@@ -15,15 +17,63 @@ interface Session {
 
 export const CLOSE_TOO_SLOW = { code: 1013, reason: 'too slow to read; reconnect and resume' } as const;
 
+/** Run span contexts remembered for delivery spans (tracing only), most recent last. */
+const RUN_TRACES_LIMIT = 10_000;
+
 export class SessionHub {
   private readonly sessions = new Map<string, Session>();
+  /** runId → the run span of the attempt that stored its latest first or terminal event. */
+  private readonly runTraces = new Map<string, SpanContext>();
 
   constructor(
     private readonly reader: EventReader,
     private readonly log: Logger,
     /** When runs were accepted (database clock): decides whether a socket carries a run it did not see start. */
     private readonly createdAt: (runIds: string[]) => Promise<Map<string, { userId: string; createdAt: number }>> = async () => new Map(),
+    private readonly telemetry: Telemetry = Telemetry.off(),
   ) {}
+
+  /**
+   * An event reached a socket: the storage-to-send delay, and for a run's first and last event a
+   * delivery span, a child of the run span (known when the run executes on this node).
+   */
+  private sent(channel: SocketChannel, stored: StoredEvent): void {
+    const t = this.telemetry;
+    const { event } = stored;
+    const storedAt = Date.parse(event.ts);
+    const now = Date.now();
+    t.sendDelay.observe((now - storedAt) / 1000);
+    channel.noteSent(event.runId, event.seq, storedAt);
+    if (!t.tracing) return;
+    const terminal = isTerminal(event.type);
+    if (event.seq !== 1 && !terminal) return;
+    const run = stored.trace ?? this.runTraces.get(event.runId);
+    if (!run) return;
+    t.tracer
+      .startSpan(
+        event.seq === 1 ? SPAN.deliverFirst : SPAN.deliverLast,
+        {
+          kind: SpanKind.PRODUCER,
+          startTime: storedAt,
+          attributes: {
+            [ATTR.runId]: event.runId,
+            [ATTR.seq]: event.seq,
+            [ATTR.eventType]: event.type,
+            [ATTR.socketId]: channel.sink.id,
+            [ATTR.userId]: channel.userId,
+          },
+        },
+        trace.setSpanContext(ROOT_CONTEXT, run),
+      )
+      .end(now);
+  }
+
+  private rememberTrace(stored: StoredEvent): void {
+    if (!stored.trace) return;
+    this.runTraces.delete(stored.event.runId);
+    this.runTraces.set(stored.event.runId, stored.trace);
+    if (this.runTraces.size > RUN_TRACES_LIMIT) this.runTraces.delete(this.runTraces.keys().next().value as string);
+  }
 
   get sessionCount(): number {
     return this.sessions.size;
@@ -40,7 +90,9 @@ export class SessionHub {
     const channel = new SocketChannel(userId, sink, this.reader, {
       // Runs delivered from other nodes' hints end here too, not only in `deliver`.
       onTerminal: (_c, runId) => this.sessions.get(userId)?.actor.send({ type: 'RUN_FINISHED', runId }),
+      onSent: (c, stored) => this.sent(c, stored),
       onDropped: (c) => {
+        this.telemetry.backpressureCloses.inc();
         this.log.warn({ userId, socketId: c.sink.id }, 'socket buffer full; closing it');
         c.sink.close(CLOSE_TOO_SLOW.code, CLOSE_TOO_SLOW.reason);
       },
@@ -70,6 +122,7 @@ export class SessionHub {
     for (const r of runs) channel.listed.add(r.runId);
     if (channel.sink.send(JSON.stringify({ ...frame, runs })) === 'dropped') {
       // session_ready must be the first frame: a socket that lost it cannot be delivered to.
+      this.telemetry.backpressureCloses.inc();
       channel.sink.close(CLOSE_TOO_SLOW.code, CLOSE_TOO_SLOW.reason);
       return;
     }
@@ -100,6 +153,7 @@ export class SessionHub {
   deliver(userId: string, stored: StoredEvent): void {
     const session = this.sessions.get(userId);
     if (!session) return;
+    this.rememberTrace(stored);
     const { runId, seq } = stored.event;
     if (seq === 1) session.actor.send({ type: 'RUN_ACTIVE', runId });
     let unknown = false;
@@ -176,6 +230,7 @@ export class SessionHub {
       for (const c of [...s.channels.values()]) {
         if (c.paused && c.pausedSince > 0 && now - c.pausedSince >= maxMs) {
           c.sink.close(CLOSE_TOO_SLOW.code, CLOSE_TOO_SLOW.reason);
+          this.telemetry.backpressureCloses.inc();
           closed++;
         }
       }

@@ -1,5 +1,6 @@
 // The event log: `run_events (run_id, seq)`. An event exists once it is stored here; sockets,
 // replay, the HTTP API and a resumed run all read these rows.
+import type { SpanContext } from '@opentelemetry/api';
 import type { RunEvent, RunStatus } from '../protocol/events.js';
 import type { Queryable } from './db.js';
 import { isUuid } from './runs.js';
@@ -8,6 +9,8 @@ import { isUuid } from './runs.js';
 export interface StoredEvent {
   event: RunEvent;
   json: string;
+  /** In-process only, while tracing: the run span that stored it (delivery spans are its children). */
+  trace?: SpanContext;
 }
 
 export class StaleAttemptError extends Error {

@@ -114,6 +114,16 @@ ALTER TABLE runs ADD COLUMN lease_expires_at timestamptz;
 CREATE INDEX runs_lease_expiry ON runs (lease_expires_at) WHERE status = 'running';
 `,
   },
+  {
+    version: 3,
+    name: 'run trace context',
+    sql: `
+-- The accepting request's W3C traceparent: every attempt of the run (a takeover too) continues
+-- that trace. queued_at: when the run's job was sent, for the queue-wait metric and span.
+ALTER TABLE runs ADD COLUMN trace_context text;
+ALTER TABLE runs ADD COLUMN queued_at timestamptz;
+`,
+  },
 ];
 
 const LOCK_KEY = 74_205_118; // arbitrary, constant: "agentwire migrations"

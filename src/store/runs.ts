@@ -73,11 +73,12 @@ export async function activeRunsOfThread(q: Queryable, threadId: string): Promis
 
 export async function insertRun(
   q: Queryable,
-  r: { id: string; threadId: string; userId: string; agent: string; input: { text: string }; status: RunStatus },
+  r: { id: string; threadId: string; userId: string; agent: string; input: { text: string }; status: RunStatus; traceContext?: string | null },
 ): Promise<void> {
   await q.query(
-    'INSERT INTO runs (id, thread_id, user_id, agent, input, status) VALUES ($1, $2, $3, $4, $5::jsonb, $6)',
-    [r.id, r.threadId, r.userId, r.agent, JSON.stringify(r.input), r.status],
+    `INSERT INTO runs (id, thread_id, user_id, agent, input, status, trace_context, queued_at)
+     VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, CASE WHEN $6 = 'queued' THEN now() END)`,
+    [r.id, r.threadId, r.userId, r.agent, JSON.stringify(r.input), r.status, r.traceContext ?? null],
   );
 }
 
@@ -116,7 +117,7 @@ export async function lockThread(q: Queryable, threadId: string): Promise<void> 
 
 /** A waiting run gets its turn; false if it is no longer waiting (cancelled meanwhile). */
 export async function promotePending(q: Queryable, runId: string): Promise<boolean> {
-  const rows = await q.query(`UPDATE runs SET status = 'queued', updated_at = now() WHERE id = $1 AND status = 'pending' RETURNING id`, [
+  const rows = await q.query(`UPDATE runs SET status = 'queued', queued_at = now(), updated_at = now() WHERE id = $1 AND status = 'pending' RETURNING id`, [
     runId,
   ]);
   return rows.length === 1;
@@ -136,17 +137,26 @@ export interface Lease {
   ms: number;
 }
 
+/** A claimed run, with what its attempt's telemetry needs. */
+export interface ClaimedRun extends RunRow {
+  /** The accepting request's W3C traceparent (null when tracing was off then). */
+  trace_context: string | null;
+  /** First claims only: how long the job waited, by the database clock. */
+  queue_wait_ms: number | null;
+}
+
 /**
  * Claims a run for execution: a queued run, or a running one whose lease lapsed (its worker died
  * or let it go). Bumps `attempt`, which fences every write of the earlier attempt, and takes the
  * lease. Returns nothing when the run is finished or held by a live lease.
  */
-export async function claimRun(q: Queryable, runId: string, lease: Lease = { owner: 'anonymous', ms: 60_000 }): Promise<RunRow | undefined> {
-  const rows = await q.query<RunRow & Record<string, unknown>>(
+export async function claimRun(q: Queryable, runId: string, lease: Lease = { owner: 'anonymous', ms: 60_000 }): Promise<ClaimedRun | undefined> {
+  const rows = await q.query<ClaimedRun & Record<string, unknown>>(
     `UPDATE runs SET status = 'running', attempt = attempt + 1, lease_owner = $2,
        lease_expires_at = now() + $3::int * interval '1 millisecond', updated_at = now()
      WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
-     RETURNING ${RUN_COLUMNS}`,
+     RETURNING ${RUN_COLUMNS}, trace_context,
+       CASE WHEN attempt = 1 THEN (extract(epoch FROM now() - queued_at) * 1000)::float8 END AS queue_wait_ms`,
     [runId, lease.owner, lease.ms],
   );
   return rows[0];

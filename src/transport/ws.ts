@@ -9,6 +9,8 @@ import type { RunService } from '../runs/service.js';
 import type { SendResult, SocketChannel, SocketSink } from '../session/cursor.js';
 import type { FrameHandler } from '../session/frames.js';
 import type { SessionHub } from '../session/hub.js';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { ATTR, SPAN, Telemetry } from '../telemetry/index.js';
 import { SECURITY_HEADERS, bearer } from './http.js';
 
 export const SUBPROTOCOL = 'agentwire.v1';
@@ -44,6 +46,7 @@ export interface WsDeps {
   /** Origins allowed to open sockets from a browser; `*` allows any. Read per upgrade (the port is known only after listen). */
   allowedOrigins(): readonly string[];
   accepting(): boolean;
+  telemetry?: Telemetry;
 }
 
 class UwsSink implements SocketSink {
@@ -92,7 +95,9 @@ function refuseUpgrade(
   status: '400 Bad Request' | '401 Unauthorized' | '403 Forbidden' | '503 Service Unavailable',
   code: string,
   message: string,
+  span?: Span,
 ): void {
+  if (span) endUpgradeSpan(span, Number.parseInt(status, 10), code);
   res.cork(() => {
     res.writeStatus(status).writeHeader('Content-Type', 'application/json');
     for (const [k, v] of SECURITY_HEADERS) res.writeHeader(k, v);
@@ -100,7 +105,14 @@ function refuseUpgrade(
   });
 }
 
+function endUpgradeSpan(span: Span, status: number, code?: string): void {
+  if (span.isRecording()) span.setAttribute(ATTR.upgradeStatus, status);
+  if (code) span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+  span.end();
+}
+
 export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
+  const t = d.telemetry ?? Telemetry.off();
   const originAllowed = (origin: string) => {
     if (origin === '') return true;
     const allowed = d.allowedOrigins();
@@ -125,21 +137,23 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
       const origin = req.getHeader('origin');
       const connection = req.getHeader('connection').toLowerCase();
       const cred = credential(protocols, req.getHeader('authorization'), req.getQuery() ?? '');
+      const span = t.tracer.startSpan(SPAN.upgrade, t.tracing ? { kind: SpanKind.SERVER, attributes: { 'http.route': '/v1/ws' } } : {});
       let aborted = false;
       res.onAborted(() => {
         aborted = true;
       });
       // RFC 6455 asks for `Connection: Upgrade`; with `close` uWS tears the accepted socket down.
       if (!connection.includes('upgrade') || /\bclose\b/.test(connection))
-        return refuseUpgrade(res, '400 Bad Request', 'bad_request', 'a WebSocket upgrade needs "Connection: Upgrade"');
-      if (!originAllowed(origin)) return refuseUpgrade(res, '403 Forbidden', 'forbidden', 'origin not allowed');
-      if (!d.accepting()) return refuseUpgrade(res, '503 Service Unavailable', 'unavailable', 'the server is shutting down');
-      if (!cred) return refuseUpgrade(res, '401 Unauthorized', 'unauthorized', 'a token or ticket is required');
+        return refuseUpgrade(res, '400 Bad Request', 'bad_request', 'a WebSocket upgrade needs "Connection: Upgrade"', span);
+      if (!originAllowed(origin)) return refuseUpgrade(res, '403 Forbidden', 'forbidden', 'origin not allowed', span);
+      if (!d.accepting()) return refuseUpgrade(res, '503 Service Unavailable', 'unavailable', 'the server is shutting down', span);
+      if (!cred) return refuseUpgrade(res, '401 Unauthorized', 'unauthorized', 'a token or ticket is required', span);
       const offered = protocols.split(',').map((p) => p.trim());
       // Answer with our protocol only; the token offered beside it is never echoed.
       const chosen = offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : '';
       void (async () => {
         let user: { userId: string; expiresAt: number } | undefined;
+        const auth = t.tracer.startSpan(SPAN.auth, t.tracing ? { attributes: { [ATTR.authKind]: cred.kind } } : {}, trace.setSpan(ROOT_CONTEXT, span));
         try {
           if (cred.kind === 'token') {
             const u = await d.auth.authenticate(cred.value);
@@ -150,19 +164,29 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
             if (userId) user = { userId, expiresAt: Number.POSITIVE_INFINITY };
           }
         } catch (err) {
+          auth.setStatus({ code: SpanStatusCode.ERROR, message: 'unavailable' });
+          auth.end();
           d.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'upgrade authentication failed');
-          if (!aborted) refuseUpgrade(res, '503 Service Unavailable', 'unavailable', 'try again later');
+          if (!aborted) refuseUpgrade(res, '503 Service Unavailable', 'unavailable', 'try again later', span);
+          else span.end();
           return;
         }
-        if (aborted) return;
-        if (!user) return refuseUpgrade(res, '401 Unauthorized', 'unauthorized', 'invalid token or ticket');
+        if (auth.isRecording()) auth.setAttribute(ATTR.authResult, user ? 'ok' : 'refused');
+        auth.end();
+        if (aborted) {
+          span.end();
+          return;
+        }
+        if (!user) return refuseUpgrade(res, '401 Unauthorized', 'unauthorized', 'invalid token or ticket', span);
         // The server may have begun shutting down while the credential was checked.
-        if (!d.accepting()) return refuseUpgrade(res, '503 Service Unavailable', 'unavailable', 'the server is shutting down');
+        if (!d.accepting()) return refuseUpgrade(res, '503 Service Unavailable', 'unavailable', 'the server is shutting down', span);
         const data: SocketData = { userId: user.userId, socketId: randomUUID(), expiresAt: user.expiresAt };
         // Deliberately not inside res.cork(): in this uWS build, cork() after an asynchronous
         // upgrade can misread the upgraded socket's memory as HTTP state and close it right after
         // `open` (uNetworking/uWebSockets#1928, fixed upstream by #1929). uWS prints a warning
         // about the missing cork on stderr; a dropped socket would be worse.
+        if (span.isRecording()) span.setAttributes({ [ATTR.userId]: data.userId, [ATTR.socketId]: data.socketId });
+        endUpgradeSpan(span, 101);
         res.upgrade(data, key, chosen, extensions, context);
       })();
     },

@@ -2,9 +2,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TracerProvider } from '@opentelemetry/api';
 import type { Agent, Tool } from '../../src/agents/types.js';
 import { loadConfig } from '../../src/config/index.js';
-import { createLogger } from '../../src/log/logger.js';
+import { createLogger, type Logger } from '../../src/log/logger.js';
 import { Runtime } from '../../src/runtime.js';
 import { freshPostgresDatabase, type Backend } from './backends.js';
 import { TestClient } from './client.js';
@@ -31,7 +32,17 @@ let counter = 0;
 
 export async function startServer(
   backend: Backend,
-  opts: { env?: Record<string, string>; agents?: Agent[]; tools?: Tool[]; dataDir?: string; keepData?: boolean; pollIntervalMs?: number } = {},
+  opts: {
+    env?: Record<string, string>;
+    agents?: Agent[];
+    tools?: Tool[];
+    dataDir?: string;
+    keepData?: boolean;
+    pollIntervalMs?: number;
+    /** Traces go to this provider (an in-memory exporter in tests). */
+    tracerProvider?: TracerProvider;
+    log?: Logger;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'agentwire-test-'));
   const pgDb = backend === 'postgres' ? await freshPostgresDatabase() : undefined;
@@ -47,7 +58,8 @@ export async function startServer(
   });
   const runtime = new Runtime({
     config,
-    log: createLogger(config.logLevel),
+    log: opts.log ?? createLogger(config.logLevel),
+    ...(opts.tracerProvider ? { tracerProvider: opts.tracerProvider } : {}),
     ...(opts.agents ? { agents: opts.agents } : {}),
     ...(opts.tools ? { tools: opts.tools } : {}),
     pollIntervalMs: opts.pollIntervalMs ?? 500,

@@ -1,7 +1,9 @@
 // A run taken over after a crash is replayed against its stored events: steps the agent repeats
 // are not stored again, a stored tool result is reused (the tool is not called), a tool call the
-// crash left open is answered, and a diverging agent continues with the next seq.
+// crash left open is answered, and a diverging agent continues with the next seq. The attempt
+// that takes a run over continues the trace of the request that started it.
 import { randomUUID } from 'node:crypto';
+import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AgentRegistry } from '../../src/agents/registry.js';
@@ -9,13 +11,17 @@ import type { Agent, Tool } from '../../src/agents/types.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { RunEvent } from '../../src/protocol/events.js';
 import { executeRun } from '../../src/runs/executor.js';
+import type { RunQueue } from '../../src/runs/queue.js';
 import { RunRecorder } from '../../src/runs/recorder.js';
+import { RunWorker } from '../../src/runs/worker.js';
+import { ATTR, SPAN, Telemetry } from '../../src/telemetry/index.js';
 import { appendEvent, readEvents } from '../../src/store/event-log.js';
 import { migrate } from '../../src/store/migrations.js';
 import { claimRun, insertRun, insertThread } from '../../src/store/runs.js';
 import { insertUser } from '../../src/store/users.js';
 import { backends } from '../helpers/backends.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
+import { until } from '../helpers/wait.js';
 
 let calls = 0;
 const counted: Tool<{ n: number }, { doubled: number }> = {
@@ -142,5 +148,56 @@ describe.each(backends)('takeover replay on %s', (backend) => {
     expect(after[0]).toMatchObject({ type: 'tool_completed', toolCallId: 'c2', ok: false });
     expect(after.map((e) => e.type)).toEqual(['tool_completed', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_completed']);
     expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => i + 1));
+  });
+
+  it('continues the request trace on the attempt that takes the run over, with a link to the request', async () => {
+    const { run } = await crashedRun([{ type: 'agent_thinking', text: 'first' }]);
+    // The crashed attempt's request context, as the accepting transaction stored it.
+    const traceId = 'a'.repeat(31) + '1';
+    const requestSpanId = 'b'.repeat(15) + '2';
+    await t.db.query(
+      `UPDATE runs SET trace_context = $2, lease_owner = 'dead', lease_expires_at = now() - interval '1 second' WHERE id = $1`,
+      [run.id, `00-${traceId}-${requestSpanId}-01`],
+    );
+    const exporter = new InMemorySpanExporter();
+    const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const telemetry = new Telemetry({ enabled: true, tracer: provider.getTracer('test'), recordContent: false });
+    // Only the takeover scan matters here: the queue hands out nothing.
+    const queue = { fetch: async () => [], complete: async () => undefined } as unknown as RunQueue;
+    const worker = new RunWorker(
+      t.db,
+      queue,
+      { publish: () => undefined },
+      {
+        db: t.db,
+        agents: new AgentRegistry().addAgent(agent()).addTool(counted as Tool),
+        log: createLogger('silent'),
+        usageFor: () => ({ list: async () => [] }),
+        history: async () => [],
+        afterTerminal: async () => undefined,
+        toolTimeoutMs: 5_000,
+        runTimeoutMs: 60_000,
+        telemetry,
+      },
+      createLogger('silent'),
+      { concurrency: 2, pollIntervalMs: 60_000, nodeId: 'alive', leaseMs: 60_000, telemetry },
+    );
+    worker.start();
+    try {
+      const span = await until(() => exporter.getFinishedSpans().find((s) => s.name === SPAN.run), 'the takeover attempt span');
+      expect(span.spanContext().traceId).toBe(traceId);
+      expect(span.parentSpanContext?.spanId).toBe(requestSpanId);
+      expect(span.links.map((l) => l.context.spanId)).toEqual([requestSpanId]);
+      expect(span.attributes).toMatchObject({ [ATTR.runId]: run.id, [ATTR.attempt]: 3, [ATTR.takeover]: true, [ATTR.outcome]: 'completed' });
+      // Only what this attempt stored becomes span events; no queue wait on a takeover.
+      expect(span.events.map((e) => e.name)).toEqual(['tool_executing', 'tool_completed', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_completed']);
+      expect(exporter.getFinishedSpans().filter((s) => s.name === SPAN.queueWait)).toEqual([]);
+      const tools = exporter.getFinishedSpans().filter((s) => s.name === SPAN.tool);
+      expect(tools).toHaveLength(2);
+      for (const tool of tools) expect(tool.parentSpanContext?.spanId).toBe(span.spanContext().spanId);
+    } finally {
+      await worker.stop();
+      await provider.shutdown();
+    }
   });
 });

@@ -58,5 +58,6 @@ export function fakeContext(
       step.result = result;
       return result as O;
     },
+    modelCall: (_model, call) => call(controller.signal),
   };
 }

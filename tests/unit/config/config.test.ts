@@ -25,6 +25,20 @@ describe('config', () => {
     expect(c.allowedOrigins).toEqual(['https://a.example', 'https://b.example']);
   });
 
+  it('turns tracing on only when OTEL_* configure an exporter', () => {
+    expect(loadConfig({}).telemetry).toEqual({ tracesExporter: undefined, tracesEndpoint: undefined, serviceName: 'agentwire', recordContent: false });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/', OTEL_SERVICE_NAME: 'aw-1' }).telemetry).toMatchObject({
+      tracesExporter: 'otlp',
+      tracesEndpoint: 'http://collector:4318/v1/traces',
+      serviceName: 'aw-1',
+    });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/x' }).telemetry.tracesEndpoint).toBe('http://c:4318/x');
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'otlp' }).telemetry).toMatchObject({ tracesExporter: 'otlp', tracesEndpoint: undefined });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'none' }).telemetry.tracesExporter).toBeUndefined();
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'true' }).telemetry.tracesExporter).toBeUndefined();
+    expect(() => loadConfig({ OTEL_TRACES_EXPORTER: 'zipkin' })).toThrow(/OTEL_TRACES_EXPORTER/);
+  });
+
   it('names every bad variable in one readable error', () => {
     const attempt = () => loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', JWT_SECRET: 'short' });
     expect(attempt).toThrow(ConfigError);
