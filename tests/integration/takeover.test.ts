@@ -78,6 +78,18 @@ describe.each(backends)('takeover replay on %s', (backend) => {
     return { run, stored };
   }
 
+  /** The executor's dependencies: the real database, the test agent and its counted tool. */
+  const executorDeps = (variant = '') => ({
+    db: t.db,
+    agents: new AgentRegistry().addAgent(agent(variant)).addTool(counted as Tool),
+    log: createLogger('silent'),
+    usageFor: () => ({ list: async () => [] }),
+    history: async () => [],
+    afterTerminal: async () => undefined,
+    toolTimeoutMs: 5_000,
+    runTimeoutMs: 60_000,
+  });
+
   async function takeOver(events: Array<Record<string, unknown>>, variant = '') {
     const { run, stored } = await crashedRun(events);
     const published: RunEvent[] = [];
@@ -85,16 +97,7 @@ describe.each(backends)('takeover replay on %s', (backend) => {
       publish: (_u, s) => published.push(s.event),
     }, stored);
     const outcome = await executeRun(
-      {
-        db: t.db,
-        agents: new AgentRegistry().addAgent(agent(variant)).addTool(counted as Tool),
-        log: createLogger('silent'),
-        usageFor: () => ({ list: async () => [] }),
-        history: async () => [],
-        afterTerminal: async () => undefined,
-        toolTimeoutMs: 5_000,
-        runTimeoutMs: 60_000,
-      },
+      executorDeps(variant),
       run,
       recorder,
       new AbortController().signal,
@@ -168,17 +171,7 @@ describe.each(backends)('takeover replay on %s', (backend) => {
       t.db,
       queue,
       { publish: () => undefined },
-      {
-        db: t.db,
-        agents: new AgentRegistry().addAgent(agent()).addTool(counted as Tool),
-        log: createLogger('silent'),
-        usageFor: () => ({ list: async () => [] }),
-        history: async () => [],
-        afterTerminal: async () => undefined,
-        toolTimeoutMs: 5_000,
-        runTimeoutMs: 60_000,
-        telemetry,
-      },
+      { ...executorDeps(), telemetry },
       createLogger('silent'),
       { concurrency: 2, pollIntervalMs: 60_000, nodeId: 'alive', leaseMs: 60_000, telemetry },
     );
