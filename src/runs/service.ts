@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { AgentRequestFrame } from '../protocol/frames.js';
-import { ACTIVE_STATUSES, isTerminal, type RunEvent, type SessionReadyFrame } from '../protocol/events.js';
+import { ACTIVE_STATUSES, type RunEvent, type SessionReadyFrame } from '../protocol/events.js';
 import { AppError, badRequest, notFound } from '../protocol/errors.js';
 import type { Db, Queryable } from '../store/db.js';
 import { appendUnstartedTerminal, readEvents, terminalEvent, type StoredEvent } from '../store/event-log.js';
@@ -208,4 +208,3 @@ export class RunService {
   }
 }
 
-export { isTerminal };

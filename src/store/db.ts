@@ -20,8 +20,3 @@ export interface Db extends Queryable {
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
-
-/** Thrown for anything the database could not do because it is unreachable. */
-export class DbUnavailableError extends Error {
-  override name = 'DbUnavailableError';
-}

@@ -73,22 +73,29 @@ export class Gates {
   }
 }
 
-/** Streams `pieces` output pieces of `size` characters each: enough to fill a socket's buffer. */
-export function floodAgent(pieces: number, size: number): Agent {
+/**
+ * Streams `pieces` output pieces (`piece(i)`), optionally `everyMs` apart, and answers with their
+ * concatenation, as the grammar requires.
+ */
+function streamingAgent(name: string, description: string, pieces: number, piece: (i: number) => string, everyMs = 0): Agent {
   return {
-    name: 'flood',
-    description: 'Test agent: streams many large output pieces.',
+    name,
+    description,
     async run(ctx) {
       let text = '';
       for (let i = 0; i < pieces; i++) {
-        const piece = `${String(i).padStart(6, '0')}${'x'.repeat(size - 6)}`;
-        await ctx.output(piece);
-        text += piece;
+        if (everyMs > 0) await new Promise((r) => setTimeout(r, everyMs));
+        await ctx.output(piece(i));
+        text += piece(i);
       }
       return { text };
     },
   };
 }
+
+/** Streams `pieces` output pieces of `size` characters each: enough to fill a socket's buffer. */
+export const floodAgent = (pieces: number, size: number): Agent =>
+  streamingAgent('flood', 'Test agent: streams many large output pieces.', pieces, (i) => `${String(i).padStart(6, '0')}${'x'.repeat(size - 6)}`);
 
 /** Answers with the thread history it was given, as `data`. */
 export const historyAgent: Agent = {
@@ -134,19 +141,5 @@ export const parallelAgent: Agent = {
 };
 
 /** Streams `pieces` short output pieces `everyMs` apart: a run long enough to be cut in the middle. */
-export function pacedAgent(pieces: number, everyMs: number): Agent {
-  return {
-    name: 'paced',
-    description: 'Test agent: streams small pieces at a steady pace.',
-    async run(ctx) {
-      let text = '';
-      for (let i = 0; i < pieces; i++) {
-        await new Promise((r) => setTimeout(r, everyMs));
-        const piece = `${i} `;
-        await ctx.output(piece);
-        text += piece;
-      }
-      return { text };
-    },
-  };
-}
+export const pacedAgent = (pieces: number, everyMs: number): Agent =>
+  streamingAgent('paced', 'Test agent: streams small pieces at a steady pace.', pieces, (i) => `${i} `, everyMs);

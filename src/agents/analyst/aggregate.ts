@@ -1,6 +1,6 @@
 // Shared arithmetic of the tools: group usage by (feature, model) and turn a period's cost into a
 // monthly figure. Both the summary and the projection use it so their numbers always agree.
-import type { UsageRecord } from '../types.js';
+import type { ToolContext, UsageRecord } from '../types.js';
 import { findModel, priceTokens, type Tier } from '../pricing/index.js';
 
 export const MONTH_DAYS = 30;
@@ -74,4 +74,11 @@ export function cmp(a: string, b: string): number {
 /** Records inside [from, to]; the reader is asked for the range too, this guards readers that ignore it. */
 export function inRange(records: readonly UsageRecord[], from?: string, to?: string): UsageRecord[] {
   return records.filter((r) => (!from || r.day >= from) && (!to || r.day <= to));
+}
+
+/** The calling user's records in [from, to], read through the tool context; stops if the run was aborted. */
+export async function readRange(ctx: ToolContext, from?: string, to?: string): Promise<UsageRecord[]> {
+  const records = inRange(await ctx.usage.list({ ...(from && { from }), ...(to && { to }) }), from, to);
+  ctx.signal.throwIfAborted();
+  return records;
 }

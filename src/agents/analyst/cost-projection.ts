@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Tool } from '../types.js';
 import { daySchema } from '../../usage/schema.js';
 import { findModel, priceTokens, pricing } from '../pricing/index.js';
-import { aggregateLines, inRange, modelKey, periodOf, toMonthly, type Period } from './aggregate.js';
+import { aggregateLines, modelKey, readRange, periodOf, toMonthly, type Period } from './aggregate.js';
 import { round2 } from './format.js';
 
 const moveSchema = z.strictObject({
@@ -67,9 +67,7 @@ export const costProjectionTool: Tool<CostProjectionInput, CostProjection> = {
     'Projects the monthly cost before and after moving a share (0..1) of a feature\'s calls from one model to another, using the observed token mix.',
   input: costProjectionInput,
   async execute(input, ctx) {
-    const range = { ...(input.from && { from: input.from }), ...(input.to && { to: input.to }) };
-    const records = inRange(await ctx.usage.list(range), input.from, input.to);
-    ctx.signal.throwIfAborted();
+    const records = await readRange(ctx, input.from, input.to);
     const period = periodOf(records);
     const lines = aggregateLines(records);
     const before = lines.reduce((s, l) => s + (l.costUsd ?? 0), 0);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Tool } from '../types.js';
 import { daySchema } from '../../usage/schema.js';
 import { pricing, type Tier } from '../pricing/index.js';
-import { aggregateLines, cmp, inRange, periodOf, toMonthly, type Period, type UsageLine } from './aggregate.js';
+import { aggregateLines, cmp, periodOf, readRange, toMonthly, type Period, type UsageLine } from './aggregate.js';
 import { round4 } from './format.js';
 
 export const usageSummaryInput = z.strictObject({
@@ -61,9 +61,7 @@ export const usageSummaryTool: Tool<UsageSummaryInput, UsageSummary> = {
     'Aggregates your usage records (optional day range and feature) and prices them at list price: totals, spend by feature and by model, days covered.',
   input: usageSummaryInput,
   async execute(input, ctx) {
-    const range = { ...(input.from && { from: input.from }), ...(input.to && { to: input.to }) };
-    let records = inRange(await ctx.usage.list(range), input.from, input.to);
-    ctx.signal.throwIfAborted();
+    let records = await readRange(ctx, input.from, input.to);
     const wanted = input.feature?.toLowerCase();
     if (wanted) records = records.filter((r) => r.feature.toLowerCase() === wanted);
     const period = periodOf(records);
