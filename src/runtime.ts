@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createAnalystAgent, analystTools } from './agents/analyst/index.js';
 import { AgentRegistry } from './agents/registry.js';
+import { llmAgentFromSettings } from './agents/llm/index.js';
 import type { Agent, Tool } from './agents/types.js';
 import { AuthService } from './auth/service.js';
 import { TokenService } from './auth/tokens.js';
@@ -98,6 +99,8 @@ export class Runtime {
     const agents = new AgentRegistry().addAgent(createAnalystAgent());
     for (const t of [...analystTools, ...(this.o.tools ?? [])]) agents.addTool(t);
     for (const a of this.o.agents ?? []) agents.addAgent(a);
+    // The LLM agent, when a model is configured: the analyst's tools, and the analyst as a sub-agent.
+    if (config.llm) agents.addAgent(llmAgentFromSettings(config.llm, analystTools, [agents.agent('analyst')!]));
     if (!agents.agent(config.defaultAgent)) throw new Error(`DEFAULT_AGENT ${config.defaultAgent} is not a registered agent`);
 
     const notifier: Notifier = config.databaseUrl

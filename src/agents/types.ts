@@ -47,8 +47,26 @@ export interface Tool<I = unknown, O = unknown> {
   name: string;
   description: string;
   input: z.ZodType<I>;
+  /** This tool's own time limit; unset: the runtime's `TOOL_TIMEOUT_MS`. */
+  timeoutMs?: number;
   execute(input: I, ctx: ToolContext): Promise<O>;
 }
+
+/**
+ * One step an earlier attempt of this run stored before its worker died (see
+ * `AgentContext.resume`). A tool step without `outcome` was still running at the crash; the
+ * runtime records it as interrupted.
+ */
+export type PriorStep =
+  | { kind: 'thinking'; text: string }
+  | { kind: 'output'; text: string }
+  | {
+      kind: 'tool';
+      toolCallId: string;
+      tool: string;
+      args: unknown;
+      outcome?: { ok: true; result: unknown } | { ok: false; error: string };
+    };
 
 export interface AgentContext {
   runId: string;
@@ -75,6 +93,32 @@ export interface AgentContext {
    * and passes the run's signal. Records no event; `usage` reads the tokens from the result.
    */
   modelCall<T>(model: string, call: (signal: AbortSignal) => Promise<T>, usage?: (result: T) => TokenUsage | undefined): Promise<T>;
+  /**
+   * Hands `task` to another registered agent (a sub-agent). Recorded as one tool call named
+   * `ask_<agent>` whose `tool_executing … tool_completed` pair encloses the sub-agent's own
+   * thinking and tool events, each tagged with the sub-agent's name; the sub-agent's answer is
+   * the call's result (its streamed output becomes thinking: it is not this run's answer).
+   */
+  callAgent(agent: string, task: string): Promise<AgentResult>;
+  /**
+   * For agents that cannot replay themselves step by step (a model does not answer twice the
+   * same): returns what an earlier attempt of this run stored, in order, and switches the run to
+   * live at once, so nothing the agent does afterwards is matched against stored events. Tool
+   * calls the crash left open are recorded as interrupted. Empty on a first attempt.
+   */
+  resume(): Promise<readonly PriorStep[]>;
+}
+
+/** A failure the agent classified itself: becomes `agent_error {code, message, retryable}`. */
+export class AgentFailure extends Error {
+  override name = 'AgentFailure';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
 }
 
 export interface Agent {

@@ -37,7 +37,8 @@ export const envSchema = z.object({
   SOCKET_BUFFER_BYTES: int(16 * 1024, 64 * 1024 * 1024).default(1024 * 1024),
   HTTP_BODY_MAX_BYTES: int(1024, 64 * 1024 * 1024).default(2 * 1024 * 1024),
   WORKER_CONCURRENCY: int(1, 10_000).default(50),
-  DEFAULT_AGENT: z.string().min(1).default('analyst'),
+  /** Unset: the LLM agent when a model is configured (LLM_BASE_URL), else `analyst`. */
+  DEFAULT_AGENT: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
   /** gateway: sockets and HTTP; worker: runs agents; both (default): one process does everything. */
@@ -63,9 +64,62 @@ export const envSchema = z.object({
   OTEL_SERVICE_NAME: z.string().min(1).default('agentwire'),
   /** Lets user text (the request's input) into span attributes. Off: ids, names and counts only. */
   TELEMETRY_RECORD_CONTENT: bool.default(false),
-});
+  // The LLM agent (docs/agents.md): any server speaking OpenAI's Chat Completions format. Setting
+  // LLM_BASE_URL registers it; LLM_MODEL is then required.
+  LLM_BASE_URL: z.url().optional(),
+  LLM_API_KEY: z.string().min(1).optional(),
+  LLM_MODEL: z.string().min(1).optional(),
+  LLM_AGENT_NAME: z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]{0,31}$/, 'lower-case letters, digits, _ - (at most 32)')
+    .default('assistant'),
+  LLM_SYSTEM_PROMPT: z.string().min(1).optional(),
+  LLM_MAX_STEPS: int(1, 100).default(8),
+  LLM_HISTORY_TOKENS: int(0, 1_000_000).default(4_000),
+  LLM_MAX_OUTPUT_TOKENS: int(1, 1_000_000).optional(),
+  LLM_MAX_RETRIES: int(0, 10).default(2),
+  LLM_TIMEOUT_MS: int(1_000, 3600 * 1000).default(60_000),
+  LLM_STREAM_IDLE_MS: int(100, 3600 * 1000).default(60_000),
+  LLM_OUTPUT_FLUSH_MS: int(0, 10_000).default(50),
+  LLM_OUTPUT_FLUSH_CHARS: int(1, 65_536).default(400),
+}).refine((e) => !e.LLM_BASE_URL || e.LLM_MODEL, { message: 'LLM_MODEL is required when LLM_BASE_URL is set', path: ['LLM_MODEL'] });
 
 export type Env = z.input<typeof envSchema>;
+
+export interface LlmConfig {
+  readonly baseUrl: string;
+  readonly apiKey: string | undefined;
+  readonly model: string;
+  readonly agentName: string;
+  readonly systemPrompt: string | undefined;
+  readonly maxSteps: number;
+  readonly historyTokens: number;
+  readonly maxOutputTokens: number | undefined;
+  readonly maxRetries: number;
+  readonly timeoutMs: number;
+  readonly streamIdleMs: number;
+  readonly flushMs: number;
+  readonly flushChars: number;
+}
+
+function llmConfig(e: z.infer<typeof envSchema>): LlmConfig | undefined {
+  if (!e.LLM_BASE_URL || !e.LLM_MODEL) return undefined;
+  return Object.freeze({
+    baseUrl: e.LLM_BASE_URL,
+    apiKey: e.LLM_API_KEY,
+    model: e.LLM_MODEL,
+    agentName: e.LLM_AGENT_NAME,
+    systemPrompt: e.LLM_SYSTEM_PROMPT,
+    maxSteps: e.LLM_MAX_STEPS,
+    historyTokens: e.LLM_HISTORY_TOKENS,
+    maxOutputTokens: e.LLM_MAX_OUTPUT_TOKENS,
+    maxRetries: e.LLM_MAX_RETRIES,
+    timeoutMs: e.LLM_TIMEOUT_MS,
+    streamIdleMs: e.LLM_STREAM_IDLE_MS,
+    flushMs: e.LLM_OUTPUT_FLUSH_MS,
+    flushChars: e.LLM_OUTPUT_FLUSH_CHARS,
+  });
+}
 
 export interface Config {
   readonly port: number;
@@ -91,6 +145,8 @@ export interface Config {
   readonly runTimeoutMs: number;
   readonly toolTimeoutMs: number;
   readonly slowSocketCloseMs: number;
+  /** Undefined: no LLM agent (no model configured). */
+  readonly llm: LlmConfig | undefined;
   readonly telemetry: {
     /** Undefined: tracing off. */
     readonly tracesExporter: 'otlp' | 'console' | undefined;
@@ -145,7 +201,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     socketBufferBytes: e.SOCKET_BUFFER_BYTES,
     httpBodyMaxBytes: e.HTTP_BODY_MAX_BYTES,
     workerConcurrency: e.WORKER_CONCURRENCY,
-    defaultAgent: e.DEFAULT_AGENT,
+    defaultAgent: e.DEFAULT_AGENT ?? (e.LLM_BASE_URL ? e.LLM_AGENT_NAME : 'analyst'),
+    llm: llmConfig(e),
     logLevel: e.LOG_LEVEL,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     role: e.ROLE,

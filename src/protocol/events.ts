@@ -9,6 +9,12 @@ const envelope = {
   ts: z.string(),
 };
 
+/**
+ * Additive extension (docs/protocol-notes.md): events a sub-agent produced inside its
+ * supervisor's `ask_<agent>` tool call name that sub-agent. Absent on the run's own agent's events.
+ */
+const bySubAgent = { agent: z.string().optional() };
+
 export const usageSchema = z.object({
   inputTokens: z.number().int().min(0),
   outputTokens: z.number().int().min(0),
@@ -17,8 +23,8 @@ export const usageSchema = z.object({
 
 export const runEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('agent_started'), ...envelope, agent: z.string(), input: z.object({ text: z.string() }) }),
-  z.object({ type: z.literal('agent_thinking'), ...envelope, text: z.string() }),
-  z.object({ type: z.literal('tool_executing'), ...envelope, toolCallId: z.string(), tool: z.string(), args: z.unknown() }),
+  z.object({ type: z.literal('agent_thinking'), ...envelope, text: z.string(), ...bySubAgent }),
+  z.object({ type: z.literal('tool_executing'), ...envelope, toolCallId: z.string(), tool: z.string(), args: z.unknown(), ...bySubAgent }),
   z.object({
     type: z.literal('tool_completed'),
     ...envelope,
@@ -28,6 +34,7 @@ export const runEventSchema = z.discriminatedUnion('type', [
     result: z.unknown().optional(),
     error: z.string().optional(),
     durationMs: z.number().min(0),
+    ...bySubAgent,
   }),
   z.object({ type: z.literal('agent_output'), ...envelope, text: z.string() }),
   z.object({

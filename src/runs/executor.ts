@@ -5,7 +5,16 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { AgentRegistry } from '../agents/registry.js';
-import { ToolError, type AgentContext, type AgentResult, type ChatMessage, type TokenUsage, type UsageReader } from '../agents/types.js';
+import {
+  AgentFailure,
+  ToolError,
+  type AgentContext,
+  type AgentResult,
+  type ChatMessage,
+  type PriorStep,
+  type TokenUsage,
+  type UsageReader,
+} from '../agents/types.js';
 import type { Logger } from '../log/logger.js';
 import type { RunEvent, RunEventBody } from '../protocol/events.js';
 import type { Db, Queryable } from '../store/db.js';
@@ -44,6 +53,28 @@ export class RunAborted extends Error {
 }
 
 class ToolTimeout extends ToolError {}
+
+const INTERRUPTED = 'interrupted: the worker running this call stopped';
+
+/** The run's own agent's steps (sub-agents' events are inside their call's result), tool calls paired with their outcome. */
+function priorSteps(history: readonly RunEvent[]): PriorStep[] {
+  const steps: PriorStep[] = [];
+  const tools = new Map<string, Extract<PriorStep, { kind: 'tool' }>>();
+  for (const e of history) {
+    if ('agent' in e && e.type !== 'agent_started' && e.agent !== undefined) continue;
+    if (e.type === 'agent_thinking') steps.push({ kind: 'thinking', text: e.text });
+    else if (e.type === 'agent_output') steps.push({ kind: 'output', text: e.text });
+    else if (e.type === 'tool_executing') {
+      const step: Extract<PriorStep, { kind: 'tool' }> = { kind: 'tool', toolCallId: e.toolCallId, tool: e.tool, args: e.args };
+      tools.set(e.toolCallId, step);
+      steps.push(step);
+    } else if (e.type === 'tool_completed') {
+      const step = tools.get(e.toolCallId);
+      if (step) step.outcome = e.ok ? { ok: true, result: e.result ?? null } : { ok: false, error: e.error ?? 'failed' };
+    }
+  }
+  return steps;
+}
 
 const OFF = Telemetry.off();
 
@@ -131,6 +162,7 @@ export async function executeRun(
 }
 
 function errorEvent(err: unknown): Body<'agent_error'> {
+  if (err instanceof AgentFailure) return { type: 'agent_error', code: err.code, message: err.message, retryable: err.retryable };
   if (err instanceof ToolTimeout) return { type: 'agent_error', code: 'timeout', message: `tool ${err.tool} ${err.message}`, retryable: true };
   if (err instanceof ToolError)
     return { type: 'agent_error', code: 'tool_failed', message: `tool ${err.tool} failed: ${err.message}`, retryable: false };
@@ -147,6 +179,7 @@ function errorEvent(err: unknown): Body<'agent_error'> {
 class Replay {
   private i: number;
   private live: boolean;
+  private diverged = false;
   used = false;
 
   constructor(private readonly recorder: RunRecorder) {
@@ -171,19 +204,41 @@ class Replay {
     return undefined;
   }
 
-  /** Goes live, closing tool calls the crashed attempt left open. */
+  /**
+   * Consumes stored events up to and including the `tool_completed` of `toolCallId` (a sub-agent's
+   * call, whose own events lie in between), if that completion is stored.
+   */
+  skipPast(toolCallId: string): Extract<RunEvent, { type: 'tool_completed' }> | undefined {
+    if (this.live) return undefined;
+    const h = this.recorder.history;
+    for (let j = this.i; j < h.length; j++) {
+      const e = h[j];
+      if (e?.type === 'tool_completed' && e.toolCallId === toolCallId) {
+        this.i = j + 1;
+        this.used = true;
+        if (this.i >= h.length) this.live = true;
+        return e;
+      }
+    }
+    return undefined;
+  }
+
+  /** Goes live, closing tool calls the crashed attempt left open (innermost first: a sub-agent's before its own call). */
   async diverge(): Promise<void> {
-    if (this.live && this.recorder.context.openToolCalls.length === 0) return;
+    // Only once: later, open calls are this attempt's own (a sub-agent's call encloses its steps).
+    if (this.diverged) return;
+    this.diverged = true;
     this.live = true;
-    for (const toolCallId of [...this.recorder.context.openToolCalls]) {
+    for (const toolCallId of [...this.recorder.context.openToolCalls].reverse()) {
       const started = this.recorder.history.find((e) => e.type === 'tool_executing' && e.toolCallId === toolCallId);
       await this.recorder.append({
         type: 'tool_completed',
         toolCallId,
         tool: started?.type === 'tool_executing' ? started.tool : 'unknown',
         ok: false,
-        error: 'interrupted: the worker running this call stopped',
+        error: INTERRUPTED,
         durationMs: 0,
+        ...(started?.type === 'tool_executing' && started.agent ? { agent: started.agent } : {}),
       });
     }
   }
@@ -205,19 +260,22 @@ function buildContext(
   const usage = deps.usageFor(run.user_id);
   const t = deps.telemetry ?? OFF;
   let toolCalls = recorder.history.filter((e) => e.type === 'tool_executing').length;
+  /** `by` names the sub-agent an event comes from; undefined for the run's own agent. */
+  const tag = (by: string | undefined) => (by === undefined ? {} : { agent: by });
+  const sameAgent = (e: RunEvent, by: string | undefined) => ('agent' in e ? e.agent : undefined) === by;
 
-  const text = async (type: 'agent_thinking' | 'agent_output', value: string) => {
+  const text = async (type: 'agent_thinking' | 'agent_output', value: string, by: string | undefined) => {
     signal.throwIfAborted();
     if (value.length === 0) return;
-    if (replay.take((e): e is RunEvent => e.type === type && 'text' in e && e.text === value)) return;
+    if (replay.take((e): e is RunEvent => e.type === type && 'text' in e && e.text === value && sameAgent(e, by))) return;
     await replay.diverge();
-    await recorder.append({ type, text: value });
+    await recorder.append(type === 'agent_thinking' ? { type, text: value, ...tag(by) } : { type, text: value });
   };
 
-  const execute = async (name: string, args: unknown, toolCallId: string): Promise<unknown> => {
+  const execute = async (name: string, args: unknown, toolCallId: string, by: string | undefined): Promise<unknown> => {
     const started = Date.now();
     const done = (body: { ok: true; result: unknown } | { ok: false; error: string }) =>
-      recorder.append({ type: 'tool_completed', toolCallId, tool: name, ...body, durationMs: Date.now() - started });
+      recorder.append({ type: 'tool_completed', toolCallId, tool: name, ...body, durationMs: Date.now() - started, ...tag(by) });
     const tool = deps.agents.tool(name);
     if (!tool) {
       await done({ ok: false, error: `unknown tool ${name}` });
@@ -229,7 +287,8 @@ function buildContext(
       await done({ ok: false, error: `invalid arguments: ${message}` });
       throw new ToolError(name, `invalid arguments: ${message}`);
     }
-    const timeout = AbortSignal.timeout(deps.toolTimeoutMs);
+    const limitMs = tool.timeoutMs ?? deps.toolTimeoutMs;
+    const timeout = AbortSignal.timeout(limitMs);
     const toolSignal = AbortSignal.any([signal, timeout]);
     const span = t.tracer.startSpan(
       SPAN.tool,
@@ -247,7 +306,7 @@ function buildContext(
       span.setStatus({ code: SpanStatusCode.ERROR, message: timeout.aborted ? 'timeout' : signal.aborted ? 'aborted' : 'failed' });
       if (signal.aborted) throw err;
       if (timeout.aborted) {
-        const message = `timed out after ${deps.toolTimeoutMs} ms`;
+        const message = `timed out after ${limitMs} ms`;
         await done({ ok: false, error: message });
         throw new ToolTimeout(name, message);
       }
@@ -261,57 +320,118 @@ function buildContext(
     return result;
   };
 
-  return {
-    runId: run.id,
-    threadId: run.thread_id,
-    userId: run.user_id,
-    agent: run.agent,
-    input: run.input,
-    history,
-    signal,
-    now: new Date(),
-    think: (value) => text('agent_thinking', value),
-    async modelCall<T>(model: string, call: (signal: AbortSignal) => Promise<T>, readUsage?: (result: T) => TokenUsage | undefined): Promise<T> {
-      signal.throwIfAborted();
-      const span = t.tracer.startSpan(SPAN.model, t.tracing ? { attributes: { [ATTR.modelName]: model, [ATTR.runId]: run.id } } : {}, traceCtx);
-      try {
-        const result = await call(signal);
-        const u = span.isRecording() ? readUsage?.(result) : undefined;
-        if (u) span.setAttributes({ [ATTR.modelInputTokens]: u.inputTokens, [ATTR.modelOutputTokens]: u.outputTokens });
-        return result;
-      } catch (err) {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: signal.aborted ? 'aborted' : 'failed' });
-        throw err;
-      } finally {
-        span.end();
-      }
-    },
-    output: (value) => text('agent_output', value),
-    async callTool<O>(name: string, args: unknown): Promise<O> {
-      signal.throwIfAborted();
-      const normalised = args ?? null;
-      const stored = replay.take(
-        (e): e is Extract<RunEvent, { type: 'tool_executing' }> =>
-          e.type === 'tool_executing' && e.tool === name && isDeepStrictEqual(e.args, JSON.parse(JSON.stringify(normalised))),
+  const callTool = async (name: string, args: unknown, by: string | undefined): Promise<unknown> => {
+    signal.throwIfAborted();
+    const normalised = args ?? null;
+    const stored = replay.take(
+      (e): e is Extract<RunEvent, { type: 'tool_executing' }> =>
+        e.type === 'tool_executing' && e.tool === name && sameAgent(e, by) && isDeepStrictEqual(e.args, JSON.parse(JSON.stringify(normalised))),
+    );
+    if (stored) {
+      const completed = replay.take(
+        (e): e is Extract<RunEvent, { type: 'tool_completed' }> => e.type === 'tool_completed' && e.toolCallId === stored.toolCallId,
       );
-      if (stored) {
-        const completed = replay.take(
-          (e): e is Extract<RunEvent, { type: 'tool_completed' }> => e.type === 'tool_completed' && e.toolCallId === stored.toolCallId,
-        );
-        // Stored result: reuse it, never call the tool again.
-        if (completed) {
-          if (completed.ok) return completed.result as O;
-          throw new ToolError(name, completed.error ?? 'failed');
-        }
-        // The crash came during this call: its result was never stored, so call it now.
-        if (replay.isLive) return (await execute(name, normalised, stored.toolCallId)) as O;
+      // Stored result: reuse it, never call the tool again.
+      if (completed) {
+        if (completed.ok) return completed.result;
+        throw new ToolError(name, completed.error ?? 'failed');
       }
-      await replay.diverge();
-      const toolCallId = `${run.id.slice(0, 8)}-t${++toolCalls}`;
-      await recorder.append({ type: 'tool_executing', toolCallId, tool: name, args: normalised });
-      return (await execute(name, normalised, toolCallId)) as O;
-    },
+      // The crash came during this call: its result was never stored, so call it now.
+      if (replay.isLive) return await execute(name, normalised, stored.toolCallId, by);
+    }
+    await replay.diverge();
+    const toolCallId = `${run.id.slice(0, 8)}-t${++toolCalls}`;
+    await recorder.append({ type: 'tool_executing', toolCallId, tool: name, args: normalised, ...tag(by) });
+    return await execute(name, normalised, toolCallId, by);
   };
+
+  const callAgent = async (name: string, task: string, by: string | undefined): Promise<AgentResult> => {
+    signal.throwIfAborted();
+    const tool = `ask_${name}`;
+    const args = { task };
+    const stored = replay.take(
+      (e): e is Extract<RunEvent, { type: 'tool_executing' }> =>
+        e.type === 'tool_executing' && e.tool === tool && sameAgent(e, by) && isDeepStrictEqual(e.args, args),
+    );
+    if (stored) {
+      // The sub-agent's answer is stored: reuse it, its steps are not redone.
+      const completed = replay.skipPast(stored.toolCallId);
+      if (completed) {
+        if (completed.ok) return completed.result as AgentResult;
+        throw new ToolError(tool, completed.error ?? 'failed');
+      }
+      // Interrupted inside the sub-agent: the call is closed as interrupted and made afresh.
+    }
+    await replay.diverge();
+    const toolCallId = `${run.id.slice(0, 8)}-t${++toolCalls}`;
+    const started = Date.now();
+    await recorder.append({ type: 'tool_executing', toolCallId, tool, args, ...tag(by) });
+    const done = (body: { ok: true; result: unknown } | { ok: false; error: string }) =>
+      recorder.append({ type: 'tool_completed', toolCallId, tool, ...body, durationMs: Date.now() - started, ...tag(by) });
+    const sub = deps.agents.agent(name);
+    if (!sub) {
+      await done({ ok: false, error: `unknown agent ${name}` });
+      throw new ToolError(tool, `unknown agent ${name}`);
+    }
+    let result: AgentResult;
+    try {
+      result = await sub.run(contextFor(name, { text: task }, []));
+    } catch (err) {
+      if (signal.aborted || err instanceof StaleAttemptError || err instanceof IllegalEventError) throw err;
+      const message = err instanceof Error ? err.message : 'failed';
+      await done({ ok: false, error: message });
+      throw new ToolError(tool, message);
+    }
+    const answer: AgentResult = {
+      text: result.text,
+      ...(result.data !== undefined ? { data: result.data } : {}),
+      ...(result.usage ? { usage: result.usage } : {}),
+    };
+    await done({ ok: true, result: answer });
+    return answer;
+  };
+
+  /** The context of the run's own agent (`by` undefined) or of a sub-agent it called. */
+  function contextFor(by: string | undefined, input: { text: string }, past: readonly ChatMessage[]): AgentContext {
+    return {
+      runId: run.id,
+      threadId: run.thread_id,
+      userId: run.user_id,
+      agent: by ?? run.agent,
+      input,
+      history: past,
+      signal,
+      now: new Date(),
+      think: (value) => text('agent_thinking', value, by),
+      // A sub-agent's answer is its caller's material, not the run's answer: it streams as thinking.
+      output: (value) => text(by === undefined ? 'agent_output' : 'agent_thinking', value, by),
+      async modelCall<T>(model: string, call: (signal: AbortSignal) => Promise<T>, readUsage?: (result: T) => TokenUsage | undefined): Promise<T> {
+        signal.throwIfAborted();
+        const span = t.tracer.startSpan(SPAN.model, t.tracing ? { attributes: { [ATTR.modelName]: model, [ATTR.runId]: run.id } } : {}, traceCtx);
+        try {
+          const result = await call(signal);
+          const u = span.isRecording() ? readUsage?.(result) : undefined;
+          if (u) span.setAttributes({ [ATTR.modelInputTokens]: u.inputTokens, [ATTR.modelOutputTokens]: u.outputTokens });
+          return result;
+        } catch (err) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: signal.aborted ? 'aborted' : 'failed' });
+          throw err;
+        } finally {
+          span.end();
+        }
+      },
+      callTool: async <O>(name: string, args: unknown) => (await callTool(name, args, by)) as O,
+      callAgent: (name, task) => callAgent(name, task, by),
+      async resume() {
+        signal.throwIfAborted();
+        await replay.diverge();
+        // A sub-agent always starts afresh (an interrupted sub-agent call is made again).
+        return by === undefined ? priorSteps(recorder.history.slice(1)) : [];
+      },
+    };
+  }
+
+  return contextFor(undefined, run.input, history);
 }
 
 /** Settles with `signal` even if the tool ignores it, so a hung tool cannot hold a run past its limits. */

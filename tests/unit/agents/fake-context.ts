@@ -47,6 +47,12 @@ export function fakeContext(
     async output(t) {
       record({ kind: 'output', text: t });
     },
+    async callAgent(name) {
+      throw new ToolError(`ask_${name}`, 'no sub-agents in this double');
+    },
+    async resume() {
+      return [];
+    },
     async callTool<O>(name: string, args: unknown): Promise<O> {
       const step: Step = { kind: 'tool', name, args };
       record(step);

@@ -1,0 +1,52 @@
+// The configured LLM agent: one model behind an OpenAI-compatible endpoint, with the analyst's
+// tools and the analyst itself as a sub-agent.
+import type { Agent, Tool } from '../types.js';
+import { createLlmAgent, type LlmAgentOptions } from './agent.js';
+import { createClient } from './provider.js';
+
+export { createLlmAgent, CONTINUE, INTERRUPTED_RESULT, type LlmAgentOptions } from './agent.js';
+export { createClient, type ProviderOptions } from './provider.js';
+export { OutputCoalescer, type CoalesceOptions } from './coalesce.js';
+export { fitHistory, estimateTokens } from './history.js';
+export { toolSpec } from './tool-specs.js';
+
+export interface LlmSettings {
+  baseUrl: string;
+  apiKey: string | undefined;
+  model: string;
+  agentName: string;
+  systemPrompt: string | undefined;
+  maxSteps: number;
+  historyTokens: number;
+  maxOutputTokens: number | undefined;
+  maxRetries: number;
+  timeoutMs: number;
+  streamIdleMs: number;
+  flushMs: number;
+  flushChars: number;
+}
+
+export const DEFAULT_SYSTEM_PROMPT =
+  "You are agentwire's assistant. Answer clearly and concisely in Markdown. For questions about the user's AI model spend, " +
+  'use the tools: usage_summary reads their usage records, pricing_lookup gives model prices and cheaper alternatives, ' +
+  'cost_projection projects monthly costs and savings; or hand the whole question to the analyst agent with ask_analyst. ' +
+  'Never invent numbers that a tool can give you.';
+
+export function llmAgentFromSettings(s: LlmSettings, tools: readonly Tool[], subAgents: readonly Agent[]): Agent {
+  const options: LlmAgentOptions = {
+    name: s.agentName,
+    description: `LLM agent (${s.model}) with tool calling; hands spend analysis to the analyst.`,
+    client: createClient({ baseURL: s.baseUrl, apiKey: s.apiKey, maxRetries: s.maxRetries, timeoutMs: s.timeoutMs }),
+    model: s.model,
+    systemPrompt: s.systemPrompt ?? DEFAULT_SYSTEM_PROMPT,
+    tools,
+    subAgents: subAgents.map((a) => ({ name: a.name, description: a.description })),
+    maxSteps: s.maxSteps,
+    historyTokens: s.historyTokens,
+    streamRetries: s.maxRetries,
+    streamIdleMs: s.streamIdleMs,
+    ...(s.maxOutputTokens ? { maxOutputTokens: s.maxOutputTokens } : {}),
+    coalesce: { maxDelayMs: s.flushMs, maxChars: s.flushChars },
+  };
+  return createLlmAgent(options);
+}
