@@ -184,7 +184,11 @@ function restore(prior: readonly PriorStep[], messages: ChatMessageList): string
       tool_calls: calls.map((c) => ({ id: c.toolCallId, type: 'function', function: { name: c.tool, arguments: JSON.stringify(c.args ?? {}) } })),
     });
     for (const c of calls) {
-      const content = !c.outcome ? JSON.stringify({ error: INTERRUPTED_RESULT }) : c.outcome.ok ? cap(JSON.stringify(c.outcome.result)) : JSON.stringify({ error: c.outcome.error });
+      const content = !c.outcome
+        ? JSON.stringify({ error: INTERRUPTED_RESULT })
+        : c.outcome.ok
+          ? cap(subAgentAnswer(c.tool, c.outcome.result) ?? JSON.stringify(c.outcome.result))
+          : JSON.stringify({ error: c.outcome.error });
       messages.push({ role: 'tool', tool_call_id: c.toolCallId, content });
     }
     calls = [];
@@ -203,6 +207,13 @@ function restore(prior: readonly PriorStep[], messages: ChatMessageList): string
 }
 
 type ChatMessageList = ChatCompletionMessageParam[];
+
+/** A stored sub-agent call's result is the sub-agent's whole answer; the model was given its text. */
+function subAgentAnswer(tool: string, result: unknown): string | undefined {
+  if (!tool.startsWith('ask_') || typeof result !== 'object' || result === null) return undefined;
+  const text = (result as { text?: unknown }).text;
+  return typeof text === 'string' ? text : undefined;
+}
 
 /** Output after the last tool call: an answer the crash cut off, to be continued. */
 function trailingOutput(prior: readonly PriorStep[]): string {

@@ -1,0 +1,149 @@
+// A run of the LLM agent taken over after its worker died. A model does not answer twice the same,
+// so the agent does not replay itself: it asks the runtime for what the crashed attempt stored
+// (`ctx.resume()`), rebuilds the conversation from it, and redoes only the model call that was in
+// flight. A stored tool result goes back to the model as it was (the tool is not called again); a
+// half-streamed answer is continued, not restarted; a tool call the crash left open is closed as
+// interrupted, and the model, told so, decides afresh, here differently from the first attempt.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { replayRun, type RunMachineEvent } from '../../machines/run.machine.js';
+import { CONTINUE, createClient, createLlmAgent } from '../../src/agents/llm/index.js';
+import { AgentRegistry } from '../../src/agents/registry.js';
+import type { Tool } from '../../src/agents/types.js';
+import { createLogger } from '../../src/log/logger.js';
+import type { RunEvent } from '../../src/protocol/events.js';
+import { executeRun } from '../../src/runs/executor.js';
+import { RunRecorder } from '../../src/runs/recorder.js';
+import { appendEvent, readEvents } from '../../src/store/event-log.js';
+import { migrate } from '../../src/store/migrations.js';
+import { claimRun, insertRun, insertThread } from '../../src/store/runs.js';
+import { insertUser } from '../../src/store/users.js';
+import { backends } from '../helpers/backends.js';
+import { openTestDb, type TestDb } from '../helpers/db.js';
+import { answer, callTool, FakeProvider } from '../helpers/llm-provider.js';
+
+let calls = 0;
+const counted: Tool<{ n: number }, { doubled: number }> = {
+  name: 'double',
+  description: 'doubles n; counts its calls',
+  input: z.strictObject({ n: z.number() }),
+  async execute({ n }) {
+    calls++;
+    return { doubled: n * 2 };
+  },
+};
+
+describe.each(backends)('LLM agent takeover on %s', (backend) => {
+  let t: TestDb;
+  const provider = new FakeProvider();
+  beforeAll(async () => {
+    await provider.start();
+    t = await openTestDb(backend);
+    await migrate(t.db);
+  });
+  afterAll(async () => {
+    await t?.dispose();
+    await provider.stop();
+  });
+  beforeEach(() => {
+    calls = 0;
+  });
+
+  const agent = () =>
+    createLlmAgent({
+      name: 'llm',
+      description: 'test',
+      client: createClient({ baseURL: provider.url, apiKey: undefined, maxRetries: 0, timeoutMs: 10_000 }),
+      model: 'gpt-4o-mini',
+      tools: [counted as Tool],
+      subAgents: [],
+      maxSteps: 4,
+      historyTokens: 1000,
+      streamRetries: 0,
+      streamIdleMs: 10_000,
+      coalesce: { maxDelayMs: 10, maxChars: 100 },
+    });
+
+  /** A run whose first attempt stored `events` and died, taken over by a second attempt. */
+  async function takeOver(events: Array<Record<string, unknown>>) {
+    const userId = randomUUID();
+    const threadId = randomUUID();
+    const runId = randomUUID();
+    await insertUser(t.db, { id: userId, username: `u-${userId}`, passwordHash: 'x' });
+    await insertThread(t.db, { id: threadId, userId, title: 't' });
+    await insertRun(t.db, { id: runId, threadId, userId, agent: 'llm', input: { text: 'double 1, please' }, status: 'queued' });
+    await claimRun(t.db, runId, { owner: 'dead', ms: 1 });
+    let seq = 0;
+    for (const body of [{ type: 'agent_started', agent: 'llm', input: { text: 'double 1, please' } }, ...events]) {
+      const event = { ...body, runId, threadId, seq: ++seq, ts: new Date().toISOString() } as RunEvent;
+      await appendEvent(t.db, { event, attempt: 1, json: JSON.stringify(event) });
+    }
+    await t.db.query(`UPDATE runs SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [runId]);
+    const run = (await claimRun(t.db, runId, { owner: 'alive', ms: 60_000 }))!;
+    const stored = (await readEvents(t.db, runId, 0)).map((s) => s.event);
+    const recorder = new RunRecorder({ runId, threadId, userId }, run.attempt, t.db, { publish: () => undefined }, stored);
+    const sentBefore = provider.requests.length;
+    const outcome = await executeRun(
+      {
+        db: t.db,
+        agents: new AgentRegistry().addAgent(agent()).addTool(counted as Tool),
+        log: createLogger('silent'),
+        usageFor: () => ({ list: async () => [] }),
+        history: async () => [],
+        afterTerminal: async () => undefined,
+        toolTimeoutMs: 5_000,
+        runTimeoutMs: 60_000,
+      },
+      run,
+      recorder,
+      new AbortController().signal,
+    );
+    const all = (await readEvents(t.db, runId, 0)).map((s) => s.event);
+    return { outcome, all, before: stored.length, sent: provider.requests.slice(sentBefore).map((r) => r.body.messages) };
+  }
+
+  const grammarHolds = (all: RunEvent[]) => replayRun(all.map((e) => ({ ...e }) as unknown as RunMachineEvent))?.value;
+
+  it('reuses the stored tool result and continues the half-streamed answer: one model call, no tool call', async () => {
+    provider.enqueue({ chunks: answer([' 2', ', done.']) });
+    const { outcome, all, before, sent } = await takeOver([
+      { type: 'tool_executing', toolCallId: 'c1', tool: 'double', args: { n: 1 } },
+      { type: 'tool_completed', toolCallId: 'c1', tool: 'double', ok: true, result: { doubled: 2 }, durationMs: 1 },
+      { type: 'agent_output', text: 'The result is' },
+    ]);
+    expect(outcome).toBe('completed');
+    expect(calls).toBe(0);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toEqual([
+      { role: 'user', content: 'double 1, please' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'double', arguments: '{"n":1}' } }] },
+      { role: 'tool', tool_call_id: 'c1', content: '{"doubled":2}' },
+      { role: 'assistant', content: 'The result is' },
+      { role: 'user', content: CONTINUE },
+    ]);
+    // Only what comes after is stored, and the answer is everything the client was sent.
+    expect(all.slice(before).map((e) => e.type)).toEqual(['agent_output', 'agent_completed']);
+    expect(all.at(-1)).toMatchObject({ type: 'agent_completed', text: 'The result is 2, done.' });
+    expect(grammarHolds(all)).toBe('completed');
+  });
+
+  it('a call the crash left open is closed as interrupted; the model decides again, differently, and only its new call runs', async () => {
+    provider.enqueue({ chunks: callTool('call_new', 'double', { n: 5 }) }, { chunks: answer(['Ten.']) });
+    const { outcome, all, before, sent } = await takeOver([
+      { type: 'agent_thinking', text: 'I will double 1.' },
+      { type: 'tool_executing', toolCallId: 'c1', tool: 'double', args: { n: 1 } },
+    ]);
+    expect(outcome).toBe('completed');
+    const after = all.slice(before);
+    expect(after[0]).toMatchObject({ type: 'tool_completed', toolCallId: 'c1', ok: false });
+    expect(after.map((e) => e.type)).toEqual(['tool_completed', 'tool_executing', 'tool_completed', 'agent_output', 'agent_completed']);
+    expect(after[1]).toMatchObject({ tool: 'double', args: { n: 5 } });
+    expect(calls).toBe(1);
+    // The model is told the first call was interrupted, in the words stored for the client.
+    expect(sent[0]!.at(-1)).toEqual({ role: 'tool', tool_call_id: 'c1', content: JSON.stringify({ error: (after[0] as { error: string }).error }) });
+    expect(sent[0]!.at(-1)!.content).toMatch(/interrupted/);
+    expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => i + 1));
+    expect(grammarHolds(all)).toBe('completed');
+  });
+});

@@ -1,0 +1,116 @@
+// The LLM agent's pure parts: output coalescing, the history budget, tool schemas, and its settings.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { analystTools } from '../../../src/agents/analyst/index.js';
+import { estimateTokens, fitHistory, OutputCoalescer, toolSpec } from '../../../src/agents/llm/index.js';
+import { loadConfig } from '../../../src/config/index.js';
+
+describe('OutputCoalescer', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const recorder = () => {
+    const written: Array<[string, string]> = [];
+    return { written, write: async (kind: string, text: string) => void written.push([kind, text]) };
+  };
+
+  it('joins tokens into one piece per delay, and writes nothing per token', async () => {
+    vi.useFakeTimers();
+    const r = recorder();
+    const c = new OutputCoalescer(r.write, { maxDelayMs: 50, maxChars: 1000 });
+    for (let i = 0; i < 100; i++) c.push('output', 'x');
+    expect(r.written).toEqual([]);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(r.written).toEqual([['output', 'x'.repeat(100)]]);
+    c.push('output', 'y');
+    await c.flush();
+    expect(r.written.at(-1)).toEqual(['output', 'y']);
+  });
+
+  it('writes as soon as a piece reaches maxChars', async () => {
+    const r = recorder();
+    const c = new OutputCoalescer(r.write, { maxDelayMs: 60_000, maxChars: 10 });
+    c.push('output', 'abcdefghij');
+    c.push('output', 'k');
+    await c.flush();
+    expect(r.written).toEqual([
+      ['output', 'abcdefghij'],
+      ['output', 'k'],
+    ]);
+  });
+
+  it('keeps the order of kinds: reasoning, then answer', async () => {
+    const r = recorder();
+    const c = new OutputCoalescer(r.write, { maxDelayMs: 60_000, maxChars: 1000 });
+    c.push('thinking', 'hmm ');
+    c.push('thinking', 'yes');
+    c.push('output', 'The ');
+    c.push('output', 'answer');
+    await c.flush();
+    expect(r.written).toEqual([
+      ['thinking', 'hmm yes'],
+      ['output', 'The answer'],
+    ]);
+  });
+
+  it('a failed write surfaces on the next push or flush; discard drops the buffer', async () => {
+    const c = new OutputCoalescer(async () => {
+      throw new Error('stale attempt');
+    }, { maxDelayMs: 60_000, maxChars: 1 });
+    c.push('output', 'a');
+    await expect(c.flush()).rejects.toThrow('stale attempt');
+    expect(() => c.push('output', 'b')).toThrow('stale attempt');
+    const r = recorder();
+    const d = new OutputCoalescer(r.write, { maxDelayMs: 60_000, maxChars: 1000 });
+    d.push('output', 'never stored');
+    await d.discard();
+    await d.flush();
+    expect(r.written).toEqual([]);
+  });
+});
+
+describe('fitHistory', () => {
+  const m = (role: 'user' | 'assistant', n: number) => ({ role, content: 'x'.repeat(n) });
+
+  it('keeps the newest messages within the budget, oldest first, never opening with an answer', () => {
+    const history = [m('user', 400), m('assistant', 400), m('user', 40), m('assistant', 40)];
+    expect(fitHistory(history, 10_000)).toEqual(history);
+    expect(fitHistory(history, 2 * estimateTokens('x'.repeat(40)))).toEqual(history.slice(2));
+    // Room for the last answer and half of the pair before: the dangling answer is dropped too.
+    expect(fitHistory(history, 3 * estimateTokens('x'.repeat(40)))).toEqual(history.slice(2));
+    expect(fitHistory(history, 0)).toEqual([]);
+  });
+});
+
+describe('toolSpec', () => {
+  it('turns each analyst tool’s zod input into the JSON schema the model sees', () => {
+    for (const tool of analystTools) {
+      const spec = toolSpec(tool);
+      expect(spec.function.name).toBe(tool.name);
+      expect(spec.function.parameters).toMatchObject({ type: 'object' });
+      expect(spec.function.parameters).not.toHaveProperty('$schema');
+    }
+    const pricing = toolSpec(analystTools.find((t) => t.name === 'pricing_lookup')!);
+    // Defaults make a field optional for the model.
+    expect((pricing.function.parameters as { required?: string[] }).required ?? []).not.toContain('inputShare');
+  });
+});
+
+describe('LLM settings', () => {
+  it('no model configured: no LLM agent, the analyst is the default', () => {
+    const c = loadConfig({});
+    expect(c.llm).toBeUndefined();
+    expect(c.defaultAgent).toBe('analyst');
+  });
+
+  it('a base URL and a model: the LLM agent is registered and becomes the default unless DEFAULT_AGENT says otherwise', () => {
+    const c = loadConfig({ LLM_BASE_URL: 'http://127.0.0.1:11434/v1', LLM_MODEL: 'llama3.2' });
+    expect(c.llm).toMatchObject({ baseUrl: 'http://127.0.0.1:11434/v1', model: 'llama3.2', agentName: 'assistant', apiKey: undefined });
+    expect(c.defaultAgent).toBe('assistant');
+    expect(loadConfig({ LLM_BASE_URL: 'http://x/v1', LLM_MODEL: 'm', DEFAULT_AGENT: 'analyst' }).defaultAgent).toBe('analyst');
+  });
+
+  it('a base URL without a model is refused at start', () => {
+    expect(() => loadConfig({ LLM_BASE_URL: 'http://127.0.0.1:11434/v1' })).toThrow(/LLM_MODEL/);
+  });
+});
