@@ -80,6 +80,7 @@ export async function streamStep(
   let content = '';
   let usage: StreamedStep['usage'];
   let started = false;
+  let finished = false;
   try {
     const stream = await client.chat.completions.create(
       { ...params, stream: true, stream_options: { include_usage: true } },
@@ -90,6 +91,7 @@ export async function streamStep(
     for await (const chunk of stream) {
       watch();
       if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
+      if (chunk.choices[0]?.finish_reason) finished = true;
       const delta = chunk.choices[0]?.delta as Delta | undefined;
       if (!delta) continue;
       const reasoning = typeof delta.reasoning_content === 'string' ? delta.reasoning_content : typeof delta.reasoning === 'string' ? delta.reasoning : '';
@@ -106,7 +108,13 @@ export async function streamStep(
         calls.set(t.index, c);
       }
     }
+    // The client ends its iteration quietly when the call is aborted, and so does a connection
+    // closed cleanly mid-answer: neither is a finished answer.
+    if (signal.aborted) throw signal.reason;
+    if (silent) throw new StreamDropped(`no data from the model for ${idleMs} ms`);
+    if (!finished) throw new StreamDropped('the stream ended before the model finished its answer');
   } catch (err) {
+    if (err instanceof StreamDropped) throw err;
     if (signal.aborted) throw signal.reason;
     if (silent) throw new StreamDropped(`no data from the model for ${idleMs} ms`);
     if (!started) throw classify(err);
