@@ -1,6 +1,6 @@
 // One streamed Chat Completions call (the OpenAI wire format, which Ollama, vLLM, llama.cpp's
 // server, LM Studio, OpenRouter and others speak), read into what the agent needs: reasoning and
-// answer text as they arrive, whole tool calls, token usage. The `openai` client retries 429, 5xx
+// answer text as they arrive, whole tool calls, token usage. The `openai` client retries 408, 409, 429, 5xx
 // and refused connections itself, with backoff (honouring `retry-after`), before any byte of a
 // stream has arrived; that is always safe. A stream that breaks off later, or goes silent for
 // `idleMs`, is reported as `StreamDropped` for the agent to decide.
@@ -131,7 +131,8 @@ export async function streamStep(
 function classify(err: unknown): AgentFailure {
   if (err instanceof OpenAI.APIError && err.status !== undefined) {
     const status = err.status;
-    if (status === 429 || status >= 500)
+    // The statuses the client itself retries: still failing after the retries, still worth a later try.
+    if (status === 408 || status === 409 || status === 429 || status >= 500)
       return new AgentFailure('model_unavailable', `the model provider is unavailable (HTTP ${status}); try again later`, true);
     return new AgentFailure('model_failed', `the model provider refused the call (HTTP ${status})`, false);
   }
