@@ -66,6 +66,8 @@ export const envSchema = z.object({
   TELEMETRY_RECORD_CONTENT: bool.default(false),
   // The LLM agent (docs/agents.md): any server speaking OpenAI's Chat Completions format. Setting
   // LLM_BASE_URL registers it; LLM_MODEL is then required.
+  /** `openai`: the Chat Completions format (most servers); `anthropic`: Anthropic's Messages API. */
+  LLM_PROVIDER: z.enum(['openai', 'anthropic']).default('openai'),
   LLM_BASE_URL: z.url().optional(),
   LLM_API_KEY: z.string().min(1).optional(),
   LLM_MODEL: z.string().min(1).optional(),
@@ -82,11 +84,18 @@ export const envSchema = z.object({
   LLM_STREAM_IDLE_MS: int(100, 3600 * 1000).default(60_000),
   LLM_OUTPUT_FLUSH_MS: int(0, 10_000).default(50),
   LLM_OUTPUT_FLUSH_CHARS: int(1, 65_536).default(400),
-}).refine((e) => !e.LLM_BASE_URL || e.LLM_MODEL, { message: 'LLM_MODEL is required when LLM_BASE_URL is set', path: ['LLM_MODEL'] });
+})
+  .refine((e) => !e.LLM_BASE_URL || e.LLM_MODEL, { message: 'LLM_MODEL is required when LLM_BASE_URL is set', path: ['LLM_MODEL'] })
+  // Without a key the Anthropic client would go looking for credentials of its own (profiles, files).
+  .refine((e) => !e.LLM_BASE_URL || e.LLM_PROVIDER !== 'anthropic' || e.LLM_API_KEY, {
+    message: 'LLM_API_KEY is required when LLM_PROVIDER is anthropic',
+    path: ['LLM_API_KEY'],
+  });
 
 export type Env = z.input<typeof envSchema>;
 
 export interface LlmConfig {
+  readonly provider: 'openai' | 'anthropic';
   readonly baseUrl: string;
   readonly apiKey: string | undefined;
   readonly model: string;
@@ -105,6 +114,7 @@ export interface LlmConfig {
 function llmConfig(e: z.infer<typeof envSchema>): LlmConfig | undefined {
   if (!e.LLM_BASE_URL || !e.LLM_MODEL) return undefined;
   return Object.freeze({
+    provider: e.LLM_PROVIDER,
     baseUrl: e.LLM_BASE_URL,
     apiKey: e.LLM_API_KEY,
     model: e.LLM_MODEL,

@@ -18,6 +18,8 @@ export type Scripted =
       holdAfter?: number;
       /** Pause between chunks: a slow model. */
       everyMs?: number;
+      /** `anthropic`: Messages API events (`event: <type>` lines, no `[DONE]`). Default: OpenAI chunks. */
+      format?: 'openai' | 'anthropic';
     };
 
 export interface ProviderRequest {
@@ -27,8 +29,12 @@ export interface ProviderRequest {
     tools?: Array<{ type: string; function: { name: string; description: string; parameters: Record<string, unknown> } }>;
     stream?: boolean;
     stream_options?: unknown;
+    /** Anthropic's request fields. */
+    system?: string;
+    max_tokens?: number;
   };
   authorization: string | undefined;
+  path: string;
 }
 
 let n = 0;
@@ -67,6 +73,33 @@ export function callTool(id: string, name: string, args: unknown, usage: [number
   const mid = Math.floor(json.length / 2);
   return [chunk.role(), ...chunk.toolCall(0, id, name, [json.slice(0, mid), json.slice(mid)]), chunk.finish('tool_calls'), chunk.usage(...usage)];
 }
+
+/** Builders for Anthropic Messages API stream events. */
+export const anthropic = {
+  start: (inputTokens: number): Chunk => ({
+    type: 'message_start',
+    message: { id: `msg_${++n}`, type: 'message', role: 'assistant', content: [], model: 'fake', stop_reason: null, stop_sequence: null, usage: { input_tokens: inputTokens, output_tokens: 1 } },
+  }),
+  textBlock: (index: number, pieces: string[]): Chunk[] => [
+    { type: 'content_block_start', index, content_block: { type: 'text', text: '' } },
+    ...pieces.map((text) => ({ type: 'content_block_delta', index, delta: { type: 'text_delta', text } })),
+    { type: 'content_block_stop', index },
+  ],
+  thinkingBlock: (index: number, thinking: string): Chunk[] => [
+    { type: 'content_block_start', index, content_block: { type: 'thinking', thinking: '', signature: '' } },
+    { type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking } },
+    { type: 'content_block_stop', index },
+  ],
+  toolUse: (index: number, id: string, name: string, pieces: string[]): Chunk[] => [
+    { type: 'content_block_start', index, content_block: { type: 'tool_use', id, name, input: {} } },
+    ...pieces.map((partial_json) => ({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json } })),
+    { type: 'content_block_stop', index },
+  ],
+  end: (stopReason: 'end_turn' | 'tool_use', outputTokens: number): Chunk[] => [
+    { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: outputTokens } },
+    { type: 'message_stop' },
+  ],
+};
 
 export class FakeProvider {
   readonly requests: ProviderRequest[] = [];
@@ -117,7 +150,11 @@ export class FakeProvider {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let raw = '';
     for await (const part of req) raw += String(part);
-    this.requests.push({ body: JSON.parse(raw) as ProviderRequest['body'], authorization: req.headers.authorization });
+    this.requests.push({
+      body: JSON.parse(raw) as ProviderRequest['body'],
+      authorization: req.headers.authorization ?? (req.headers['x-api-key'] ? `x-api-key ${String(req.headers['x-api-key'])}` : undefined),
+      path: req.url ?? '',
+    });
     const next = this.script.shift() ?? { status: 500, body: { error: { message: 'the test scripted no response for this request' } } };
     if ('status' in next) {
       res.writeHead(next.status, {
@@ -150,10 +187,11 @@ export class FakeProvider {
       }
       if (next.everyMs && i > 0) await new Promise((r) => setTimeout(r, next.everyMs));
       // Each chunk is handed to the socket before the next (and before a cut), as a real server's are.
-      await new Promise<void>((r) => res.write(`data: ${JSON.stringify(c)}\n\n`, () => r()));
+      const line = next.format === 'anthropic' ? `event: ${String(c.type)}\ndata: ${JSON.stringify(c)}\n\n` : `data: ${JSON.stringify(c)}\n\n`;
+      await new Promise<void>((r) => res.write(line, () => r()));
     }
     finished = true;
-    res.end('data: [DONE]\n\n');
+    res.end(next.format === 'anthropic' ? '' : 'data: [DONE]\n\n');
   }
 }
 

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { replayRun, type RunMachineEvent } from '../../machines/run.machine.js';
-import { CONTINUE, createClient, createLlmAgent } from '../../src/agents/llm/index.js';
+import { CONTINUE, createClient, createLlmAgent, openAiStream } from '../../src/agents/llm/index.js';
 import { AgentRegistry } from '../../src/agents/registry.js';
 import type { Tool } from '../../src/agents/types.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -54,7 +54,7 @@ describe.each(backends)('LLM agent takeover on %s', (backend) => {
     createLlmAgent({
       name: 'llm',
       description: 'test',
-      client: createClient({ baseURL: provider.url, apiKey: undefined, maxRetries: 0, timeoutMs: 10_000 }),
+      stream: openAiStream(createClient({ baseURL: provider.url, apiKey: undefined, maxRetries: 0, timeoutMs: 10_000 })),
       model: 'gpt-4o-mini',
       tools: [counted as Tool],
       subAgents: [],

@@ -3,19 +3,19 @@
 // `agent_output` (coalesced), tool calls `tool_executing`/`tool_completed` through the runtime,
 // which validates, times and records them. The loop ends when the model answers without calling
 // a tool, or fails at the step limit.
-import type OpenAI from 'openai';
 import type { ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import { costUsd } from '../pricing/index.js';
 import { AgentFailure, ToolError, type Agent, type AgentContext, type AgentResult, type PriorStep, type TokenUsage, type Tool } from '../types.js';
 import { OutputCoalescer, type CoalesceOptions } from './coalesce.js';
 import { estimateTokens, fitHistory } from './history.js';
-import { StreamDropped, streamStep, type StreamedStep } from './provider.js';
+import { StreamDropped, type ModelStream, type StreamedStep } from './provider.js';
 import { parseAskArgs, subAgentSpec, toolSpec } from './tool-specs.js';
 
 export interface LlmAgentOptions {
   name: string;
   description: string;
-  client: OpenAI;
+  /** The provider's wire format: `openAiStream(client)` or `anthropicStream(client)`. */
+  stream: ModelStream;
   model: string;
   systemPrompt?: string;
   tools: readonly Tool[];
@@ -108,14 +108,8 @@ export function createLlmAgent(o: LlmAgentOptions): Agent {
         const step = await ctx.modelCall(
           o.model,
           (signal) =>
-            streamStep(
-              o.client,
-              {
-                model: o.model,
-                messages: sent,
-                ...(specs.length > 0 ? { tools: specs } : {}),
-                ...(o.maxOutputTokens ? { max_completion_tokens: o.maxOutputTokens } : {}),
-              },
+            o.stream(
+              { model: o.model, messages: sent, tools: specs, ...(o.maxOutputTokens ? { maxOutputTokens: o.maxOutputTokens } : {}) },
               signal,
               o.streamIdleMs,
               {

@@ -2,15 +2,18 @@
 // tools and the analyst itself as a sub-agent.
 import type { Agent, Tool } from '../types.js';
 import { createLlmAgent, type LlmAgentOptions } from './agent.js';
-import { createClient } from './provider.js';
+import { anthropicStream, createAnthropicClient } from './anthropic.js';
+import { createClient, openAiStream } from './provider.js';
 
 export { createLlmAgent, CONTINUE, INTERRUPTED_RESULT, type LlmAgentOptions } from './agent.js';
-export { createClient, type ProviderOptions } from './provider.js';
+export { createClient, openAiStream, type ModelStream, type ProviderOptions } from './provider.js';
+export { anthropicStream, createAnthropicClient } from './anthropic.js';
 export { OutputCoalescer, type CoalesceOptions } from './coalesce.js';
 export { fitHistory, estimateTokens } from './history.js';
 export { toolSpec } from './tool-specs.js';
 
 export interface LlmSettings {
+  provider: 'openai' | 'anthropic';
   baseUrl: string;
   apiKey: string | undefined;
   model: string;
@@ -33,10 +36,11 @@ export const DEFAULT_SYSTEM_PROMPT =
   'Never invent numbers that a tool can give you.';
 
 export function llmAgentFromSettings(s: LlmSettings, tools: readonly Tool[], subAgents: readonly Agent[]): Agent {
+  const provider = { baseURL: s.baseUrl, apiKey: s.apiKey, maxRetries: s.maxRetries, timeoutMs: s.timeoutMs };
   const options: LlmAgentOptions = {
     name: s.agentName,
     description: `LLM agent (${s.model}) with tool calling; hands spend analysis to the analyst.`,
-    client: createClient({ baseURL: s.baseUrl, apiKey: s.apiKey, maxRetries: s.maxRetries, timeoutMs: s.timeoutMs }),
+    stream: s.provider === 'anthropic' ? anthropicStream(createAnthropicClient(provider)) : openAiStream(createClient(provider)),
     model: s.model,
     systemPrompt: s.systemPrompt ?? DEFAULT_SYSTEM_PROMPT,
     tools,

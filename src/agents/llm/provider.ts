@@ -5,7 +5,7 @@
 // stream has arrived; that is always safe. A stream that breaks off later, or goes silent for
 // `idleMs`, is reported as `StreamDropped` for the agent to decide.
 import OpenAI from 'openai';
-import type { ChatCompletionChunk, ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
+import type { ChatCompletionChunk, ChatCompletionCreateParamsStreaming, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import { AgentFailure } from '../types.js';
 
 export interface StreamedToolCall {
@@ -57,6 +57,89 @@ export function createClient(o: ProviderOptions): OpenAI {
 // `reasoning` (Ollama, OpenRouter). Neither is in the OpenAI types.
 type Delta = ChatCompletionChunk.Choice.Delta & { reasoning_content?: unknown; reasoning?: unknown };
 
+/** What the agent asks of one step, whichever wire format carries it (OpenAI's message shapes). */
+export interface ModelRequest {
+  model: string;
+  messages: ChatCompletionMessageParam[];
+  tools: ChatCompletionTool[];
+  maxOutputTokens?: number;
+}
+
+/** One streamed model call over some provider's wire format. */
+export type ModelStream = (req: ModelRequest, signal: AbortSignal, idleMs: number, on: StreamHandlers) => Promise<StreamedStep>;
+
+/**
+ * The HTTP call's own abort: the run's signal, or silence past `idleMs` (a stream that stopped
+ * sending without closing).
+ */
+export class CallWatch {
+  readonly controller = new AbortController();
+  silent = false;
+  private idle: NodeJS.Timeout | undefined;
+  private readonly onAbort = () => this.controller.abort(this.signal.reason);
+
+  constructor(
+    private readonly signal: AbortSignal,
+    private readonly idleMs: number,
+  ) {
+    signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** Restarts the silence timer: call on every piece of the stream. */
+  alive(): void {
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = setTimeout(() => {
+      this.silent = true;
+      this.controller.abort(this.dropped());
+    }, this.idleMs);
+  }
+
+  dropped(): StreamDropped {
+    return new StreamDropped(`no data from the model for ${this.idleMs} ms`);
+  }
+
+  /**
+   * After the stream's loop: the clients end their iteration quietly when the call is aborted,
+   * and so does a connection closed cleanly mid-answer; neither is a finished answer.
+   */
+  checkEnd(finished: boolean): void {
+    if (this.signal.aborted) throw this.signal.reason;
+    if (this.silent) throw this.dropped();
+    if (!finished) throw new StreamDropped('the stream ended before the model finished its answer');
+  }
+
+  /** Maps a failure of the call: the run's abort, a drop once started, else `classify`. */
+  failure(err: unknown, started: boolean, classify: (err: unknown) => AgentFailure): unknown {
+    if (err instanceof StreamDropped) return err;
+    if (this.signal.aborted) return this.signal.reason;
+    if (this.silent) return this.dropped();
+    if (!started) return classify(err);
+    return new StreamDropped(err instanceof Error ? err.message : 'the model stream broke off');
+  }
+
+  close(): void {
+    if (this.idle) clearTimeout(this.idle);
+    this.signal.removeEventListener('abort', this.onAbort);
+  }
+}
+
+/** The OpenAI Chat Completions format. */
+export const openAiStream =
+  (client: OpenAI): ModelStream =>
+  (req, signal, idleMs, on) =>
+    streamStep(
+      client,
+      {
+        model: req.model,
+        messages: req.messages,
+        ...(req.tools.length > 0 ? { tools: req.tools } : {}),
+        ...(req.maxOutputTokens ? { max_completion_tokens: req.maxOutputTokens } : {}),
+      },
+      signal,
+      idleMs,
+      on,
+    );
+
 export async function streamStep(
   client: OpenAI,
   params: Omit<ChatCompletionCreateParamsStreaming, 'stream' | 'stream_options'>,
@@ -64,18 +147,7 @@ export async function streamStep(
   idleMs: number,
   on: StreamHandlers,
 ): Promise<StreamedStep> {
-  const call = new AbortController();
-  const onAbort = () => call.abort(signal.reason);
-  signal.addEventListener('abort', onAbort, { once: true });
-  let idle: NodeJS.Timeout | undefined;
-  let silent = false;
-  const watch = () => {
-    if (idle) clearTimeout(idle);
-    idle = setTimeout(() => {
-      silent = true;
-      call.abort(new StreamDropped(`no data from the model for ${idleMs} ms`));
-    }, idleMs);
-  };
+  const watch = new CallWatch(signal, idleMs);
   const calls = new Map<number, StreamedToolCall>();
   let content = '';
   let usage: StreamedStep['usage'];
@@ -84,12 +156,12 @@ export async function streamStep(
   try {
     const stream = await client.chat.completions.create(
       { ...params, stream: true, stream_options: { include_usage: true } },
-      { signal: call.signal },
+      { signal: watch.controller.signal },
     );
     started = true;
-    watch();
+    watch.alive();
     for await (const chunk of stream) {
-      watch();
+      watch.alive();
       if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
       if (chunk.choices[0]?.finish_reason) finished = true;
       const delta = chunk.choices[0]?.delta as Delta | undefined;
@@ -108,20 +180,11 @@ export async function streamStep(
         calls.set(t.index, c);
       }
     }
-    // The client ends its iteration quietly when the call is aborted, and so does a connection
-    // closed cleanly mid-answer: neither is a finished answer.
-    if (signal.aborted) throw signal.reason;
-    if (silent) throw new StreamDropped(`no data from the model for ${idleMs} ms`);
-    if (!finished) throw new StreamDropped('the stream ended before the model finished its answer');
+    watch.checkEnd(finished);
   } catch (err) {
-    if (err instanceof StreamDropped) throw err;
-    if (signal.aborted) throw signal.reason;
-    if (silent) throw new StreamDropped(`no data from the model for ${idleMs} ms`);
-    if (!started) throw classify(err);
-    throw new StreamDropped(err instanceof Error ? err.message : 'the model stream broke off');
+    throw watch.failure(err, started, classify);
   } finally {
-    if (idle) clearTimeout(idle);
-    signal.removeEventListener('abort', onAbort);
+    watch.close();
   }
   const toolCalls = [...calls.entries()].sort(([a], [b]) => a - b).map(([i, c]) => ({ ...c, id: c.id || `call_${i}` }));
   return { content, toolCalls, ...(usage ? { usage } : {}) };
@@ -129,13 +192,16 @@ export async function streamStep(
 
 /** A call that failed before its stream started, after the client's own retries. */
 function classify(err: unknown): AgentFailure {
-  if (err instanceof OpenAI.APIError && err.status !== undefined) {
-    const status = err.status;
-    // The statuses the client itself retries: still failing after the retries, still worth a later try.
-    if (status === 408 || status === 409 || status === 429 || status >= 500)
-      return new AgentFailure('model_unavailable', `the model provider is unavailable (HTTP ${status}); try again later`, true);
-    return new AgentFailure('model_failed', `the model provider refused the call (HTTP ${status})`, false);
-  }
+  return classifyStatus(err instanceof OpenAI.APIError ? err.status : undefined);
+}
+
+/** By HTTP status (undefined: no answer at all). */
+export function classifyStatus(status: number | undefined): AgentFailure {
   // No answer at all: connection refused, DNS, time-out before the headers.
-  return new AgentFailure('model_unavailable', 'the model provider could not be reached', true);
+  if (status === undefined) return new AgentFailure('model_unavailable', 'the model provider could not be reached', true);
+  // The statuses the clients themselves retry (Anthropic's 529 "overloaded" is a 5xx): still
+  // failing after the retries, still worth a later try.
+  if (status === 408 || status === 409 || status === 429 || status >= 500)
+    return new AgentFailure('model_unavailable', `the model provider is unavailable (HTTP ${status}); try again later`, true);
+  return new AgentFailure('model_failed', `the model provider refused the call (HTTP ${status})`, false);
 }
