@@ -218,10 +218,25 @@ describe(`LLM agent on ${primaryBackend}`, () => {
 
   it('storage per streamed token: a paced stream of 200 tokens', async () => {
     provider.enqueue({ chunks: answer(words(200)), everyMs: 2 });
+    // When each output piece reached the client, to set against when its tokens left the provider.
+    const arrived = new Map<number, number>();
+    c.onFrame = (f) => {
+      if (f.type === 'agent_output') arrived.set(f.seq as number, Date.now());
+    };
     const { runId } = await ask('paced stream');
     const events = await c.runEvents(runId);
+    c.onFrame = undefined;
     const rows = (await storedTypes(runId)).filter((t) => t === 'agent_output').length;
     console.log(`storage: 200 tokens at ~2 ms each -> ${rows} agent_output rows (${(rows / 200).toFixed(3)} rows per token)`);
+    // Each piece's wait: from its first token leaving the provider (chunk i + 1 is word i) to the client.
+    let token = 0;
+    const waits = events.flatMap((e) => {
+      if (e.type !== 'agent_output') return [];
+      const first = token;
+      token += e.text.split(' ').length - 1;
+      return [arrived.get(e.seq)! - provider.writtenAt[first + 1]!];
+    });
+    console.log(`delivery: oldest token in each piece waited ${waits.join(', ')} ms (flush at 50 ms)`);
     expect(rows).toBeLessThan(200);
     expect(events.at(-1)).toMatchObject({ type: 'agent_completed', text: words(200).join('') });
   });

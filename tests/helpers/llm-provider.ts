@@ -105,6 +105,8 @@ export class FakeProvider {
   readonly requests: ProviderRequest[] = [];
   /** Streams the client closed before they ended (a cancelled run aborting its HTTP call). */
   abandoned = 0;
+  /** When each chunk of the latest stream was handed to the socket (ms since the epoch), by index. */
+  writtenAt: number[] = [];
   private readonly script: Scripted[] = [];
   private readonly server: Server;
   private releaseHold: (() => void) | undefined;
@@ -171,6 +173,7 @@ export class FakeProvider {
       if (!finished) this.abandoned++;
     });
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    this.writtenAt = [];
     for (const [i, c] of next.chunks.entries()) {
       if (res.destroyed) return;
       if (next.cutAfter === i) {
@@ -189,6 +192,7 @@ export class FakeProvider {
       // Each chunk is handed to the socket before the next (and before a cut), as a real server's are.
       const line = next.format === 'anthropic' ? `event: ${String(c.type)}\ndata: ${JSON.stringify(c)}\n\n` : `data: ${JSON.stringify(c)}\n\n`;
       await new Promise<void>((r) => res.write(line, () => r()));
+      this.writtenAt[i] = Date.now();
     }
     finished = true;
     res.end(next.format === 'anthropic' ? '' : 'data: [DONE]\n\n');
