@@ -103,6 +103,7 @@ export function createLlmAgent(o: LlmAgentOptions): Agent {
     let partial = cutOff;
     let fresh = '';
     for (let attempt = 0; ; attempt++) {
+      const before = fresh.length;
       const sent: ChatCompletionMessageParam[] = partial ? [...messages, { role: 'assistant', content: partial }, { role: 'user', content: CONTINUE }] : messages;
       try {
         const step = await ctx.modelCall(
@@ -126,6 +127,8 @@ export function createLlmAgent(o: LlmAgentOptions): Agent {
         return { ...step, content: fresh };
       } catch (err) {
         if (!(err instanceof StreamDropped) || ctx.signal.aborted) throw err;
+        // A broken stream sends no usage, but its tokens were spent: estimate them.
+        total.add(estimate(sent, { content: fresh.slice(before), toolCalls: [] }));
         if (attempt >= o.streamRetries) throw new AgentFailure('model_unavailable', `the model stream broke off (${err.message}); try again`, true);
         // What was streamed stays streamed; the next call continues after it.
         partial = cutOff + fresh;

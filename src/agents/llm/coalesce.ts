@@ -28,11 +28,12 @@ export class OutputCoalescer {
 
   /**
    * Adds streamed text of one kind (reasoning becomes thinking, answer tokens output); a change
-   * of kind writes what was buffered first. Throws if an earlier write failed.
+   * of kind writes what was buffered first. Never throws: it is called from inside the provider's
+   * stream, where a storage failure must not pass for a broken stream. A failed write surfaces at
+   * the next `flush()`, and nothing more is written after it.
    */
   push(kind: StreamKind, text: string): void {
-    this.rethrow();
-    if (text.length === 0) return;
+    if (text.length === 0 || this.failure !== undefined) return;
     if (kind !== this.kind) {
       this.writeNow();
       this.kind = kind;

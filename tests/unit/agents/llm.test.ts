@@ -53,13 +53,17 @@ describe('OutputCoalescer', () => {
     ]);
   });
 
-  it('a failed write surfaces on the next push or flush; discard drops the buffer', async () => {
+  it('a failed write surfaces at the next flush, and nothing is written after it; discard drops the buffer', async () => {
+    let writes = 0;
     const c = new OutputCoalescer(async () => {
+      writes++;
       throw new Error('stale attempt');
     }, { maxDelayMs: 60_000, maxChars: 1 });
     c.push('output', 'a');
     await expect(c.flush()).rejects.toThrow('stale attempt');
-    expect(() => c.push('output', 'b')).toThrow('stale attempt');
+    c.push('output', 'b');
+    await expect(c.flush()).rejects.toThrow('stale attempt');
+    expect(writes).toBe(1);
     const r = recorder();
     const d = new OutputCoalescer(r.write, { maxDelayMs: 60_000, maxChars: 1000 });
     d.push('output', 'never stored');
