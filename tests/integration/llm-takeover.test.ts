@@ -3,14 +3,15 @@
 // (`ctx.resume()`), rebuilds the conversation from it, and redoes only the model call that was in
 // flight. A stored tool result goes back to the model as it was (the tool is not called again); a
 // half-streamed answer is continued, not restarted; a tool call the crash left open is closed as
-// interrupted, and the model, told so, decides afresh, here differently from the first attempt.
+// interrupted, and the model, told so, decides afresh, here differently from the first attempt. A
+// sub-agent's stored answer is reused without running it; one cut off is closed, inner call first.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { replayRun, type RunMachineEvent } from '../../machines/run.machine.js';
 import { CONTINUE, createClient, createLlmAgent, openAiStream } from '../../src/agents/llm/index.js';
 import { AgentRegistry } from '../../src/agents/registry.js';
-import type { Tool } from '../../src/agents/types.js';
+import type { Agent, Tool } from '../../src/agents/types.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { RunEvent } from '../../src/protocol/events.js';
 import { executeRun } from '../../src/runs/executor.js';
@@ -48,7 +49,20 @@ describe.each(backends)('LLM agent takeover on %s', (backend) => {
   });
   beforeEach(() => {
     calls = 0;
+    subRuns = 0;
   });
+
+  // A sub-agent that must not run again when its answer is stored: it counts its runs.
+  let subRuns = 0;
+  const helper: Agent = {
+    name: 'helper',
+    description: 'test sub-agent',
+    async run(ctx) {
+      subRuns++;
+      await ctx.think('helping');
+      return { text: `helped with ${ctx.input.text}` };
+    },
+  };
 
   const agent = () =>
     createLlmAgent({
@@ -57,7 +71,7 @@ describe.each(backends)('LLM agent takeover on %s', (backend) => {
       stream: openAiStream(createClient({ baseURL: provider.url, apiKey: undefined, maxRetries: 0, timeoutMs: 10_000 })),
       model: 'gpt-4o-mini',
       tools: [counted as Tool],
-      subAgents: [],
+      subAgents: [{ name: 'helper', description: 'helps' }],
       maxSteps: 4,
       historyTokens: 1000,
       streamRetries: 0,
@@ -87,7 +101,7 @@ describe.each(backends)('LLM agent takeover on %s', (backend) => {
     const outcome = await executeRun(
       {
         db: t.db,
-        agents: new AgentRegistry().addAgent(agent()).addTool(counted as Tool),
+        agents: new AgentRegistry().addAgent(agent()).addAgent(helper).addTool(counted as Tool),
         log: createLogger('silent'),
         usageFor: () => ({ list: async () => [] }),
         history: async () => [],
@@ -145,5 +159,33 @@ describe.each(backends)('LLM agent takeover on %s', (backend) => {
     expect(sent[0]!.at(-1)!.content).toMatch(/interrupted/);
     expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => i + 1));
     expect(grammarHolds(all)).toBe('completed');
+  });
+
+  it('a sub-agent whose answer is stored is not run again; one the crash interrupted is closed, inner call first', async () => {
+    provider.enqueue({ chunks: answer(['Done.']) });
+    const stored = await takeOver([
+      { type: 'tool_executing', toolCallId: 'a1', tool: 'ask_helper', args: { task: 'x' } },
+      { type: 'agent_thinking', text: 'helping', agent: 'helper' },
+      { type: 'tool_completed', toolCallId: 'a1', tool: 'ask_helper', ok: true, result: { text: 'helped with x' }, durationMs: 1 },
+    ]);
+    expect(subRuns).toBe(0);
+    expect(stored.sent[0]!.at(-1)).toEqual({ role: 'tool', tool_call_id: 'a1', content: 'helped with x' });
+    expect(stored.all.slice(stored.before).map((e) => e.type)).toEqual(['agent_output', 'agent_completed']);
+
+    provider.enqueue({ chunks: answer(['Gave up.']) });
+    const open = await takeOver([
+      { type: 'tool_executing', toolCallId: 'a1', tool: 'ask_helper', args: { task: 'x' } },
+      { type: 'tool_executing', toolCallId: 'a2', tool: 'double', args: { n: 1 }, agent: 'helper' },
+    ]);
+    const after = open.all.slice(open.before);
+    expect(after.map((e) => [e.type, 'toolCallId' in e ? e.toolCallId : undefined])).toEqual([
+      ['tool_completed', 'a2'],
+      ['tool_completed', 'a1'],
+      ['agent_output', undefined],
+      ['agent_completed', undefined],
+    ]);
+    expect(after[0]).toMatchObject({ ok: false, agent: 'helper' });
+    expect(subRuns).toBe(0);
+    expect(grammarHolds(open.all)).toBe('completed');
   });
 });
