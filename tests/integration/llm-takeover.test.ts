@@ -80,7 +80,7 @@ describe.each(backends)('LLM agent takeover on %s', (backend) => {
     });
 
   /** A run whose first attempt stored `events` and died, taken over by a second attempt. */
-  async function takeOver(events: Array<Record<string, unknown>>) {
+  async function takeOver(events: Array<Record<string, unknown>>, runAs?: Agent) {
     const userId = randomUUID();
     const threadId = randomUUID();
     const runId = randomUUID();
@@ -101,7 +101,7 @@ describe.each(backends)('LLM agent takeover on %s', (backend) => {
     const outcome = await executeRun(
       {
         db: t.db,
-        agents: new AgentRegistry().addAgent(agent()).addAgent(helper).addTool(counted as Tool),
+        agents: new AgentRegistry().addAgent(runAs ?? agent()).addAgent(helper).addTool(counted as Tool),
         log: createLogger('silent'),
         usageFor: () => ({ list: async () => [] }),
         history: async () => [],
@@ -187,5 +187,21 @@ describe.each(backends)('LLM agent takeover on %s', (backend) => {
     expect(after[0]).toMatchObject({ ok: false, agent: 'helper' });
     expect(subRuns).toBe(0);
     expect(grammarHolds(open.all)).toBe('completed');
+  });
+
+  it('why resume(): an agent that replays itself against stored events breaks when the model answers differently', async () => {
+    // Streams its (new, different) answer as if the run were fresh, as a model's second answer would be.
+    const naive: Agent = {
+      name: 'llm',
+      description: 'test',
+      async run(ctx) {
+        await ctx.output('You spend $5.');
+        return { text: 'You spend $5.' };
+      },
+    };
+    const { outcome, all } = await takeOver([{ type: 'agent_output', text: 'Your sp' }], naive);
+    // The stored half answer and the new one do not add up to the agent's answer: refused, not sent.
+    expect(outcome).toBe('failed');
+    expect(all.at(-1)).toMatchObject({ type: 'agent_error', code: 'internal' });
   });
 });
