@@ -74,6 +74,7 @@ export const envSchema = z.object({
   LLM_AGENT_NAME: z
     .string()
     .regex(/^[a-z][a-z0-9_-]{0,31}$/, 'lower-case letters, digits, _ - (at most 32)')
+    .refine((n) => n !== 'analyst', 'analyst is the built-in agent (the LLM agent uses it as a sub-agent)')
     .default('assistant'),
   LLM_SYSTEM_PROMPT: z.string().min(1).optional(),
   LLM_MAX_STEPS: int(1, 100).default(8),

@@ -4,12 +4,23 @@
 // delivered while it is still going, cancellation mid-stream, and the stored rows per token.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replayRun, type RunMachineEvent } from '../../machines/run.machine.js';
-import { CONTINUE } from '../../src/agents/llm/index.js';
+import { z } from 'zod';
+import { CONTINUE, createClient, createLlmAgent, openAiStream } from '../../src/agents/llm/index.js';
+import type { Tool } from '../../src/agents/types.js';
 import type { RunEvent } from '../../src/protocol/events.js';
 import { primaryBackend } from '../helpers/backends.js';
 import { answer, callTool, chunk, FakeProvider } from '../helpers/llm-provider.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import type { TestClient } from '../helpers/client.js';
+
+/** Hangs until aborted, with a time limit of its own far below TOOL_TIMEOUT_MS. */
+const slowTool: Tool = {
+  name: 'slow_lookup',
+  description: 'Test tool: answers only when it is too late.',
+  input: z.strictObject({}),
+  timeoutMs: 100,
+  execute: (_input, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true })),
+};
 
 const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i} `);
 
@@ -26,7 +37,23 @@ describe(`LLM agent on ${primaryBackend}`, () => {
 
   beforeAll(async () => {
     await provider.start();
+    // A second LLM agent, registered by an embedder, with a tool of its own.
+    const tooly = createLlmAgent({
+      name: 'tooly',
+      description: 'test',
+      stream: openAiStream(createClient({ baseURL: provider.url, apiKey: undefined, maxRetries: 0, timeoutMs: 5_000 })),
+      model: 'local-model',
+      tools: [slowTool],
+      subAgents: [],
+      maxSteps: 3,
+      historyTokens: 0,
+      streamRetries: 0,
+      streamIdleMs: 5_000,
+      coalesce: { maxDelayMs: 50, maxChars: 400 },
+    });
     server = await startServer(primaryBackend, {
+      agents: [tooly],
+      tools: [slowTool],
       env: {
         LLM_BASE_URL: provider.url,
         LLM_API_KEY: 'sk-test-key',
@@ -239,6 +266,16 @@ describe(`LLM agent on ${primaryBackend}`, () => {
     console.log(`delivery: oldest token in each piece waited ${waits.join(', ')} ms (flush at 50 ms)`);
     expect(rows).toBeLessThan(200);
     expect(events.at(-1)).toMatchObject({ type: 'agent_completed', text: words(200).join('') });
+  });
+
+  it('a tool over its own time limit: recorded as failed, the error goes back to the model, the run goes on', async () => {
+    const start = provider.requests.length;
+    provider.enqueue({ chunks: callTool('call_s', 'slow_lookup', {}) }, { chunks: answer(['The lookup timed out.']) });
+    const { runId } = await ask('use the slow tool', { agent: 'tooly' });
+    const events = await c.runEvents(runId);
+    expect(events.find((e) => e.type === 'tool_completed')).toMatchObject({ tool: 'slow_lookup', ok: false, error: 'timed out after 100 ms' });
+    expect(events.at(-1)).toMatchObject({ type: 'agent_completed', text: 'The lookup timed out.' });
+    expect(JSON.parse(provider.requests[start + 1]!.body.messages.at(-1)!.content!)).toEqual({ error: 'timed out after 100 ms' });
   });
 
   it('the analyst is still there by name', async () => {

@@ -116,6 +116,7 @@ describe('LLM settings', () => {
 
   it('a base URL without a model is refused at start, and Anthropic without a key', () => {
     expect(() => loadConfig({ LLM_BASE_URL: 'http://127.0.0.1:11434/v1' })).toThrow(/LLM_MODEL/);
+    expect(() => loadConfig({ LLM_BASE_URL: 'http://x/v1', LLM_MODEL: 'm', LLM_AGENT_NAME: 'analyst' })).toThrow(/LLM_AGENT_NAME/);
     expect(() => loadConfig({ LLM_PROVIDER: 'anthropic', LLM_BASE_URL: 'https://api.anthropic.com', LLM_MODEL: 'claude-haiku-4-5' })).toThrow(/LLM_API_KEY/);
     expect(loadConfig({ LLM_PROVIDER: 'anthropic', LLM_BASE_URL: 'https://api.anthropic.com', LLM_MODEL: 'claude-haiku-4-5', LLM_API_KEY: 'k' }).llm?.provider).toBe('anthropic');
   });
