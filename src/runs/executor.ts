@@ -1,7 +1,9 @@
 // Executes one claimed attempt of a run: gives the agent a context whose calls become stored,
 // ordered events, and turns the outcome into exactly one terminal event. An attempt that takes a
 // run over replays the agent against the events already stored: steps that match are not stored
-// again, and a tool whose result is stored is not called again.
+// again, and a tool whose result is stored is not called again. An agent that cannot repeat itself
+// (a model) asks for the stored steps with `resume()` instead and goes on from them. A sub-agent
+// called through `callAgent` runs in the same run, its events tagged with its name.
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { AgentRegistry } from '../agents/registry.js';
