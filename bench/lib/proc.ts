@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-const root = join(import.meta.dirname, '..', '..');
+// BENCH_SERVER_ROOT runs the servers from another checkout (e.g. a worktree of an older commit),
+// so two versions can be compared in one interleaved run.
+const root = () => process.env.BENCH_SERVER_ROOT ?? join(import.meta.dirname, '..', '..');
 
 export interface ServerProcess {
   name: string;
@@ -29,8 +31,10 @@ export interface MemoryReply {
 }
 
 export async function startServer(name: string, script: string, env: Record<string, string>, wsPath = '/v1/ws'): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script], {
-    cwd: root,
+  // BENCH_NODE_ARGS adds flags to the servers (e.g. --cpu-prof to profile them).
+  const extra = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, ['--expose-gc', ...extra, '--import', 'tsx', script], {
+    cwd: root(),
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
