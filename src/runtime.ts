@@ -149,6 +149,7 @@ export class Runtime {
             usageFor: (userId) => usageReader(db, userId),
             history: (threadId, runId) => threads.history(threadId, runId),
             afterTerminal: async (tx, run) => {
+              await queue.completeInTx(tx, run.id);
               if (await runs.promoteNext(tx, run.thread_id)) {
                 setImmediate(() => {
                   worker?.wake();

@@ -69,6 +69,11 @@ export class RunQueue {
     return jobs.map((j) => ({ runId: j.data.runId }));
   }
 
+  /** Completes the run's job in the caller's transaction (the one storing the terminal event): one commit fewer per run. */
+  async completeInTx(tx: Queryable, runId: string): Promise<void> {
+    await this.boss.complete(RUN_QUEUE, runId, {}, { db: bossDb(tx) });
+  }
+
   /** Completes the run's job (a no-op if it is not active). */
   async complete(runId: string): Promise<void> {
     await this.boss.complete(RUN_QUEUE, runId);

@@ -3,6 +3,7 @@
 import { initialRunSnapshot, stepRun, type RunMachineEvent, type RunSnapshot } from '../../machines/run.machine.js';
 import { isTerminal, statusForTerminal, type RunEvent, type RunEventBody, type TerminalType } from '../protocol/events.js';
 import type { Db, Queryable } from '../store/db.js';
+import { appendBatcher } from '../store/append-batcher.js';
 import { appendEvent, type StoredEvent } from '../store/event-log.js';
 import { retryWhileUnreachable } from '../store/retry.js';
 import type { Span } from '@opentelemetry/api';
@@ -89,6 +90,13 @@ export class RunRecorder {
     return this.snapshot.context;
   }
 
+  /** This attempt stored the terminal event (and with it, in the same transaction, completed the job). */
+  get endedHere(): boolean {
+    return this.terminalStored;
+  }
+
+  private terminalStored = false;
+
   get finished(): boolean {
     return this.snapshot.status === 'done';
   }
@@ -141,11 +149,14 @@ export class RunRecorder {
               await appendEvent(tx, record);
               await inTx(tx);
             })
-          : appendEvent(this.db, record),
+          : finalStatus
+            ? appendEvent(this.db, record)
+            : appendBatcher(this.db).append(record),
       this.stopSignal,
     );
     this.snapshot = next;
     this.seq = event.seq;
+    if (finalStatus) this.terminalStored = true;
     this.history.push(event);
     const stored: StoredEvent = { event, json };
     const o = this.observe;

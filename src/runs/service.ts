@@ -13,11 +13,11 @@ import {
   findRequestKey,
   getOwnRun,
   insertMessage,
+  insertNewThreadRun,
   insertRequestKey,
   insertRun,
-  insertThread,
   lockOwnThread,
-  oldestPendingRun,
+  nextPendingRun,
   sessionRuns,
   lockThread,
   promotePending,
@@ -64,22 +64,34 @@ export class RunService {
   async accept(userId: string, f: AgentRequestFrame, traceContext: string | null = null): Promise<Accepted> {
     const agent = f.agent ?? this.d.defaultAgent;
     if (!this.d.agents.agent(agent)) throw badRequest(`unknown agent ${JSON.stringify(agent)}`);
-    const known = await findRequestKey(this.d.db, userId, f.requestId);
-    if (known) return { runId: known.run_id, threadId: known.thread_id };
-
+    // No lookup of the request key first: a repeated requestId is rare, and the key's insert below
+    // (which conflicts, rolls back, and answers the first run) covers it in the same round trips.
     let result: { accepted: Accepted; queued: boolean; interrupt: RunRow[] };
     try {
       result = await this.d.db.transaction(async (tx) => {
-        let threadId = f.threadId;
-        if (threadId !== undefined) {
-          if (!(await lockOwnThread(tx, threadId, userId))) throw notFound('thread');
-        } else {
-          threadId = randomUUID();
-          await insertThread(tx, { id: threadId, userId, title: titleOf(f.input.text) });
-        }
         const runId = randomUUID();
+        if (f.threadId === undefined) {
+          // The common case, a new thread: nothing can be busy, one statement stores it all.
+          const threadId = randomUUID();
+          const stored = await insertNewThreadRun(tx, {
+            userId,
+            requestId: f.requestId,
+            runId,
+            threadId,
+            title: titleOf(f.input.text),
+            agent,
+            text: f.input.text,
+            messageId: randomUUID(),
+            traceContext,
+          });
+          if (!stored) throw new DuplicateRequest();
+          await this.d.queue.sendInTx(tx, runId);
+          return { accepted: { runId, threadId }, queued: true, interrupt: [] };
+        }
+        const threadId = f.threadId;
+        if (!(await lockOwnThread(tx, threadId, userId))) throw notFound('thread');
         if (!(await insertRequestKey(tx, { userId, requestId: f.requestId, runId, threadId }))) throw new DuplicateRequest();
-        const active = f.threadId !== undefined ? await activeRunsOfThread(tx, threadId) : [];
+        const active = await activeRunsOfThread(tx, threadId);
         const onBusy = f.onBusy ?? 'reject';
         if (active.length > 0 && onBusy === 'reject') {
           throw new AppError('thread_busy', 'the thread has an active run; send onBusy "enqueue" or "interrupt", or wait');
@@ -166,9 +178,7 @@ export class RunService {
     // The thread lock orders this against `accept` (which holds it while it enqueues) and
     // against cancels: each sees what the other committed.
     await lockThread(tx, threadId);
-    const active = await activeRunsOfThread(tx, threadId);
-    if (active.some((r) => r.status === 'queued' || r.status === 'running')) return false;
-    const next = await oldestPendingRun(tx, threadId);
+    const next = await nextPendingRun(tx, threadId);
     if (!next) return false;
     if (!(await promotePending(tx, next.id))) return false;
     await this.d.queue.sendInTx(tx, next.id);

@@ -213,6 +213,7 @@ export class RunWorker {
     const controller = new AbortController();
     this.inflight.set(run.id, { controller, attempt: run.attempt });
     let outcome: Outcome = 'superseded';
+    let endedHere = false;
     // The attempt continues the accepting request's trace (stored with the run), on every attempt.
     const t = this.telemetry;
     const request = fromTraceparent(run.trace_context);
@@ -246,7 +247,8 @@ export class RunWorker {
     );
     try {
       if (run.cancel_reason) controller.abort(new RunAborted('cancel', run.cancel_reason));
-      const stored = (await readEvents(this.db, run.id, 0, 100_000)).map((s) => s.event as RunEvent);
+      // A run with nothing stored (its first attempt, nearly always) has no log to rebuild from.
+      const stored = run.last_seq === 0 ? [] : (await readEvents(this.db, run.id, 0, 100_000)).map((s) => s.event as RunEvent);
       const recorder = new RunRecorder(
         { runId: run.id, threadId: run.thread_id, userId: run.user_id },
         run.attempt,
@@ -268,6 +270,7 @@ export class RunWorker {
       } else {
         const runCtx = trace.setSpan(context.active(), span);
         outcome = await context.with(runCtx, () => executeRun(this.deps, run, recorder, controller.signal, runCtx));
+        endedHere = recorder.endedHere;
       }
       this.stats.outcomes[outcome]++;
     } catch (err) {
@@ -283,8 +286,9 @@ export class RunWorker {
       await releaseLease(this.db, run.id, this.lease.owner, run.attempt);
       return;
     }
-    // The job is the run's (job id = run id): whoever finishes the run completes it.
-    if (outcome !== 'superseded') await this.queue.complete(run.id);
+    // The job is the run's (job id = run id): whoever finishes the run completes it, in the
+    // terminal event's transaction when this attempt stored it.
+    if (outcome !== 'superseded' && !endedHere) await this.queue.complete(run.id);
   }
 }
 

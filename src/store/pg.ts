@@ -1,5 +1,6 @@
 // `Db` over node-postgres. The pool's `error` listener matters: an idle client that dies when
 // PostgreSQL restarts emits `error` on the pool, and without a listener the process crashes.
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../log/logger.js';
 import type { Db, Queryable, Row } from './db.js';
@@ -27,7 +28,9 @@ export function createPgDb(options: PgDbOptions): Db {
 
   const wrap = (client: pg.Pool | pg.PoolClient): Queryable => ({
     async query<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<R[]> {
-      const res = await client.query(sql, params as unknown[] | undefined);
+      const name = statementName(sql);
+      const values = params as unknown[] | undefined;
+      const res = await (name ? client.query({ name, text: sql, values }) : client.query(sql, values));
       return res.rows as R[];
     },
     async exec(sql: string): Promise<void> {
@@ -88,4 +91,18 @@ export function createPgDb(options: PgDbOptions): Db {
       await pool.end();
     },
   };
+}
+
+// Named statements are parsed and planned once per connection instead of on every call: the
+// hot path (appends, claims, accepts) repeats a handful of texts thousands of times a second.
+// The set is bounded, so SQL built with varying text cannot grow each connection's cache forever.
+const MAX_NAMED = 500;
+const names = new Map<string, string>();
+
+function statementName(sql: string): string | undefined {
+  const known = names.get(sql);
+  if (known !== undefined || names.size >= MAX_NAMED) return known;
+  const name = `aw_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+  names.set(sql, name);
+  return name;
 }

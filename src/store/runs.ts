@@ -62,6 +62,43 @@ export async function insertRequestKey(
   return rows.length === 1;
 }
 
+/**
+ * A request on a new thread, in one statement: its idempotency key, the thread, the queued run
+ * and the user's message. Nothing is stored when the key exists (false: a duplicate request).
+ */
+export async function insertNewThreadRun(
+  q: Queryable,
+  r: { userId: string; requestId: string; runId: string; threadId: string; title: string; agent: string; text: string; messageId: string; traceContext?: string | null },
+): Promise<boolean> {
+  const rows = await q.query<{ n: number }>(
+    `WITH k AS (
+       INSERT INTO request_keys (user_id, request_id, run_id, thread_id) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (user_id, request_id) DO NOTHING RETURNING run_id
+     ), t AS (
+       INSERT INTO threads (id, user_id, title) SELECT $4, $1, $5 FROM k RETURNING id
+     ), r AS (
+       INSERT INTO runs (id, thread_id, user_id, agent, input, status, trace_context, queued_at)
+       SELECT $3, t.id, $1, $6, $7::jsonb, 'queued', $8, now() FROM t RETURNING id
+     ), m AS (
+       INSERT INTO messages (id, thread_id, run_id, role, content) SELECT $9, $4, r.id, 'user', $10 FROM r
+     )
+     SELECT count(*)::int AS n FROM k`,
+    [r.userId, r.requestId, r.runId, r.threadId, r.title, r.agent, JSON.stringify({ text: r.text }), r.traceContext ?? null, r.messageId, r.text],
+  );
+  return rows[0]?.n === 1;
+}
+
+/** The thread's oldest waiting run, if no run holds the thread (nothing queued or running). */
+export async function nextPendingRun(q: Queryable, threadId: string): Promise<{ id: string } | undefined> {
+  const rows = await q.query<{ id: string }>(
+    `SELECT id FROM runs WHERE thread_id = $1 AND status = 'pending'
+       AND NOT EXISTS (SELECT 1 FROM runs b WHERE b.thread_id = $1 AND b.status IN ('queued', 'running'))
+     ORDER BY created_at, id LIMIT 1`,
+    [threadId],
+  );
+  return rows[0];
+}
+
 /** Runs of the thread that hold it: running or queued, or waiting their turn. */
 export async function activeRunsOfThread(q: Queryable, threadId: string): Promise<RunRow[]> {
   return q.query<RunRow & Record<string, unknown>>(
@@ -197,14 +234,6 @@ export async function lapsedRuns(q: Queryable, limit: number): Promise<string[]>
     [limit],
   );
   return rows.map((r) => r.id);
-}
-
-export async function oldestPendingRun(q: Queryable, threadId: string): Promise<RunRow | undefined> {
-  const rows = await q.query<RunRow & Record<string, unknown>>(
-    `SELECT ${RUN_COLUMNS} FROM runs WHERE thread_id = $1 AND status = 'pending' ORDER BY created_at, id LIMIT 1`,
-    [threadId],
-  );
-  return rows[0];
 }
 
 export async function upsertAck(q: Queryable, runId: string, seq: number): Promise<number> {

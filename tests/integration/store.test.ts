@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/protocol/events.js';
+import { AppendBatcher } from '../../src/store/append-batcher.js';
 import { appendEvent, appendUnstartedTerminal, readEvents, StaleAttemptError } from '../../src/store/event-log.js';
 import { migrate, migrations } from '../../src/store/migrations.js';
 import { claimRun, insertRequestKey, insertRun, insertThread, lapsedRuns, releaseLease, renewLeases, upsertAck } from '../../src/store/runs.js';
@@ -86,6 +87,28 @@ describe.each(backends)('store on %s', (backend) => {
     expect(read[0]?.event).toMatchObject({ type: 'agent_started', runId, threadId, seq: 1 });
     expect((await readEvents(t.db, runId, 2)).map((r) => r.event.seq)).toEqual([3]);
     expect(await readEvents(t.db, 'not-a-uuid', 0)).toEqual([]);
+  });
+
+  it('stores a batch of many runs\' appends together, refusing only the events that fail their fence', async () => {
+    const runs = await Promise.all(Array.from({ length: 6 }, () => seedRun(t)));
+    for (const r of runs) await claimRun(t.db, r.runId);
+    // Three writes in flight at most one at a time: the first goes alone, the rest wait and go together.
+    const batcher = new AppendBatcher(t.db, 1);
+    const put = (r: { runId: string; threadId: string }, seq: number, attempt = 1) => {
+      const event = ev(r.runId, r.threadId, seq);
+      return batcher.append({ event, attempt, json: JSON.stringify(event) });
+    };
+    const [a, b, c, d, e, f] = runs as [typeof runs[0], typeof runs[0], typeof runs[0], typeof runs[0], typeof runs[0], typeof runs[0]];
+    const results = await Promise.allSettled([put(a, 1), put(b, 1), put(c, 1), put(d, 2), put(e, 1, 2), put(f, 1)]);
+    expect(results.map((x) => x.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect(results.filter((x) => x.status === 'rejected').every((x) => x.reason instanceof StaleAttemptError)).toBe(true);
+    const second = await Promise.allSettled([put(a, 2), put(b, 2), put(c, 3), put(f, 1)]);
+    expect(second.map((x) => x.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected']);
+    for (const [r, seqs] of [[a, [1, 2]], [b, [1, 2]], [c, [1]], [d, []], [e, []], [f, [1]]] as const) {
+      expect((await readEvents(t.db, r.runId, 0)).map((x) => x.event.seq)).toEqual(seqs);
+      const [row] = await t.db.query<{ last_seq: number }>('SELECT last_seq FROM runs WHERE id = $1', [r.runId]);
+      expect(row?.last_seq).toBe(seqs.length);
+    }
   });
 
   it.runIf(backend === 'postgres')('lets exactly one of two concurrent writers store a seq', async () => {

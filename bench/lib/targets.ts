@@ -1,0 +1,75 @@
+// What a scenario runs against: a floor server, or agentwire on PostgreSQL or on the embedded
+// PGlite. Each launch gets a fresh database (or data directory), so nothing carries over from
+// the previous measurement; `dispose` kills the process and removes its data.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, type ServerProcess } from './proc.js';
+import { BENCH_SECRET, freshDatabase, registerUsers, seedUsers } from './users.js';
+
+export type TargetKind = 'floorA' | 'floorB' | 'pg' | 'pglite';
+
+export interface Target {
+  label: string;
+  kind: TargetKind;
+  server: ServerProcess;
+  /** The agent requests name (agentwire only). */
+  agent: string | undefined;
+  databaseUrl: string | undefined;
+  /** Tokens for `n` distinct users (floors need none: they accept every upgrade). */
+  users(n: number, how?: 'register' | 'seed'): Promise<Array<string | undefined>>;
+  dispose(): Promise<void>;
+}
+
+export const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+let launches = 0;
+
+/** Limits that would otherwise refuse a load generator's traffic; everything else is the default. */
+const OPEN_LIMITS = {
+  REQUESTS_PER_MINUTE: '1000000',
+  JWT_SECRET: BENCH_SECRET,
+  TOKEN_TTL_SECONDS: '21600',
+};
+
+export async function launch(kind: TargetKind, opts: { agent?: string; env?: Record<string, string> } = {}): Promise<Target> {
+  const n = ++launches;
+  const db = kind === 'floorB' || kind === 'pg' ? await freshDatabase(ADMIN_URL, `bench_${process.pid}_${n}`) : undefined;
+  const dataDir = kind === 'pglite' ? mkdtempSync(join(tmpdir(), 'agentwire-bench-')) : undefined;
+  const cleanup = async () => {
+    await db?.drop().catch(() => undefined);
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  };
+  let server: ServerProcess;
+  try {
+    server =
+      kind === 'floorA' || kind === 'floorB'
+        ? await startServer(kind, 'bench/servers/floor.ts', { FLOOR: kind === 'floorA' ? 'a' : 'b', ...(db ? { DATABASE_URL: db.url } : {}) })
+        : await startServer(`agentwire ${kind}`, 'bench/node.ts', {
+            ...OPEN_LIMITS,
+            ...(db ? { DATABASE_URL: db.url } : { AGENTWIRE_DATA_DIR: dataDir! }),
+            WORKER_CONCURRENCY: '200',
+            ...opts.env,
+          });
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  const label = kind === 'floorA' ? 'floor A (raw uWS)' : kind === 'floorB' ? 'floor B (uWS + pg)' : `agentwire ${opts.agent ?? 'bench'} on ${kind === 'pg' ? 'PostgreSQL' : 'PGlite'}`;
+  return {
+    label,
+    kind,
+    server,
+    agent: kind === 'pg' || kind === 'pglite' ? (opts.agent ?? 'bench') : undefined,
+    databaseUrl: db?.url,
+    users: async (count, how = 'register') => {
+      if (kind === 'floorA' || kind === 'floorB') return new Array<undefined>(count).fill(undefined);
+      if (how === 'seed' && db) return seedUsers(db.url, count);
+      return registerUsers(server.url, count);
+    },
+    dispose: async () => {
+      await server.stop();
+      await cleanup();
+    },
+  };
+}
