@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { closedLoop, idleSessions, massReconnect, openLoop, soak, streaming } from './scenarios.js';
 import { median, round } from './lib/stats.js';
+import { report } from './report.js';
 import { launch, type Target, type TargetKind } from './lib/targets.js';
 
 const { values } = parseArgs({
@@ -116,7 +117,8 @@ const dirty = execSync('git status --porcelain --untracked-files=no').toString()
 const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGb: round(totalmem() / 2 ** 30), node: process.version, postgres: pgVersion() };
 const file = join(import.meta.dirname, 'results', `bench-${commit}${dirty ? '-dirty' : ''}-${[...only].join('')}.json`);
 writeFileSync(file, JSON.stringify({ commit, dirty, date: new Date().toISOString(), machine, rounds: ROUNDS, seconds: SECONDS, soakSeconds: SOAK_SECONDS, quick, summary, rows }, null, 2));
-console.log(`written ${file}`);
+console.log(`written ${file}\n`);
+console.log(report(summary as Parameters<typeof report>[0]));
 process.exit(0);
 
 function pgVersion(): string {

@@ -1,0 +1,73 @@
+// Turns a results file of `npm run bench` into the Markdown table of docs/performance.md:
+// each scenario's figures beside its floors, the target, and whether it was met.
+//   node --import tsx bench/report.ts bench/results/bench-<commit>.json
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+
+type Summary = Record<string, unknown> & { scenario: string; target: string };
+
+const num = (s: Summary | undefined, k: string): number | undefined => (typeof s?.[k] === 'number' ? (s[k] as number) : undefined);
+const fmt = (x: number | undefined, digits = 0) => (x === undefined ? 'n/a' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const pct = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? undefined : (a / b) * 100);
+const verdict = (ok: boolean | undefined) => (ok === undefined ? 'n/a' : ok ? 'met' : 'not met');
+
+export function report(summary: Summary[]): string {
+  const find = (scenario: string, target: string) => summary.find((s) => s.scenario === scenario && s.target === target);
+  const A = 'floor A (raw uWS)';
+  const B = 'floor B (uWS + pg)';
+  const lines = ['| scenario | agentwire | floors (same run) | target | verdict |', '|---|---|---|---|---|'];
+  const a = { fa: find('a', A), fb: find('a', B), pg: find('a', 'agentwire bench on PostgreSQL'), pgAn: find('a', 'agentwire analyst on PostgreSQL'), lite: find('a', 'agentwire bench on PGlite'), liteAn: find('a', 'agentwire analyst on PGlite') };
+  if (a.pg) {
+    const ratio = pct(num(a.pg, 'runsPerSec'), num(a.fb, 'runsPerSec'));
+    lines.push(
+      `| (a) closed loop, 100 sockets, PostgreSQL | bench agent ${fmt(num(a.pg, 'runsPerSec'))} runs/s, p50 ${fmt(num(a.pg, 'p50'), 1)} / p99 ${fmt(num(a.pg, 'p99'), 1)} ms (${fmt(ratio)} % of floor B); analyst ${fmt(num(a.pgAn, 'runsPerSec'))} runs/s, p99 ${fmt(num(a.pgAn, 'p99'), 1)} ms | A ${fmt(num(a.fa, 'runsPerSec'))} runs/s, p99 ${fmt(num(a.fa, 'p99'), 1)} ms; B ${fmt(num(a.fb, 'runsPerSec'))} runs/s, p99 ${fmt(num(a.fb, 'p99'), 1)} ms | ≥ 2,500 runs/s, ≥ 60 % of B, p99 ≤ 100 ms | ${verdict((num(a.pg, 'runsPerSec') ?? 0) >= 2500 && (ratio ?? 0) >= 60 && (num(a.pg, 'p99') ?? Infinity) <= 100)} |`,
+    );
+  }
+  if (a.lite) {
+    lines.push(
+      `| (a) closed loop, 100 sockets, PGlite | bench agent ${fmt(num(a.lite, 'runsPerSec'))} runs/s, p99 ${fmt(num(a.lite, 'p99'), 1)} ms; analyst ${fmt(num(a.liteAn, 'runsPerSec'))} runs/s | (as above) | ≥ 1,000 runs/s | ${verdict((num(a.lite, 'runsPerSec') ?? 0) >= 1000)} |`,
+    );
+  }
+  const b = { fa: find('b', A), fb: find('b', B), pg: find('b', 'agentwire bench on PostgreSQL') };
+  if (b.pg) {
+    const s = (x: Summary | undefined) => `started p50 ${fmt(num(x, 'started.p50'), 1)} / p99 ${fmt(num(x, 'started.p99'), 1)} / p99.9 ${fmt(num(x, 'started.p999'), 1)} ms; terminal p50 ${fmt(num(x, 'terminal.p50'), 1)} / p99 ${fmt(num(x, 'terminal.p99'), 1)} / p99.9 ${fmt(num(x, 'terminal.p999'), 1)} ms`;
+    lines.push(
+      `| (b) open loop, 200 runs/s over 1,000 sockets, PostgreSQL | ${s(b.pg)}; ${fmt(num(b.pg, 'completed'))} of ${fmt(num(b.pg, 'sent'))} completed | A: ${s(b.fa)}. B: ${s(b.fb)} | started p50 ≤ 3 ms, terminal p99 ≤ 25 ms | ${verdict((num(b.pg, 'started.p50') ?? Infinity) <= 3 && (num(b.pg, 'terminal.p99') ?? Infinity) <= 25)} |`,
+    );
+  }
+  const c = { fa: find('c', A), pg: find('c', 'agentwire bench_stream on PostgreSQL') };
+  if (c.pg) {
+    const ratio = pct(num(c.pg, 'piecesPerSec'), num(c.fa, 'piecesPerSec'));
+    lines.push(
+      `| (c) streaming, 1,000 sockets × runs of 100 pieces | ${fmt(num(c.pg, 'piecesPerSec'))} pieces/s in ${fmt(num(c.pg, 'eventFramesPerSec'))} event frames/s (${fmt(ratio)} % of floor A's pieces/s); ${fmt(num(c.pg, 'storedRowsPerRun'), 1)} stored rows per run | A ${fmt(num(c.fa, 'piecesPerSec'))} pieces/s | ≥ 100,000 events/s, ≥ 40 % of A, ≤ 10 rows per run | ${verdict((num(c.pg, 'piecesPerSec') ?? 0) >= 100_000 && (ratio ?? 0) >= 40 && (num(c.pg, 'storedRowsPerRun') ?? Infinity) <= 10)} |`,
+    );
+  }
+  const d = { fa: find('d', A), pg: find('d', 'agentwire bench on PostgreSQL') };
+  if (d.pg) {
+    lines.push(
+      `| (d) ${fmt(num(d.pg, 'sessions'))} idle authenticated sessions | ${fmt((num(d.pg, 'bytesPerSession') ?? NaN) / 1024, 1)} KB resident per session (heap ${fmt((num(d.pg, 'heapBytesPerSession') ?? NaN) / 1024, 1)} KB) | A ${fmt((num(d.fa, 'bytesPerSession') ?? NaN) / 1024, 1)} KB per idle socket | ≤ 6 KB per session | ${verdict((num(d.pg, 'bytesPerSession') ?? Infinity) <= 6 * 1024)} |`,
+    );
+  }
+  const e = find('e', 'agentwire bench_paced on PostgreSQL');
+  if (e) {
+    const all = num(e, 'caughtUp') === num(e, 'sockets');
+    lines.push(
+      `| (e) ${fmt(num(e, 'sockets'))} sockets with runs in progress dropped at once, reconnect and resume | ${fmt(num(e, 'caughtUp'))} of ${fmt(num(e, 'sockets'))} caught up; catch-up p50 ${fmt(num(e, 'catchUp.p50'))} / p99 ${fmt(num(e, 'catchUp.p99'))} / max ${fmt(num(e, 'catchUp.max'))} ms; ${fmt(num(e, 'gaps'))} gaps, ${fmt(num(e, 'duplicates'))} duplicates | (no floor resumes) | all caught up, p99 ≤ 1 s, 0 gaps, 0 duplicates | ${verdict(all && (num(e, 'catchUp.p99') ?? Infinity) <= 1000 && num(e, 'gaps') === 0 && num(e, 'duplicates') === 0)} |`,
+    );
+  }
+  const f = find('f', 'agentwire bench on PostgreSQL');
+  if (f) {
+    lines.push(
+      `| (f) soak, ${fmt(num(f, 'seconds'))} s at ${fmt(num(f, 'rate'))} runs/s (half of (a)) | resident memory after GC ${fmt(num(f, 'rssAfterWarmupMb'), 1)} → ${fmt(num(f, 'rssEndMb'), 1)} MB (${fmt(num(f, 'rssGrowthPct'), 1)} %); ${fmt(num(f, 'completed'))} of ${fmt(num(f, 'sent'))} runs completed; ${fmt(num(f, 'serverCloses'))} sockets dropped by the server | | growth ≤ 5 %, 99.9 % connection reliability | ${verdict((num(f, 'rssGrowthPct') ?? Infinity) <= 5 && num(f, 'serverCloses') === 0)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const file = process.argv[2];
+  if (!file) throw new Error('usage: bench/report.ts <results.json>');
+  const data = JSON.parse(readFileSync(file, 'utf8')) as { summary: Summary[]; commit: string; date: string; machine: unknown };
+  console.log(`commit ${data.commit}, ${data.date}, ${JSON.stringify(data.machine)}\n`);
+  console.log(report(data.summary));
+}
