@@ -63,6 +63,15 @@ export const envSchema = z.object({
   OTEL_SERVICE_NAME: z.string().min(1).default('agentwire'),
   /** Lets user text (the request's input) into span attributes. Off: ids, names and counts only. */
   TELEMETRY_RECORD_CONTENT: bool.default(false),
+  // The statechart visualizer at /debug (docs/visualizer.md). Off by default; when on, only a
+  // holder of DEBUG_TOKEN or a user named in ADMIN_USERS may open it.
+  DEBUG_ENABLED: bool.default(false),
+  DEBUG_TOKEN: z.string().min(32, 'DEBUG_TOKEN must be at least 32 characters').optional(),
+  ADMIN_USERS: commaList.optional(),
+  /** How often the live feed sends the latest state of changed actors (coalesced in between). */
+  DEBUG_FEED_INTERVAL_MS: int(50, 5_000).default(200),
+  /** Actors listed one by one in each feed message; the rest are counted per state. */
+  DEBUG_FEED_MAX_ACTORS: int(10, 5_000).default(100),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -91,6 +100,13 @@ export interface Config {
   readonly runTimeoutMs: number;
   readonly toolTimeoutMs: number;
   readonly slowSocketCloseMs: number;
+  readonly debug: {
+    readonly enabled: boolean;
+    readonly token: string | undefined;
+    readonly adminUsers: readonly string[];
+    readonly feedIntervalMs: number;
+    readonly feedMaxActors: number;
+  };
   readonly telemetry: {
     /** Undefined: tracing off. */
     readonly tracesExporter: 'otlp' | 'console' | undefined;
@@ -154,6 +170,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     runTimeoutMs: e.RUN_TIMEOUT_MS,
     toolTimeoutMs: e.TOOL_TIMEOUT_MS,
     slowSocketCloseMs: e.SLOW_SOCKET_CLOSE_MS,
+    debug: Object.freeze({
+      enabled: e.DEBUG_ENABLED,
+      token: e.DEBUG_TOKEN,
+      adminUsers: Object.freeze([...(e.ADMIN_USERS ?? [])]),
+      feedIntervalMs: e.DEBUG_FEED_INTERVAL_MS,
+      feedMaxActors: e.DEBUG_FEED_MAX_ACTORS,
+    }),
     telemetry: Object.freeze({
       tracesExporter: tracesExporter(e),
       tracesEndpoint: tracesEndpoint(e),
