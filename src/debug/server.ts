@@ -193,7 +193,8 @@ export function registerDebug(app: TemplatedApp, d: DebugDeps): void {
         (access) => {
           if (aborted) return;
           if (!access.ok) return refuse(access.status === 401 ? '401 Unauthorized' : '403 Forbidden', access.status === 401 ? 'unauthorized' : 'forbidden');
-          // No subprotocol: the credential is the cookie or the header, never echoed.
+          // No subprotocol: the credential is the cookie or the header, never echoed. Not corked,
+          // for the reason given in src/transport/ws.ts (uWS prints a warning about it).
           res.upgrade<DebugSocket>({}, key, '', extensions, context);
         },
         () => {
