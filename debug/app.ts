@@ -33,7 +33,7 @@ const button = (text: string, onClick: () => void) => {
 const short = (id: string) => (id.length > 12 ? `${id.slice(0, 8)}…` : id);
 
 /** Counters the measurement script reads (bench/debug-feed.ts). */
-const stats = { messages: 0, bytes: 0, renders: 0 };
+const stats = { messages: 0, bytes: 0, renders: 0, renderMs: 0, renderMsMax: 0 };
 (window as unknown as { __feed: typeof stats }).__feed = stats;
 
 const live = new Map<string, Diagram>();
@@ -99,6 +99,14 @@ function actorRows(tbody: HTMLElement, actors: ActorView[]): void {
 }
 
 function render(): void {
+  const t0 = performance.now();
+  draw();
+  const ms = performance.now() - t0;
+  stats.renderMs += ms;
+  stats.renderMsMax = Math.max(stats.renderMsMax, ms);
+}
+
+function draw(): void {
   scheduled = false;
   const msg = latest;
   if (!msg) return;
