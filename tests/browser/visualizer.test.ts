@@ -1,6 +1,7 @@
 // The statechart visualizer at /debug in real Chromium (Debian's, driven by playwright-core):
 // every state and transition of every machine is drawn; a live run moves the highlight through
-// its states in order; a stored run steps forward and back, and a refused event is marked.
+// its states in order, and a live refusal shows; a stored run steps forward and back, and a
+// refused event in its log is marked.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
@@ -48,6 +49,16 @@ const hasCount = (l: Locator, n: number) => until(async () => (await l.count()) 
 const hasAttr = (l: Locator, name: string, v: string) => until(async () => (await l.getAttribute(name)) === v, `${l} ${name}=${v}`);
 const contains = (l: Locator, text: string) => until(async () => (await l.textContent())?.includes(text), `${l} to contain "${text}"`);
 
+// Streams one answer and completes with another: the run statechart refuses the agent_completed.
+const mismatchAgent: Agent = {
+  name: 'mismatch',
+  description: 'Test agent: its final answer differs from what it streamed.',
+  async run(ctx) {
+    await ctx.output('streamed');
+    return { text: 'something else' };
+  },
+};
+
 describe.runIf(existsSync(CHROMIUM))(`statechart visualizer in Chromium on ${primaryBackend}`, () => {
   let server: TestServer;
   let browser: Browser;
@@ -57,7 +68,7 @@ describe.runIf(existsSync(CHROMIUM))(`statechart visualizer in Chromium on ${pri
 
   beforeAll(async () => {
     server = await startServer(primaryBackend, {
-      agents: [steppedAgent, scriptedAgent],
+      agents: [steppedAgent, scriptedAgent, mismatchAgent],
       tools: [steppedTool],
       // A short feed interval keeps the test quick; the default is 200 ms.
       env: { DEBUG_ENABLED: 'true', DEBUG_TOKEN, DEBUG_FEED_INTERVAL_MS: '50' },
@@ -109,7 +120,7 @@ describe.runIf(existsSync(CHROMIUM))(`statechart visualizer in Chromium on ${pri
     await page.screenshot({ path: join(SHOTS, 'visualizer-machines.png'), fullPage: true });
   });
 
-  it('moves the highlight of a live run through its states in order', async () => {
+  it('moves the highlight of a live run through its states in order, and marks a live run whose event is refused', async () => {
     const accepted = await client.request('step by step', { agent: 'stepped' });
     liveRunId = accepted.runId as string;
     const row = page.locator(`#runs tr[data-actor="${liveRunId}"]`);
@@ -140,6 +151,15 @@ describe.runIf(existsSync(CHROMIUM))(`statechart visualizer in Chromium on ${pri
     const trail = await page.locator('#trail li').allTextContents();
     expect(trail).toEqual(['running.working', 'running.toolCall', 'running.working', 'completed']);
     await client.runEvents(liveRunId);
+
+    // A refused event shows on the live page: the run's row says so, and the run ends failed.
+    const bad = (await client.request('mismatch', { agent: 'mismatch' })).runId as string;
+    const badRow = page.locator(`#runs tr[data-actor="${bad}"].has-refused`);
+    await hasCount(badRow, 1);
+    await contains(badRow, 'refused agent_completed');
+    await hasText(badRow.locator('td.state'), 'failed (done)');
+    await contains(page.locator('#totals'), 'Refused events: 1.');
+    expect((await client.runEvents(bad)).at(-1)).toMatchObject({ type: 'agent_error', code: 'internal' });
   });
 
   it('steps forward and back through a stored run and marks a refused event', async () => {
