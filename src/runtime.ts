@@ -32,6 +32,12 @@ import { parseUsageUpload, sampleUsage } from './usage/index.js';
 import type { TracerProvider } from '@opentelemetry/api';
 import { Telemetry } from './telemetry/index.js';
 import { createTracing, type Tracing } from './telemetry/tracing.js';
+import { DebugAccess } from './debug/access.js';
+import { DebugFeed } from './debug/feed.js';
+import { registerDebug } from './debug/server.js';
+import { getRun, recentRuns } from './store/runs.js';
+import { usernameOf } from './store/users.js';
+import type { RunEvent } from './protocol/events.js';
 
 export interface RuntimeOptions {
   config: Config;
@@ -52,6 +58,8 @@ export class Runtime {
   private worker: RunWorker | undefined;
   private server: HttpServer | undefined;
   private hub: SessionHub | undefined;
+  /** The statechart visualizer's live feed (DEBUG_ENABLED on a gateway). */
+  debugFeed: DebugFeed | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private repairTimer: NodeJS.Timeout | undefined;
   private acceptingWork = false;
@@ -107,12 +115,15 @@ export class Runtime {
       ? new PgNotifier(config.databaseUrl, (sql, params) => db.query(sql, params), this.nodeId, log)
       : new LocalNotifier();
     this.notifier = notifier;
+    const feed = gateway && config.debug.enabled ? new DebugFeed(config.debug.feedIntervalMs, config.debug.feedMaxActors) : undefined;
+    this.debugFeed = feed;
     const hub = gateway
       ? new SessionHub(
           { read: (runId, after, limit) => readEvents(db, runId, after, limit) },
           log,
           (ids) => runsCreatedAt(db, ids),
           this.telemetry,
+          feed ? (userId) => feed.inspectSession(userId) : undefined,
         )
       : undefined;
     this.hub = hub;
@@ -168,6 +179,7 @@ export class Runtime {
             nodeId: this.nodeId,
             leaseMs: config.leaseMs,
             telemetry: this.telemetry,
+            ...(feed ? { inspector: feed } : {}),
           },
         )
       : undefined;
@@ -227,7 +239,26 @@ export class Runtime {
             telemetry: this.telemetry,
           }
         : undefined,
+      feed
+        ? (app) =>
+            registerDebug(app, {
+              access: new DebugAccess({
+                token: config.debug.token,
+                adminUsers: config.debug.adminUsers,
+                authenticate: (jwt) => auth.authenticate(jwt),
+                usernameOf: (userId) => usernameOf(db, userId),
+              }),
+              feed,
+              login: (c) => auth.login(c),
+              getRun: (runId) => getRun(db, runId),
+              events: async (runId) => (await readEvents(db, runId, 0, 10_000)).map((e) => e.event as RunEvent),
+              recentRuns: (limit) => recentRuns(db, limit),
+              allowedOrigins: () => config.allowedOrigins ?? [`http://localhost:${this.port}`, `http://127.0.0.1:${this.port}`],
+              log,
+            })
+        : undefined,
     );
+    feed?.start();
     this.server = server;
 
     worker?.start();
@@ -289,6 +320,7 @@ export class Runtime {
     this.acceptingWork = false;
     clearInterval(this.sweepTimer);
     clearInterval(this.repairTimer);
+    this.debugFeed?.stop();
     this.server?.stopListening();
     this.hub?.closeAll(1001, 'server shutting down; reconnect and resume');
     await this.worker?.stop();

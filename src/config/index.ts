@@ -85,6 +85,15 @@ export const envSchema = z.object({
   LLM_STREAM_IDLE_MS: int(100, 3600 * 1000).default(60_000),
   LLM_OUTPUT_FLUSH_MS: int(0, 10_000).default(50),
   LLM_OUTPUT_FLUSH_CHARS: int(1, 65_536).default(400),
+  // The statechart visualizer at /debug (docs/visualizer.md). Off by default; when on, only a
+  // holder of DEBUG_TOKEN or a user named in ADMIN_USERS may open it.
+  DEBUG_ENABLED: bool.default(false),
+  DEBUG_TOKEN: z.string().min(32, 'DEBUG_TOKEN must be at least 32 characters').optional(),
+  ADMIN_USERS: commaList.optional(),
+  /** How often the live feed sends the latest state of changed actors (coalesced in between). */
+  DEBUG_FEED_INTERVAL_MS: int(50, 5_000).default(200),
+  /** Actors listed one by one in each feed message; the rest are counted per state. */
+  DEBUG_FEED_MAX_ACTORS: int(10, 5_000).default(100),
 })
   .refine((e) => !e.LLM_BASE_URL || e.LLM_MODEL, { message: 'LLM_MODEL is required when LLM_BASE_URL is set', path: ['LLM_MODEL'] })
   // Without a key the Anthropic client would go looking for credentials of its own (profiles, files).
@@ -158,6 +167,13 @@ export interface Config {
   readonly slowSocketCloseMs: number;
   /** Undefined: no LLM agent (no model configured). */
   readonly llm: LlmConfig | undefined;
+  readonly debug: {
+    readonly enabled: boolean;
+    readonly token: string | undefined;
+    readonly adminUsers: readonly string[];
+    readonly feedIntervalMs: number;
+    readonly feedMaxActors: number;
+  };
   readonly telemetry: {
     /** Undefined: tracing off. */
     readonly tracesExporter: 'otlp' | 'console' | undefined;
@@ -222,6 +238,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     runTimeoutMs: e.RUN_TIMEOUT_MS,
     toolTimeoutMs: e.TOOL_TIMEOUT_MS,
     slowSocketCloseMs: e.SLOW_SOCKET_CLOSE_MS,
+    debug: Object.freeze({
+      enabled: e.DEBUG_ENABLED,
+      token: e.DEBUG_TOKEN,
+      adminUsers: Object.freeze([...(e.ADMIN_USERS ?? [])]),
+      feedIntervalMs: e.DEBUG_FEED_INTERVAL_MS,
+      feedMaxActors: e.DEBUG_FEED_MAX_ACTORS,
+    }),
     telemetry: Object.freeze({
       tracesExporter: tracesExporter(e),
       tracesEndpoint: tracesEndpoint(e),

@@ -1,6 +1,7 @@
 // Records one run's events: consults the run statechart, stores, then announces. The seq is
 // assigned here, inside the run's own serialised append (one worker attempt at a time, fenced).
-import { initialRunSnapshot, stepRun, type RunMachineEvent, type RunSnapshot } from '../../machines/run.machine.js';
+import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { initialRunSnapshot, runMachine, stepRun, type RunMachineEvent, type RunSnapshot } from '../../machines/run.machine.js';
 import { isTerminal, statusForTerminal, type RunEvent, type RunEventBody, type TerminalType } from '../protocol/events.js';
 import type { Db, Queryable } from '../store/db.js';
 import { appendBatcher } from '../store/append-batcher.js';
@@ -27,7 +28,8 @@ export interface RunIdentity {
   userId: string;
 }
 
-const toMachineEvent = (body: RunEventBody): RunMachineEvent => {
+/** A stored event as the run statechart sees it (the visualizer's replay uses it too). */
+export const toMachineEvent = (body: RunEventBody): RunMachineEvent => {
   switch (body.type) {
     case 'tool_executing':
     case 'tool_completed':
@@ -49,8 +51,22 @@ export interface RecorderTelemetry {
   acceptedAt: number;
 }
 
+/**
+ * Watches the runs executing on this node (the statechart visualizer's live feed). Each attempt
+ * gets an XState actor of the run machine that mirrors the recorder's statechart, and its
+ * inspection events go to `inspect(…)`; refusals and the end of an attempt are reported beside.
+ */
+export interface RunInspector {
+  inspect(run: { runId: string; userId: string; agent: string; attempt: number }): (ev: InspectionEvent) => void;
+  refused(runId: string, eventType: string, state: unknown): void;
+  /** The attempt ended on this node (finished, handed over or superseded). */
+  detached(runId: string): void;
+}
+
 export class RunRecorder {
   private snapshot: RunSnapshot;
+  /** Only while inspected: an actor sent exactly the events stored, so its inspection is truthful. */
+  private readonly mirror: Actor<typeof runMachine> | undefined;
   private seq: number;
   /** Events stored so far in this attempt and before it (rebuilt from the log on takeover). */
   readonly history: RunEvent[];
@@ -65,6 +81,7 @@ export class RunRecorder {
     /** Aborts waiting out a database outage (the attempt is being stopped). */
     private readonly stopSignal?: AbortSignal,
     private readonly observe?: RecorderTelemetry,
+    inspect?: (ev: InspectionEvent) => void,
   ) {
     let snap = initialRunSnapshot();
     for (const e of stored) {
@@ -75,6 +92,12 @@ export class RunRecorder {
     this.snapshot = snap;
     this.seq = stored.length;
     this.history = [...stored];
+    if (inspect) this.mirror = createActor(runMachine, { snapshot: runMachine.getPersistedSnapshot(snap), inspect }).start();
+  }
+
+  /** The attempt is over: the mirror actor (if any) stops. */
+  close(): void {
+    this.mirror?.stop();
   }
 
   get lastSeq(): number {
@@ -158,6 +181,7 @@ export class RunRecorder {
     this.seq = event.seq;
     if (finalStatus) this.terminalStored = true;
     this.history.push(event);
+    this.mirror?.send(toMachineEvent(body));
     const stored: StoredEvent = { event, json };
     const o = this.observe;
     if (o) {

@@ -14,7 +14,7 @@ import type { RunEventBus } from './bus.js';
 import { executeRun, RunAborted, type ExecutorDeps, type Outcome } from './executor.js';
 import type { RunQueue } from './queue.js';
 import { retryWhileUnreachable } from '../store/retry.js';
-import { RunRecorder, type IllegalEventError } from './recorder.js';
+import { RunRecorder, type IllegalEventError, type RunInspector } from './recorder.js';
 
 export interface WorkerOptions {
   concurrency: number;
@@ -22,6 +22,8 @@ export interface WorkerOptions {
   nodeId: string;
   leaseMs: number;
   telemetry?: Telemetry;
+  /** The statechart visualizer's live feed, when it is on. */
+  inspector?: RunInspector;
 }
 
 interface Inflight {
@@ -245,11 +247,13 @@ export class RunWorker {
         : {},
       parent,
     );
+    const inspector = this.options.inspector;
+    let recorder: RunRecorder | undefined;
     try {
       if (run.cancel_reason) controller.abort(new RunAborted('cancel', run.cancel_reason));
       // A run with nothing stored (its first attempt, nearly always) has no log to rebuild from.
       const stored = run.last_seq === 0 ? [] : (await readEvents(this.db, run.id, 0, 100_000)).map((s) => s.event as RunEvent);
-      const recorder = new RunRecorder(
+      recorder = new RunRecorder(
         { runId: run.id, threadId: run.thread_id, userId: run.user_id },
         run.attempt,
         this.db,
@@ -258,9 +262,11 @@ export class RunWorker {
         (err: IllegalEventError) => {
           this.stats.refusedEvents++;
           this.log.error({ runId: run.id, err: err.message }, 'run statechart refused an event');
+          inspector?.refused(run.id, err.eventType, err.state);
         },
         controller.signal,
         { telemetry: t, span, acceptedAt: new Date(run.created_at).getTime() },
+        inspector?.inspect({ runId: run.id, userId: run.user_id, agent: run.agent, attempt: run.attempt }),
       );
       const last = stored[stored.length - 1];
       if (last && isTerminal(last.type)) {
@@ -269,8 +275,9 @@ export class RunWorker {
         outcome = 'completed';
       } else {
         const runCtx = trace.setSpan(context.active(), span);
-        outcome = await context.with(runCtx, () => executeRun(this.deps, run, recorder, controller.signal, runCtx));
-        endedHere = recorder.endedHere;
+        const r = recorder;
+        outcome = await context.with(runCtx, () => executeRun(this.deps, run, r, controller.signal, runCtx));
+        endedHere = r.endedHere;
       }
       this.stats.outcomes[outcome]++;
     } catch (err) {
@@ -278,6 +285,8 @@ export class RunWorker {
       throw err;
     } finally {
       this.inflight.delete(run.id);
+      recorder?.close();
+      inspector?.detached(run.id);
       if (span.isRecording()) span.setAttribute(ATTR.outcome, outcome);
       if (outcome === 'failed') span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();

@@ -1,7 +1,7 @@
 // Finds each user's session on this node and hands it the run events of that user's runs.
 // One XState session actor per connected user tracks its sockets and runs; each socket has a
 // `SocketChannel` holding its per-run cursors.
-import { createActor, type Actor } from 'xstate';
+import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { sessionMachine } from '../../machines/session.machine.js';
 import type { Logger } from '../log/logger.js';
 import { isTerminal, type SessionReadyFrame } from '../protocol/events.js';
@@ -31,6 +31,8 @@ export class SessionHub {
     /** When runs were accepted (database clock): decides whether a socket carries a run it did not see start. */
     private readonly createdAt: (runIds: string[]) => Promise<Map<string, { userId: string; createdAt: number }>> = async () => new Map(),
     private readonly telemetry: Telemetry = Telemetry.off(),
+    /** The statechart visualizer's live feed, when it is on: XState inspection of each session actor. */
+    private readonly inspect?: (userId: string) => (ev: InspectionEvent) => void,
   ) {}
 
   /**
@@ -100,7 +102,10 @@ export class SessionHub {
     });
     let session = this.sessions.get(userId);
     if (!session) {
-      const actor = createActor(sessionMachine, { input: { userId, socketId: sink.id } });
+      const actor = createActor(sessionMachine, {
+        input: { userId, socketId: sink.id },
+        ...(this.inspect ? { inspect: this.inspect(userId) } : {}),
+      });
       session = { actor, channels: new Map() };
       this.sessions.set(userId, session);
       actor.start();

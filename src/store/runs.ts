@@ -339,3 +339,8 @@ export async function threadRuns(q: Queryable, threadId: string, limit = 1000): 
 
 export const iso = (d: Date | string | null): string | null =>
   d === null ? null : d instanceof Date ? d.toISOString() : new Date(d).toISOString();
+
+/** The latest runs of every user, newest first (the visualizer's replay picker). */
+export async function recentRuns(q: Queryable, limit: number): Promise<RunRow[]> {
+  return q.query<RunRow & Record<string, unknown>>(`SELECT ${RUN_COLUMNS} FROM runs ORDER BY created_at DESC, id LIMIT $1`, [limit]);
+}

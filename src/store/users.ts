@@ -51,3 +51,8 @@ export async function consumeTicket(db: Queryable, ticketHash: string): Promise<
 export async function purgeExpiredTickets(db: Queryable): Promise<void> {
   await db.query('DELETE FROM ws_tickets WHERE expires_at < now()');
 }
+
+export async function usernameOf(db: Queryable, userId: string): Promise<string | undefined> {
+  const rows = await db.query<{ username: string }>('SELECT username FROM users WHERE id::text = $1', [userId]);
+  return rows[0]?.username;
+}

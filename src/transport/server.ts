@@ -8,13 +8,17 @@ export class HttpServer {
   private readonly app: TemplatedApp;
   private listenSocket: us_listen_socket | undefined;
 
-  /** Without `ws` (a worker-only process) only the health and metrics routes are served. */
-  constructor(routes: RouteDeps, ws: WsDeps | undefined) {
+  /**
+   * Without `ws` (a worker-only process) only the health and metrics routes are served.
+   * `extra` registers more routes before the catch-all (the statechart visualizer).
+   */
+  constructor(routes: RouteDeps, ws: WsDeps | undefined, extra?: (app: TemplatedApp) => void) {
     this.app = uWS.App();
     if (ws) {
       registerWebSocket(this.app, ws);
       registerWebApp(this.app);
     }
+    extra?.(this.app);
     registerRoutes(this.app, routes, { gateway: ws !== undefined });
   }
 

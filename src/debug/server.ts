@@ -1,0 +1,260 @@
+// The statechart visualizer's routes on the same uWS app (docs/visualizer.md):
+//   GET  /debug                 the page (401: a sign-in page; 403: a refusal page)
+//   GET  /debug/app.js|app.css  the page's bundle (esbuild, on first request) and styles
+//   GET  /debug/login.js        the sign-in page's script (no data in it)
+//   POST /debug/session         {token} or {username, password} → the `aw_debug` cookie
+//   GET  /debug/api/machines    every machine of machines/ as a graph
+//   GET  /debug/api/runs        the latest runs; /debug/api/runs/:runId its events, replayed
+//   WS   /debug/ws              the live feed (src/debug/feed.ts)
+// None of it exists unless DEBUG_ENABLED=true: then /debug… answers 404 like any unknown path.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_socket_context_t } from 'uWebSockets.js';
+import { z } from 'zod';
+import { machines } from '../../machines/index.js';
+import { credentialsSchema } from '../auth/service.js';
+import type { Logger } from '../log/logger.js';
+import { AppError, badRequest } from '../protocol/errors.js';
+import type { RunEvent } from '../protocol/events.js';
+import type { RunRow } from '../store/runs.js';
+import { Res, SECURITY_HEADERS, parseJsonBody, readReq, type Req } from '../transport/http.js';
+import { COOKIE, credentialOf, type Access, type DebugAccess } from './access.js';
+import type { DebugFeed, FeedSubscriber } from './feed.js';
+import { machineGraph } from './graph.js';
+import { replayEvents } from './replay.js';
+
+export interface DebugDeps {
+  access: DebugAccess;
+  feed: DebugFeed;
+  /** Username and password → a JWT (the normal login). */
+  login(c: { username: string; password: string }): Promise<{ token: string; expiresAt: Date }>;
+  getRun(runId: string): Promise<RunRow | undefined>;
+  events(runId: string): Promise<RunEvent[]>;
+  recentRuns(limit: number): Promise<RunRow[]>;
+  allowedOrigins(): readonly string[];
+  log: Logger;
+}
+
+const PAGE_DIR = join(import.meta.dirname, '..', '..', 'debug');
+const CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/** Replays stop here: a run with more events is shown up to this many. */
+const REPLAY_MAX_EVENTS = 10_000;
+const SESSION_BODY_MAX = 8 * 1024;
+
+type Asset = { body: string; type: string };
+let assets: Promise<Map<string, Asset>> | undefined;
+
+async function build(): Promise<Map<string, Asset>> {
+  const { build: esbuild } = await import('esbuild');
+  // elkjs is bundled in: the page loads nothing from anywhere but this server.
+  const result = await esbuild({
+    entryPoints: { app: join(PAGE_DIR, 'app.ts'), login: join(PAGE_DIR, 'login.ts') },
+    bundle: true,
+    format: 'esm',
+    target: 'es2022',
+    minify: true,
+    write: false,
+    outdir: '/',
+    logLevel: 'silent',
+  });
+  const js = (name: string) => result.outputFiles.find((f) => f.path.endsWith(`/${name}.js`))?.text ?? '';
+  const read = (f: string) => readFile(join(PAGE_DIR, f), 'utf8');
+  const [page, signIn, refused, css] = await Promise.all([read('index.html'), read('login.html'), read('forbidden.html'), read('app.css')]);
+  return new Map([
+    ['page', { body: page, type: 'text/html; charset=utf-8' }],
+    ['login', { body: signIn, type: 'text/html; charset=utf-8' }],
+    ['forbidden', { body: refused, type: 'text/html; charset=utf-8' }],
+    ['/debug/app.js', { body: js('app'), type: 'text/javascript; charset=utf-8' }],
+    ['/debug/login.js', { body: js('login'), type: 'text/javascript; charset=utf-8' }],
+    ['/debug/app.css', { body: css, type: 'text/css; charset=utf-8' }],
+  ]);
+}
+
+const getAssets = () => {
+  assets ??= build().catch((err: unknown) => {
+    assets = undefined;
+    throw err;
+  });
+  return assets;
+};
+
+const sessionBody = z.union([z.strictObject({ token: z.string().min(1).max(4096) }), credentialsSchema]);
+const runsQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(30) });
+const focusFrame = z.strictObject({ type: z.literal('focus'), id: z.string().max(128).nullable() });
+
+interface DebugSocket {
+  sub?: FeedSubscriber;
+  unsubscribe?: () => void;
+}
+
+/** Past this many bytes queued on a debug socket, feed messages are skipped until it drains. */
+const SOCKET_SKIP_BYTES = 512 * 1024;
+
+export function registerDebug(app: TemplatedApp, d: DebugDeps): void {
+  const withCookie = (req: HttpRequest) => credentialOf(req.getHeader('authorization'), req.getHeader('cookie'));
+  const route =
+    (paramCount: number, handler: (req: Req, res: Res, access: Access) => Promise<void>) => (res: HttpResponse, req: HttpRequest) => {
+      const r = new Res(res);
+      const request = readReq(req, paramCount);
+      const credential = withCookie(req);
+      void (async () => {
+        const access = await d.access.check(credential);
+        await handler(request, r, access);
+      })().catch((err: unknown) => {
+        if (!(err instanceof AppError)) d.log.error({ err: err instanceof Error ? err.message : String(err), path: request.path }, 'debug request failed');
+        r.error(err);
+      });
+    };
+  const require = (a: Access) => {
+    if (!a.ok) throw new AppError(a.status === 401 ? 'unauthorized' : 'forbidden', a.status === 401 ? 'sign in to the visualizer' : 'an admin role is required');
+  };
+  const html = (res: Res, status: number, asset: Asset) => res.send(status, asset.body, asset.type, [['Content-Security-Policy', CSP]]);
+
+  app.get('/debug', route(0, async (_req, res, access) => {
+    const a = await getAssets();
+    if (access.ok) html(res, 200, a.get('page')!);
+    else html(res, access.status, a.get(access.status === 401 ? 'login' : 'forbidden')!);
+  }));
+  for (const path of ['/debug/app.js', '/debug/app.css', '/debug/login.js']) {
+    app.get(path, route(0, async (_req, res, access) => {
+      // The visualizer's code holds no data, but only its sign-in part is served to strangers.
+      if (path === '/debug/app.js') require(access);
+      const a = (await getAssets()).get(path)!;
+      res.send(200, a.body, a.type, [['Content-Security-Policy', CSP]]);
+    }));
+  }
+
+  app.post('/debug/session', route(0, async (_req, res) => {
+    const body = sessionBody.safeParse(parseJsonBody(await res.body(SESSION_BODY_MAX)));
+    if (!body.success) throw badRequest('send {token} or {username, password}');
+    let credential: string;
+    let maxAge: number | undefined;
+    if ('token' in body.data) credential = body.data.token;
+    else {
+      const { token, expiresAt } = await d.login(body.data);
+      credential = token;
+      maxAge = Math.max(1, Math.floor((expiresAt.getTime() - Date.now()) / 1000));
+    }
+    const access = await d.access.check(credential);
+    require(access);
+    const cookie = `${COOKIE}=${encodeURIComponent(credential)}; Path=/debug; HttpOnly; SameSite=Strict${maxAge ? `; Max-Age=${maxAge}` : ''}`;
+    res.send(200, JSON.stringify({ who: access.ok ? access.who : '' }), 'application/json', [['Set-Cookie', cookie]]);
+  }));
+  app.del('/debug/session', route(0, async (_req, res) => {
+    res.send(200, '{}', 'application/json', [['Set-Cookie', `${COOKIE}=; Path=/debug; HttpOnly; SameSite=Strict; Max-Age=0`]]);
+  }));
+
+  app.get('/debug/api/machines', route(0, async (_req, res, access) => {
+    require(access);
+    res.json(200, { machines: Object.entries(machines).map(([name, m]) => ({ name, graph: machineGraph(m) })) });
+  }));
+
+  app.get('/debug/api/runs', route(0, async (req, res, access) => {
+    require(access);
+    const q = runsQuery.safeParse(Object.fromEntries(req.query));
+    if (!q.success) throw badRequest('limit: 1 to 200');
+    res.json(200, { runs: (await d.recentRuns(q.data.limit)).map(runInfo) });
+  }));
+
+  app.get('/debug/api/runs/:runId', route(1, async (req, res, access) => {
+    require(access);
+    const run = await d.getRun(req.params[0] ?? '');
+    if (!run) throw new AppError('not_found', 'run not found');
+    const events = await d.events(run.id);
+    res.json(200, { run: runInfo(run), truncated: events.length >= REPLAY_MAX_EVENTS, replay: replayEvents(events) });
+  }));
+
+  app.ws<DebugSocket>('/debug/ws', {
+    compression: uWS.DISABLED,
+    maxPayloadLength: 4 * 1024,
+    idleTimeout: 120,
+    sendPingsAutomatically: true,
+    maxBackpressure: 4 * SOCKET_SKIP_BYTES,
+    upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
+      const key = req.getHeader('sec-websocket-key');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      const origin = req.getHeader('origin');
+      const credential = withCookie(req);
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      const refuse = (status: '401 Unauthorized' | '403 Forbidden', code: string): void => {
+        res.cork(() => {
+          res.writeStatus(status).writeHeader('Content-Type', 'application/json');
+          for (const [k, v] of SECURITY_HEADERS) res.writeHeader(k, v);
+          res.end(JSON.stringify({ error: { code, message: code === 'forbidden' ? 'not allowed' : 'sign in to the visualizer' } }));
+        });
+      };
+      // The cookie rides along on any page's socket: only this server's own pages may use it.
+      const allowed = d.allowedOrigins();
+      if (origin !== '' && !allowed.includes('*') && !allowed.includes(origin)) return refuse('403 Forbidden', 'forbidden');
+      void d.access.check(credential).then(
+        (access) => {
+          if (aborted) return;
+          if (!access.ok) return refuse(access.status === 401 ? '401 Unauthorized' : '403 Forbidden', access.status === 401 ? 'unauthorized' : 'forbidden');
+          // No subprotocol: the credential is the cookie or the header, never echoed. Not corked,
+          // for the reason given in src/transport/ws.ts (uWS prints a warning about it).
+          res.upgrade<DebugSocket>({}, key, '', extensions, context);
+        },
+        () => {
+          if (!aborted) refuse('401 Unauthorized', 'unauthorized');
+        },
+      );
+    },
+    open: (ws) => {
+      const data = ws.getUserData();
+      let open = true;
+      const sub: FeedSubscriber = {
+        focus: undefined,
+        send: (text) => {
+          if (!open || ws.getBufferedAmount() > SOCKET_SKIP_BYTES) return false;
+          return ws.send(text, false, false) !== 2;
+        },
+        close: () => {
+          if (open) ws.end(1001, 'server shutting down');
+        },
+      };
+      data.sub = sub;
+      data.unsubscribe = () => {
+        open = false;
+        unsubscribe();
+      };
+      const unsubscribe = d.feed.subscribe(sub);
+    },
+    message: (ws, message) => {
+      const data = ws.getUserData();
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(Buffer.from(message).toString('utf8'));
+      } catch {
+        parsed = undefined;
+      }
+      const f = focusFrame.safeParse(parsed);
+      if (!f.success) {
+        ws.send(JSON.stringify({ type: 'error', code: 'bad_request', message: 'expected {"type":"focus","id":…}' }));
+        return;
+      }
+      if (data.sub) d.feed.refocus(data.sub, f.data.id ?? undefined);
+    },
+    close: (ws) => {
+      ws.getUserData().unsubscribe?.();
+    },
+  });
+}
+
+function runInfo(r: RunRow) {
+  return {
+    id: r.id,
+    threadId: r.thread_id,
+    userId: r.user_id,
+    agent: r.agent,
+    status: r.status,
+    lastSeq: r.last_seq,
+    attempt: r.attempt,
+    createdAt: new Date(r.created_at).toISOString(),
+    finishedAt: r.finished_at ? new Date(r.finished_at).toISOString() : null,
+  };
+}
+
+export { REPLAY_MAX_EVENTS };

@@ -1,0 +1,100 @@
+// Who may reach the statechart visualizer: nobody while it is off (404, as for any unknown path);
+// when on, the debug token or an admin user (ADMIN_USERS); others get 401 (no or bad credential)
+// or 403 (a valid user who is not an admin, or a socket from a foreign page).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { machines } from '../../machines/index.js';
+import { machineGraph } from '../../src/debug/graph.js';
+import { primaryBackend } from '../helpers/backends.js';
+import { TestClient, UpgradeRefused } from '../helpers/client.js';
+import { startServer, type TestServer, type TestUser } from '../helpers/server.js';
+
+const TOKEN = 'debug-token-for-the-access-test-0123456789';
+const refusal = (p: Promise<unknown>) =>
+  p.then(
+    () => 0,
+    (e: unknown) => (e instanceof UpgradeRefused ? e.status : -1),
+  );
+
+describe(`visualizer access on ${primaryBackend}`, () => {
+  let off: TestServer;
+  let on: TestServer;
+  let admin: TestUser;
+  let user: TestUser;
+  const get = (path: string, headers: Record<string, string> = {}) => fetch(`${on.url}${path}`, { headers });
+  const socket = (headers: Record<string, string>) => TestClient.open(`${on.wsUrl.replace('/v1/ws', '/debug/ws')}`, { headers });
+
+  beforeAll(async () => {
+    [off, on] = await Promise.all([
+      startServer(primaryBackend),
+      startServer(primaryBackend, { env: { DEBUG_ENABLED: 'true', DEBUG_TOKEN: TOKEN, ADMIN_USERS: 'boss_admin, other' } }),
+    ]);
+    admin = await on.register('boss_admin');
+    user = await on.register('plain_user');
+  });
+  afterAll(async () => {
+    await Promise.all([off?.stop(), on?.stop()]);
+  });
+
+  it('is absent while DEBUG_ENABLED is off', async () => {
+    for (const path of ['/debug', '/debug/app.js', '/debug/api/machines']) {
+      expect((await fetch(`${off.url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })).status, path).toBe(404);
+    }
+    expect(await refusal(TestClient.open(off.wsUrl.replace('/v1/ws', '/debug/ws')))).toBe(404);
+  });
+
+  it('refuses a missing or bad credential with 401 and a non-admin with 403', async () => {
+    const page = await get('/debug');
+    expect(page.status).toBe(401);
+    expect(await page.text()).toContain('Debug token');
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect((await get('/debug/app.js')).status).toBe(401);
+    expect((await get('/debug/api/machines')).status).toBe(401);
+    expect((await get('/debug/api/machines', { authorization: 'Bearer not-a-token' })).status).toBe(401);
+    const forbidden = await get('/debug/api/machines', { authorization: `Bearer ${user.token}` });
+    expect(forbidden.status).toBe(403);
+    expect(await forbidden.json()).toEqual({ error: { code: 'forbidden', message: 'an admin role is required' } });
+    expect((await get('/debug', { cookie: `aw_debug=${user.token}` })).status).toBe(403);
+    // The sign-in page's own script and the styles hold no data.
+    expect((await get('/debug/login.js')).status).toBe(200);
+  });
+
+  it('serves the page, the machines and replays to the debug token and to an admin', async () => {
+    for (const credential of [TOKEN, admin.token]) {
+      expect((await get('/debug', { authorization: `Bearer ${credential}` })).status).toBe(200);
+      const m = await get('/debug/api/machines', { cookie: `theme=dark; aw_debug=${credential}` });
+      expect(m.status).toBe(200);
+      const body = (await m.json()) as { machines: Array<{ name: string; graph: unknown }> };
+      expect(body.machines).toEqual(Object.entries(machines).map(([name, machine]) => ({ name, graph: machineGraph(machine) })));
+    }
+    expect((await get('/debug/api/runs/not-a-run', { authorization: `Bearer ${TOKEN}` })).status).toBe(404);
+    expect((await get('/debug/api/runs?limit=5', { authorization: `Bearer ${TOKEN}` })).status).toBe(200);
+  });
+
+  it('sets the cookie only for an admin login or the token', async () => {
+    const post = (body: unknown) => fetch(`${on.url}/debug/session`, { method: 'POST', body: JSON.stringify(body) });
+    expect((await post({ username: 'plain_user', password: user.password })).status).toBe(403);
+    expect((await post({ username: 'boss_admin', password: 'wrong password' })).status).toBe(401);
+    expect((await post({ token: 'x'.repeat(40) })).status).toBe(401);
+    expect((await post({ token: TOKEN, extra: 1 })).status).toBe(400);
+    const ok = await post({ username: 'boss_admin', password: admin.password });
+    expect(ok.status).toBe(200);
+    const cookie = ok.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/^aw_debug=[^;]+; Path=\/debug; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
+    expect((await get('/debug/api/machines', { cookie: cookie.split(';')[0]! })).status).toBe(200);
+  });
+
+  it('opens the feed socket only for the token or an admin, and only from this server\'s pages', async () => {
+    expect(await refusal(socket({}))).toBe(401);
+    expect(await refusal(socket({ cookie: `aw_debug=${user.token}` }))).toBe(403);
+    expect(await refusal(socket({ authorization: `Bearer ${TOKEN}`, origin: 'https://evil.example' }))).toBe(403);
+    const feed = await socket({ cookie: `aw_debug=${admin.token}`, origin: on.url });
+    try {
+      const first = await feed.waitType('live');
+      expect(first).toMatchObject({ type: 'live', totals: { run: { active: 0 } } });
+      feed.send('{"type":"nonsense"}');
+      expect(await feed.waitType('error')).toMatchObject({ code: 'bad_request' });
+    } finally {
+      await feed.close();
+    }
+  });
+});
