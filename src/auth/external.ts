@@ -56,6 +56,9 @@ export class ExternalTokenVerifier {
       });
       if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 255) return undefined;
       if (typeof payload.exp !== 'number' || typeof payload.iat !== 'number') return undefined;
+      // `iat` decides revocation (tokens issued before a logout are refused): one from the future
+      // would outlive a logout, so it is refused (a minute of clock skew is allowed).
+      if (payload.iat * 1000 > Date.now() + 60_000) return undefined;
       return { subject: payload.sub, expiresAt: new Date(payload.exp * 1000), issuedAt: payload.iat * 1000 };
     } catch {
       return undefined;
