@@ -1,0 +1,160 @@
+// Every limit of docs/security.md pushed past its bound on a real server: login brute force per
+// account and per address, frames per second (then 1008 for a socket that keeps flooding), HTTP
+// requests per minute, open sockets per user, a body that never finishes (slow POST), and the
+// protected /metrics. Each refusal is `rate_limited` with `retryAfterMs`, or the protocol's code.
+import { connect as netConnect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { primaryBackend } from '../helpers/backends.js';
+import { startServer, type TestServer, type TestUser } from '../helpers/server.js';
+import { until } from '../helpers/wait.js';
+import { httpStatus, rawUpgrade, ready, upgradeStatus } from './support.js';
+
+const METRICS_TOKEN = 'metrics-token-for-the-attack-suite';
+
+describe(`limits on ${primaryBackend}`, () => {
+  let server: TestServer;
+  let alice: TestUser;
+
+  beforeAll(async () => {
+    server = await startServer(primaryBackend, {
+      env: {
+        LOGIN_ATTEMPTS_PER_ACCOUNT: '5',
+        LOGIN_ATTEMPTS_PER_ADDRESS: '20',
+        CLIENT_ADDRESS_HEADER: 'x-real-ip',
+        FRAMES_PER_SECOND: '5',
+        HTTP_REQUESTS_PER_MINUTE: '30',
+        MAX_SOCKETS_PER_USER: '3',
+        HTTP_BODY_TIMEOUT_MS: '500',
+        METRICS_TOKEN,
+      },
+    });
+    alice = await server.register();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const login = (username: string, password: string, address: string) =>
+    fetch(`${server.url}/v1/auth/login`, { method: 'POST', headers: { 'x-real-ip': address }, body: JSON.stringify({ username, password }) });
+
+  describe('login brute force', () => {
+    it('per account: after 5 failures even the right password is refused with rate_limited and retryAfterMs, from any address', async () => {
+      const u = await server.register();
+      for (let i = 0; i < 5; i++) expect((await login(u.username, `wrong password ${i}`, `10.1.0.${i}`)).status).toBe(401);
+      const limited = await login(u.username, u.password, '10.1.0.99');
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+      const body = (await limited.json()) as { error: { code: string; retryAfterMs: number } };
+      expect(body.error.code).toBe('rate_limited');
+      expect(body.error.retryAfterMs).toBeGreaterThan(0);
+    });
+
+    it('per account: a parallel burst of 30 guesses gets at most 5 checked', async () => {
+      const u = await server.register();
+      const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => login(u.username, `guess number ${i}`, `10.2.0.${i}`).then((r) => r.status)));
+      expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(5);
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(25);
+      expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
+    });
+
+    it('per address: 20 failures over many accounts lock that address only; another address still logs in', async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 25; i++) statuses.push((await login(`victim_${i}_x`, 'wrong password', '10.3.0.1')).status);
+      expect(statuses.slice(0, 20).every((s) => s === 401)).toBe(true);
+      expect(statuses.slice(20).every((s) => s === 429)).toBe(true);
+      expect((await login(alice.username, alice.password, '10.3.0.1')).status).toBe(429);
+      expect((await login(alice.username, alice.password, '10.3.0.2')).status).toBe(200);
+    });
+
+    it('successful logins do not count', async () => {
+      for (let i = 0; i < 12; i++) expect((await login(alice.username, alice.password, '10.4.0.1')).status).toBe(200);
+    });
+  });
+
+  it('frames per second: past the burst, rate_limited with retryAfterMs (socket open); a socket that keeps flooding is closed with 1008', async () => {
+    const u = await server.register();
+    const c = await server.connect(u.token);
+    await ready(c);
+    for (let i = 0; i < 20; i++) c.send({ type: 'ping', id: i });
+    await c.waitFor((f) => f.type === 'error' && f.code === 'rate_limited');
+    await until(() => c.frames.filter((f) => f.type === 'pong' || f.type === 'error').length === 20, 'an answer to each of 20 pings');
+    const pongs = c.frames.filter((f) => f.type === 'pong').length;
+    expect(pongs).toBeGreaterThanOrEqual(5);
+    expect(pongs).toBeLessThan(20);
+    expect(c.frames.find((f) => f.type === 'error')).toMatchObject({ code: 'rate_limited', retryAfterMs: expect.any(Number) });
+    expect(c.closeCode).toBeUndefined();
+    // The bucket refills: pings are answered again (tests/unit/session/rate-limit checks that waiting retryAfterMs is enough).
+    let n = 0;
+    await until(async () => {
+      // Every earlier ping is answered, and answers come in order: the next answer is this ping's.
+      const from = c.frames.length;
+      c.send({ type: 'ping', id: `after-${++n}` });
+      const f = await c.waitFor((x) => x.type === 'pong' || x.type === 'error', from);
+      return f.type === 'pong';
+    }, 'the frame budget to refill', 10_000, 100);
+
+    // 300 frames at once: more than 100 refused in a row is abuse.
+    for (let i = 0; i < 300; i++) c.send({ type: 'ping' });
+    expect(await c.closed).toBe(1008);
+    // Other users are not affected.
+    const other = await server.connect(alice.token);
+    await ready(other);
+    other.send({ type: 'ping', id: 'x' });
+    await other.waitType('pong');
+    await other.close();
+  });
+
+  it('HTTP requests per minute per user: 30, then 429 rate_limited with retryAfterMs; another user is unaffected', async () => {
+    const u = await server.register();
+    const statuses = [];
+    for (let i = 0; i < 31; i++) statuses.push(await httpStatus(server, u.token));
+    expect(statuses.slice(0, 30).every((s) => s === 200)).toBe(true);
+    const res = await fetch(`${server.url}/v1/threads`, { headers: { authorization: `Bearer ${u.token}` } });
+    expect(res.status).toBe(429);
+    expect(((await res.json()) as { error: { code: string; retryAfterMs: number } }).error).toMatchObject({ code: 'rate_limited', retryAfterMs: expect.any(Number) });
+    expect(await httpStatus(server, alice.token)).toBe(200);
+  });
+
+  it('open sockets per user: the fourth upgrade is 429 rate_limited with retryAfterMs; closing one makes room', async () => {
+    const u = await server.register();
+    const open = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await server.connect(u.token);
+      await ready(c);
+      open.push(c);
+    }
+    expect(await upgradeStatus(server.connect(u.token))).toBe(429);
+    const raw = await rawUpgrade(server, { Authorization: `Bearer ${u.token}` });
+    expect(raw.status).toBe(429);
+    expect(JSON.parse(raw.body)).toMatchObject({ error: { code: 'rate_limited', retryAfterMs: expect.any(Number) } });
+    await open[0]!.close();
+    await until(async () => (await upgradeStatus(server.connect(u.token))) === 101, 'room for a socket after one closed');
+    for (const c of open.slice(1)) await c.close();
+  });
+
+  it('a body that never finishes (slow POST) is answered 408 and the connection closed', async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const url = new URL(server.url);
+      const sock = netConnect(Number(url.port), url.hostname, () => {
+        sock.write(
+          `POST /v1/usage HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${alice.token}\r\nContent-Type: text/csv\r\nContent-Length: 100000\r\n\r\nday,feature`,
+        );
+      });
+      let data = '';
+      sock.on('data', (d) => (data += d.toString('utf8')));
+      sock.on('close', () => resolve(data));
+      sock.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(answer).toContain('"code":"bad_request"');
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
+  it('/metrics with METRICS_TOKEN set: 401 without the bearer or with a wrong one, 200 with it', async () => {
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${server.url}/metrics`, { headers: { authorization: 'Bearer wrong-token-wrong-token-wrong' } })).status).toBe(401);
+    const ok = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('agentwire_open_sockets');
+  });
+});
