@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agents/types.js';
 import { primaryBackend } from '../helpers/backends.js';
 import type { Frame, TestClient } from '../helpers/client.js';
-import { startServer, type TestServer, type TestUser } from '../helpers/server.js';
+import type { TestServer, TestUser } from '../helpers/server.js';
 import { ready } from './support.js';
 
 let release: (() => void) | undefined;
-const holdAgent: Agent = {
+export const holdAgent: Agent = {
   name: 'hold',
   description: 'test agent: runs until released or aborted',
   async run(ctx) {
@@ -25,6 +25,7 @@ const holdAgent: Agent = {
   },
 };
 
+export function describeCrossUser(getServer: () => TestServer): void {
 describe(`cross-user probes on ${primaryBackend}`, () => {
   let server: TestServer;
   let alice: TestUser;
@@ -37,14 +38,14 @@ describe(`cross-user probes on ${primaryBackend}`, () => {
   let live: { runId: string; threadId: string };
 
   beforeAll(async () => {
-    server = await startServer(primaryBackend, { agents: [holdAgent] });
+    server = getServer();
     [alice, mallory] = await Promise.all([server.register(), server.register()]);
     [a, m] = await Promise.all([server.connect(alice.token), server.connect(mallory.token)]);
     await Promise.all([ready(a), ready(m)]);
     const csv = ['day,feature,model,requests,input_tokens,output_tokens', `2025-01-01,${FEATURE},gpt-4o,100000,900000000,90000000`, ''].join('\n');
     const up = await fetch(`${server.url}/v1/usage`, { method: 'POST', headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'text/csv' }, body: csv });
     expect(up.status).toBe(201);
-    const acc = await a.request(`${SECRET} which feature costs the most?`);
+    const acc = await a.request(`${SECRET} which feature costs the most?`, { agent: 'analyst' });
     await a.runEvents(acc.runId as string);
     done = { runId: acc.runId as string, threadId: acc.threadId as string };
     expect(JSON.stringify(a.eventsOf(done.runId))).toContain(FEATURE);
@@ -54,7 +55,6 @@ describe(`cross-user probes on ${primaryBackend}`, () => {
   });
   afterAll(async () => {
     release?.();
-    await server?.stop();
   });
 
   const get = async (path: string, token: string) => {
@@ -134,7 +134,7 @@ describe(`cross-user probes on ${primaryBackend}`, () => {
   });
 
   it("usage data: Mallory's analyst reads Mallory's records, never Alice's upload", async () => {
-    const acc = await m.request('which feature costs the most? list every feature');
+    const acc = await m.request('which feature costs the most? list every feature', { agent: 'analyst' });
     expect(acc.type).toBe('run_accepted');
     const events = await m.runEvents(acc.runId as string);
     expect(events.at(-1)?.type).toBe('agent_completed');
@@ -142,3 +142,4 @@ describe(`cross-user probes on ${primaryBackend}`, () => {
     expect(JSON.stringify(m.frames)).not.toContain(SECRET);
   });
 });
+}

@@ -7,21 +7,11 @@
 // or text.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Agent } from '../../src/agents/types.js';
 import { ERROR_CODES } from '../../src/protocol/errors.js';
 import { primaryBackend } from '../helpers/backends.js';
 import type { Frame, TestClient } from '../helpers/client.js';
-import { startServer, type TestServer, type TestUser } from '../helpers/server.js';
+import type { TestServer, TestUser } from '../helpers/server.js';
 import { leakIn, ready, type Secrets } from './support.js';
-
-const echoAgent: Agent = {
-  name: 'echo',
-  description: 'test agent: answers with its input',
-  async run(ctx) {
-    await ctx.think('echoing');
-    return { text: `echo: ${ctx.input.text}` };
-  },
-};
 
 const RUN_EVENTS = new Set(['agent_started', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_output', 'agent_completed', 'agent_error', 'agent_cancelled']);
 /** Close codes that answer an input (PROTOCOL section 5); 1006 only where a test expects it. */
@@ -29,6 +19,7 @@ const PROTOCOL_CLOSES = new Set([1008, 1009]);
 
 const tally = { inputs: 0, crashes: 0, leaks: 0, closes: 0, answers: {} as Record<string, number> };
 
+export function describeFrameFuzzing(getServer: () => TestServer): void {
 describe(`frame fuzzing on ${primaryBackend}`, () => {
   let server: TestServer;
   let alice: TestUser;
@@ -41,13 +32,13 @@ describe(`frame fuzzing on ${primaryBackend}`, () => {
   let sentinel = 0;
 
   beforeAll(async () => {
-    server = await startServer(primaryBackend, { agents: [echoAgent], env: { DEFAULT_AGENT: 'echo' } });
+    server = getServer();
     [alice, mallory] = await Promise.all([server.register(), server.register()]);
     aliceSocket = await server.connect(alice.token);
     await ready(aliceSocket);
     for (let i = 0; i < 3; i++) {
       const text = `alice-secret-${i}-${Math.random().toString(36).slice(2)}`;
-      const acc = await aliceSocket.request(text);
+      const acc = await aliceSocket.request(text, { agent: 'echo' });
       await aliceSocket.runEvents(acc.runId as string);
       secrets.ids.push(acc.runId as string, acc.threadId as string);
       secrets.texts.push(text);
@@ -61,7 +52,6 @@ describe(`frame fuzzing on ${primaryBackend}`, () => {
   afterAll(async () => {
      
     console.log(`attack/frames: inputs ${tally.inputs}, crashes ${tally.crashes}, leaks ${tally.leaks}, protocol closes ${tally.closes}; answers ${JSON.stringify(tally.answers)}`);
-    await server?.stop();
   });
 
   /** Sends one input, then a ping as a sentinel; checks every frame received up to the sentinel's pong (or the close). */
@@ -200,3 +190,4 @@ describe(`frame fuzzing on ${primaryBackend}`, () => {
     expect(tally.leaks).toBe(0);
   });
 });
+}

@@ -7,12 +7,13 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/protocol/errors.js';
 import { primaryBackend } from '../helpers/backends.js';
-import { startServer, type TestServer, type TestUser } from '../helpers/server.js';
+import type { TestServer, TestUser } from '../helpers/server.js';
 import { leakIn, ready, type Secrets } from './support.js';
 
 const STATUSES = new Set([200, 201, 400, 401, 403, 404, 409, 413, 415, 429, 503]);
 const tally = { inputs: 0, crashes: 0, leaks: 0, statuses: {} as Record<number, number> };
 
+export function describeHttpFuzzing(getServer: () => TestServer): void {
 describe(`HTTP fuzzing on ${primaryBackend}`, () => {
   let server: TestServer;
   let alice: TestUser;
@@ -20,13 +21,12 @@ describe(`HTTP fuzzing on ${primaryBackend}`, () => {
   const secrets: Secrets = { ids: [], texts: [] };
 
   beforeAll(async () => {
-    // Failed logins from the fuzzer must not lock the helper's own logins out.
-    server = await startServer(primaryBackend, { env: { LOGIN_ATTEMPTS_PER_ADDRESS: '1000000', LOGIN_ATTEMPTS_PER_ACCOUNT: '1000000' } });
+    server = getServer();
     [alice, mallory] = await Promise.all([server.register(), server.register()]);
     const a = await server.connect(alice.token);
     await ready(a);
     const text = `alice-http-secret-${Math.random().toString(36).slice(2)}`;
-    const acc = await a.request(text);
+    const acc = await a.request(text, { agent: 'echo' });
     await a.runEvents(acc.runId as string);
     await a.close();
     secrets.ids.push(alice.userId, acc.runId as string, acc.threadId as string);
@@ -35,7 +35,6 @@ describe(`HTTP fuzzing on ${primaryBackend}`, () => {
   afterAll(async () => {
      
     console.log(`attack/http: inputs ${tally.inputs}, crashes ${tally.crashes}, leaks ${tally.leaks}; statuses ${JSON.stringify(tally.statuses)}`);
-    await server?.stop();
   });
 
   it('random requests to every route are answered with a protocol status and error body, and leak nothing', async () => {
@@ -102,3 +101,4 @@ describe(`HTTP fuzzing on ${primaryBackend}`, () => {
     expect(tally.leaks).toBe(0);
   });
 });
+}
