@@ -14,10 +14,14 @@ export interface Req {
   address: string;
 }
 
-/** The client address of a request (for per-address limits). Read before the first await. */
+/**
+ * The client address of a request (for per-address limits). Read before the first await. From a
+ * proxy's header the last entry is taken: the one the proxy itself appended (earlier entries of
+ * an X-Forwarded-For come from the client and can be anything).
+ */
 export function clientAddress(res: HttpResponse, req: HttpRequest, header: string | undefined): string {
   if (header) {
-    const v = req.getHeader(header).split(',')[0]?.trim();
+    const v = req.getHeader(header).split(',').at(-1)?.trim();
     if (v) return v.slice(0, 64);
   }
   return Buffer.from(res.getRemoteAddressAsText()).toString('utf8');

@@ -168,7 +168,7 @@ function refuseUpgrade(
   });
 }
 
-/** Settles with `undefined` if `p` has not settled within `ms`. */
+/** Settles with 'timeout' if `p` has not settled within `ms`. */
 function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([p, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)))]).finally(() => clearTimeout(timer));

@@ -18,6 +18,7 @@ const RUN_EVENTS = new Set(['agent_started', 'agent_thinking', 'tool_executing',
 const PROTOCOL_CLOSES = new Set([1008, 1009]);
 
 const tally = { inputs: 0, crashes: 0, leaks: 0, closes: 0, answers: {} as Record<string, number> };
+const closeCodes: Record<number, number> = {};
 
 export function describeFrameFuzzing(getServer: () => TestServer): void {
 describe(`frame fuzzing on ${primaryBackend}`, () => {
@@ -51,7 +52,7 @@ describe(`frame fuzzing on ${primaryBackend}`, () => {
   });
   afterAll(async () => {
      
-    console.log(`attack/frames: inputs ${tally.inputs}, crashes ${tally.crashes}, leaks ${tally.leaks}, protocol closes ${tally.closes}; answers ${JSON.stringify(tally.answers)}`);
+    console.log(`attack/frames: inputs ${tally.inputs}, crashes ${tally.crashes}, leaks ${tally.leaks}, protocol closes ${JSON.stringify(closeCodes)}; answers ${JSON.stringify(tally.answers)}`);
   });
 
   /** Sends one input, then a ping as a sentinel; checks every frame received up to the sentinel's pong (or the close). */
@@ -68,6 +69,7 @@ describe(`frame fuzzing on ${primaryBackend}`, () => {
     for (const f of got) checkFrame(f, echoed);
     if (outcome !== 'answered') {
       tally.closes++;
+      closeCodes[outcome] = (closeCodes[outcome] ?? 0) + 1;
       expect(PROTOCOL_CLOSES.has(outcome), `close code ${outcome}`).toBe(true);
       m = await server.connect(mallory.token);
       await ready(m);
