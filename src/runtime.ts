@@ -194,6 +194,7 @@ export class Runtime {
         perAccount: config.security.loginAttemptsPerAccount,
         perAddress: config.security.loginAttemptsPerAddress,
         windowMs: config.security.loginWindowMs,
+        registrationsPerAddress: config.security.registrationsPerAddress,
       },
     });
     const accepting = () => this.acceptingWork;

@@ -45,21 +45,25 @@ export interface AuthServiceOptions {
   /** Tokens of an external identity provider, accepted besides the server's own. */
   external?: ExternalTokenVerifier;
   /** Failed logins allowed per account and per client address within `windowMs`. */
-  loginLimits?: { perAccount: number; perAddress: number; windowMs: number };
+  loginLimits?: { perAccount: number; perAddress: number; windowMs: number; registrationsPerAddress?: number };
 }
 
 export class AuthService {
   private readonly perAccount: RateLimiter;
   private readonly perAddress: RateLimiter;
+  private readonly registrations: RateLimiter;
 
   constructor(private readonly o: AuthServiceOptions) {
     const l = o.loginLimits ?? { perAccount: 10, perAddress: 100, windowMs: 900_000 };
     this.perAccount = new RateLimiter(l.perAccount, l.windowMs);
     this.perAddress = new RateLimiter(l.perAddress, l.windowMs);
+    this.registrations = new RateLimiter(l.registrationsPerAddress ?? 30, 3_600_000);
   }
 
-  async register(c: Credentials): Promise<{ userId: string }> {
+  async register(c: Credentials, address = ''): Promise<{ userId: string }> {
     if (!this.o.allowRegistration) throw new AppError('forbidden', 'registration is switched off on this server');
+    const wait = this.registrations.take(address);
+    if (wait > 0) throw new AppError('rate_limited', 'too many registrations from this address', { retryAfterMs: wait });
     const id = randomUUID();
     const passwordHash = await hashPassword(c.password);
     const created = await this.o.db.transaction(async (tx) => {

@@ -84,6 +84,8 @@ export const envSchema = z.object({
   LOGIN_ATTEMPTS_PER_ACCOUNT: int(1, 1_000_000).default(10),
   LOGIN_ATTEMPTS_PER_ADDRESS: int(1, 1_000_000).default(100),
   LOGIN_WINDOW_SECONDS: int(1, 24 * 3600).default(900),
+  /** Registrations (each costs a scrypt hash) per client address per hour. */
+  REGISTRATIONS_PER_ADDRESS: int(1, 1_000_000).default(30),
   /** Open sockets per user on one process. */
   MAX_SOCKETS_PER_USER: int(1, 100_000).default(16),
   /** An upgrade whose credential is not checked in this time, or a body not received in it, is refused. */
@@ -139,6 +141,7 @@ export interface Config {
     readonly loginAttemptsPerAccount: number;
     readonly loginAttemptsPerAddress: number;
     readonly loginWindowMs: number;
+    readonly registrationsPerAddress: number;
     readonly maxSocketsPerUser: number;
     readonly upgradeTimeoutMs: number;
     readonly httpBodyTimeoutMs: number;
@@ -227,6 +230,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       loginAttemptsPerAccount: e.LOGIN_ATTEMPTS_PER_ACCOUNT,
       loginAttemptsPerAddress: e.LOGIN_ATTEMPTS_PER_ADDRESS,
       loginWindowMs: e.LOGIN_WINDOW_SECONDS * 1000,
+      registrationsPerAddress: e.REGISTRATIONS_PER_ADDRESS,
       maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
       upgradeTimeoutMs: e.UPGRADE_TIMEOUT_MS,
       httpBodyTimeoutMs: e.HTTP_BODY_TIMEOUT_MS,

@@ -95,7 +95,7 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway:
   app.post('/v1/auth/register', route(0, async (req, res) => {
     guardAccepting();
     const body = parse(credentialsSchema, parseJsonBody(await res.body(AUTH_BODY_MAX, bodyTimeout)));
-    res.json(201, await d.auth.register(body));
+    res.json(201, await d.auth.register(body, req.address));
   }));
 
   app.post('/v1/auth/login', route(0, async (req, res) => {

@@ -73,6 +73,8 @@ describe.concurrent(`limits on ${primaryBackend}`, () => {
       env: {
         LOGIN_ATTEMPTS_PER_ACCOUNT: '5',
         LOGIN_ATTEMPTS_PER_ADDRESS: '8',
+        // The helper registers this file's 6 users from 127.0.0.1; the probe uses another address.
+        REGISTRATIONS_PER_ADDRESS: '8',
         CLIENT_ADDRESS_HEADER: 'x-real-ip',
         FRAMES_PER_SECOND: '5',
         HTTP_REQUESTS_PER_MINUTE: '30',
@@ -117,6 +119,18 @@ describe.concurrent(`limits on ${primaryBackend}`, () => {
       expect(statuses.slice(8).every((s) => s === 429)).toBe(true);
       expect((await login(alice.username, alice.password, '10.3.0.1')).status).toBe(429);
       expect((await login(alice.username, alice.password, '10.3.0.2')).status).toBe(200);
+    });
+
+    it('registrations per address: the ninth from one address is 429 rate_limited; another address still registers', async () => {
+      const register = (username: string, address: string) =>
+        fetch(`${server.url}/v1/auth/register`, { method: 'POST', headers: { 'x-real-ip': address }, body: JSON.stringify({ username, password: 'correct horse battery' }) });
+      const tag = Math.random().toString(36).slice(2, 8);
+      // Taken usernames count too: a 409 costs a scrypt hash as well.
+      for (let i = 0; i < 8; i++) expect((await register(`flood_${tag}_${i % 2}`, '10.5.0.1')).status).toBeOneOf([201, 409]);
+      const refused = await register(`flood_${tag}_x`, '10.5.0.1');
+      expect(refused.status).toBe(429);
+      expect(((await refused.json()) as { error: { code: string; retryAfterMs: number } }).error).toMatchObject({ code: 'rate_limited', retryAfterMs: expect.any(Number) });
+      expect((await register(`flood_${tag}_y`, '10.5.0.2')).status).toBe(201);
     });
 
     it('successful logins do not count', async () => {

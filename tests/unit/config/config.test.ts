@@ -76,6 +76,7 @@ describe('config', () => {
       loginAttemptsPerAccount: 10,
       loginAttemptsPerAddress: 100,
       loginWindowMs: 900_000,
+      registrationsPerAddress: 30,
       maxSocketsPerUser: 16,
       upgradeTimeoutMs: 10_000,
       httpBodyTimeoutMs: 30_000,
