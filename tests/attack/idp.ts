@@ -23,6 +23,8 @@ export class FakeIdp {
   /** Keys the JWKS currently publishes. */
   keys: IdpKey[] = [];
   fetches = 0;
+  /** While true the JWKS endpoint never answers (a provider that hangs). */
+  hang = false;
   private server: Server | undefined;
   url = '';
 
@@ -33,6 +35,7 @@ export class FakeIdp {
         return;
       }
       this.fetches++;
+      if (this.hang) return;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ keys: this.keys.map((k) => k.publicJwk) }));
     });
@@ -64,6 +67,7 @@ export class FakeIdp {
   }
 
   async stop(): Promise<void> {
+    this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 }

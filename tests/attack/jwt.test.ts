@@ -33,7 +33,7 @@ describe(`JWT attacks on ${primaryBackend}`, () => {
     current = k1;
     await idp.start();
     server = await startServer(primaryBackend, {
-      env: idp.env({ AUTH_ALGORITHMS: 'RS256', AUTH_JWKS_COOLDOWN_MS: '2000', REVOCATION_CHECK_MS: '200' }),
+      env: idp.env({ AUTH_ALGORITHMS: 'RS256', AUTH_JWKS_COOLDOWN_MS: '2000', REVOCATION_CHECK_MS: '200', UPGRADE_TIMEOUT_MS: '1500', AUTH_JWKS_TIMEOUT_MS: '10000' }),
     });
   });
   afterAll(async () => {
@@ -121,6 +121,21 @@ describe(`JWT attacks on ${primaryBackend}`, () => {
     await until(async () => (await httpStatus(server, await idp.token(k2, { sub: 'subject-a' }))) === 200, 'the rotated key to be accepted');
     await refusedEverywhere(await idp.token(k1, { sub: 'subject-a' }));
     current = k2;
+  });
+
+  it('a provider that hangs: the upgrade is answered 503 after UPGRADE_TIMEOUT_MS instead of hanging with it', async () => {
+    idp.hang = true;
+    try {
+      // Within the JWKS cooldown a made-up kid is refused at once (401); once a refetch is allowed
+      // it hangs, and the upgrade gives up on it.
+      await until(
+        async () => (await rawUpgrade(server, { Authorization: `Bearer ${await idp.token({ ...attacker, kid: `hang-${randomUUID()}` })}` })).status === 503,
+        'an upgrade that waits on the hanging provider to be refused with 503',
+      );
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    } finally {
+      idp.hang = false;
+    }
   });
 
   it('a provider that cannot be reached: its tokens are refused (never thrown), the verifier answers at once', async () => {
