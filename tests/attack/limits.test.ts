@@ -73,8 +73,8 @@ describe.concurrent(`limits on ${primaryBackend}`, () => {
       env: {
         LOGIN_ATTEMPTS_PER_ACCOUNT: '5',
         LOGIN_ATTEMPTS_PER_ADDRESS: '8',
-        // The helper registers this file's 6 users from 127.0.0.1; the probe uses another address.
-        REGISTRATIONS_PER_ADDRESS: '8',
+        // The helper registers this file's 7 users from 127.0.0.1; the probe uses another address.
+        REGISTRATIONS_PER_ADDRESS: '10',
         CLIENT_ADDRESS_HEADER: 'x-real-ip',
         FRAMES_PER_SECOND: '5',
         HTTP_REQUESTS_PER_MINUTE: '30',
@@ -121,12 +121,12 @@ describe.concurrent(`limits on ${primaryBackend}`, () => {
       expect((await login(alice.username, alice.password, '10.3.0.2')).status).toBe(200);
     });
 
-    it('registrations per address: the ninth from one address is 429 rate_limited; another address still registers', async () => {
+    it('registrations per address: the eleventh from one address is 429 rate_limited; another address still registers', async () => {
       const register = (username: string, address: string) =>
         fetch(`${server.url}/v1/auth/register`, { method: 'POST', headers: { 'x-real-ip': address }, body: JSON.stringify({ username, password: 'correct horse battery' }) });
       const tag = Math.random().toString(36).slice(2, 8);
       // Taken usernames count too: a 409 costs a scrypt hash as well.
-      for (let i = 0; i < 8; i++) expect((await register(`flood_${tag}_${i % 2}`, '10.5.0.1')).status).toBeOneOf([201, 409]);
+      for (let i = 0; i < 10; i++) expect((await register(`flood_${tag}_${i % 2}`, '10.5.0.1')).status).toBeOneOf([201, 409]);
       const refused = await register(`flood_${tag}_x`, '10.5.0.1');
       expect(refused.status).toBe(429);
       expect(((await refused.json()) as { error: { code: string; retryAfterMs: number } }).error).toMatchObject({ code: 'rate_limited', retryAfterMs: expect.any(Number) });
@@ -197,6 +197,13 @@ describe.concurrent(`limits on ${primaryBackend}`, () => {
     await open[0]!.close();
     await until(async () => (await upgradeStatus(server.connect(u.token))) === 101, 'room for a socket after one closed');
     for (const c of open.slice(1)) await c.close();
+
+    // Parallel upgrades cannot overshoot the limit.
+    const v = await server.register();
+    const burst = await Promise.allSettled(Array.from({ length: 8 }, () => server.connect(v.token)));
+    const opened = burst.filter((r) => r.status === 'fulfilled');
+    expect(opened.length).toBe(3);
+    for (const r of opened) await r.value.close();
   });
 
   it('a body that never finishes (slow POST) is answered 408 and the connection closed', async () => {
