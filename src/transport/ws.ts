@@ -26,6 +26,8 @@ interface SocketData {
   tokenVersion: number;
   /** Frames refused by the per-user frame rate in a row; past a bound the socket is closed (1008). */
   refusedInARow?: number;
+  /** Frees the upgrade's place in the per-user socket count once the socket counts itself. */
+  release?: () => void;
   channel?: SocketChannel;
   expiryTimer?: NodeJS.Timeout;
   sink?: UwsSink;
@@ -266,15 +268,19 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): SocketRegistry 
         const inFlight = opening.get(userId) ?? 0;
         if (sockets.count(userId) + inFlight >= maxSockets)
           return refuseUpgrade(res, '429 Too Many Requests', 'rate_limited', `at most ${maxSockets} open sockets per user`, span, 1000);
-        // Counted until `open` runs (or the upgrade is dropped), so parallel upgrades cannot overshoot.
+        // Counted until `open` runs (or, should it never run, for a second), so parallel upgrades
+        // cannot overshoot; `open` then counts the socket itself.
         opening.set(userId, inFlight + 1);
+        let reserved = true;
         const release = () => {
+          if (!reserved) return;
+          reserved = false;
           const n = (opening.get(userId) ?? 1) - 1;
           if (n <= 0) opening.delete(userId);
           else opening.set(userId, n);
         };
-        setImmediate(release);
-        const data: SocketData = { userId: user.userId, socketId: randomUUID(), expiresAt: user.expiresAt, tokenVersion: user.tokenVersion };
+        setTimeout(release, 1000).unref();
+        const data: SocketData = { userId: user.userId, socketId: randomUUID(), expiresAt: user.expiresAt, tokenVersion: user.tokenVersion, release };
         // Deliberately not inside res.cork(): in this uWS build, cork() after an asynchronous
         // upgrade can misread the upgraded socket's memory as HTTP state and close it right after
         // `open` (uNetworking/uWebSockets#1928, fixed upstream by #1929). uWS prints a warning
@@ -291,6 +297,7 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): SocketRegistry 
       const sink = new UwsSink(data.socketId, ws);
       data.sink = sink;
       sockets.add(data.userId, data.socketId, data.tokenVersion, sink);
+      data.release?.();
       const channel = d.hub.open(data.userId, sink);
       data.channel = channel;
       data.pending = 0;
