@@ -80,7 +80,7 @@ export const SECURITY_HEADERS: ReadonlyArray<[string, string]> = [
 ];
 
 /** JSON and text answers load nothing; the chat page sends its own policy instead. */
-const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'";
+export const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'";
 
 /** Wraps a response: tracks abortion, corks writes, writes exactly once. */
 export class Res {

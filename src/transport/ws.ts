@@ -12,7 +12,7 @@ import type { SessionHub } from '../session/hub.js';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { ATTR, SPAN, Telemetry } from '../telemetry/index.js';
 import { RateLimiter } from '../session/rate-limit.js';
-import { SECURITY_HEADERS, bearer } from './http.js';
+import { DEFAULT_CSP, SECURITY_HEADERS, bearer } from './http.js';
 
 export const SUBPROTOCOL = 'agentwire.v1';
 const BEARER_PREFIX = 'bearer.';
@@ -165,6 +165,7 @@ function refuseUpgrade(
   res.cork(() => {
     res.writeStatus(status).writeHeader('Content-Type', 'application/json');
     for (const [k, v] of SECURITY_HEADERS) res.writeHeader(k, v);
+    res.writeHeader('Content-Security-Policy', DEFAULT_CSP);
     if (retryAfterMs !== undefined) res.writeHeader('Retry-After', String(Math.ceil(retryAfterMs / 1000)));
     res.end(JSON.stringify({ error: { code, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) } }));
   });
