@@ -137,6 +137,7 @@ export class Res {
           this.res.cork(() => {
             this.res.writeStatus(STATUS_TEXT[408]!).writeHeader('Content-Type', 'application/json');
             for (const [k, v] of SECURITY_HEADERS) this.res.writeHeader(k, v);
+            this.res.writeHeader('Content-Security-Policy', DEFAULT_CSP);
             this.res.end(JSON.stringify({ error: { code: err.code, message: err.message } }), true);
           });
         }
