@@ -2,7 +2,8 @@
 // method, query strings, bodies of random JSON, text and bytes, with Mallory's token, a garbage one
 // or none. Each answer is a known status with `{error: {code, message}}` (a section 5 code or one
 // of the HTTP-only codes) for refusals; the server never crashes; and nothing carries Alice's ids
-// (unless the request named them) or text.
+// (unless the request named them) or text. `POST /v1/auth/logout` is left out: it would revoke
+// Mallory's token for the rest of the run (tests/attack/jwt.test.ts attacks it).
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/protocol/errors.js';
