@@ -29,4 +29,23 @@ export default tseslint.config(
     files: ['tests/**'],
     rules: { '@typescript-eslint/no-floating-promises': 'off' },
   },
+  {
+    // Authorisation is decided in one place (docs/security.md): the ownership queries are used by src/runs/access.ts only.
+    files: ['src/**'],
+    ignores: ['src/runs/access.ts', 'src/store/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/store/runs.js'],
+              importNames: ['getOwnRun', 'getOwnThread', 'lockOwnThread'],
+              message: 'Check ownership through src/runs/access.ts.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

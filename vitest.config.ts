@@ -53,6 +53,17 @@ export default defineConfig({
       },
       {
         test: {
+          // Hostile input against a real server: fuzzed frames and bodies, JWT forgeries,
+          // cross-user probes, floods, slowloris, a compression bomb (docs/security.md).
+          name: 'attack',
+          include: ['tests/attack/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           include: ['tests/e2e/**/*.test.ts'],
           environment: 'node',

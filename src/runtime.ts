@@ -6,6 +6,7 @@ import { createAnalystAgent, analystTools } from './agents/analyst/index.js';
 import { AgentRegistry } from './agents/registry.js';
 import { llmAgentFromSettings } from './agents/llm/index.js';
 import type { Agent, Tool } from './agents/types.js';
+import { ExternalTokenVerifier } from './auth/external.js';
 import { AuthService } from './auth/service.js';
 import { TokenService } from './auth/tokens.js';
 import type { Config } from './config/index.js';
@@ -27,6 +28,7 @@ import { migrate } from './store/migrations.js';
 import { createPgDb } from './store/pg.js';
 import { createPgliteDb } from './store/pglite.js';
 import { insertUsage, usageReader } from './store/usage.js';
+import { tokenStates } from './store/users.js';
 import { HttpServer } from './transport/server.js';
 import { parseUsageUpload, sampleUsage } from './usage/index.js';
 import type { TracerProvider } from '@opentelemetry/api';
@@ -62,6 +64,7 @@ export class Runtime {
   debugFeed: DebugFeed | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private repairTimer: NodeJS.Timeout | undefined;
+  private revocationTimer: NodeJS.Timeout | undefined;
   private acceptingWork = false;
   private startPromise: Promise<number> | undefined;
   private tracing: Tracing | undefined;
@@ -202,6 +205,13 @@ export class Runtime {
       onUserCreated: async (tx, user) => {
         await insertUsage(tx, user.id, sampleUsage(user.id, new Date()), 'sample');
       },
+      ...(config.security.externalIdp ? { external: new ExternalTokenVerifier(config.security.externalIdp) } : {}),
+      loginLimits: {
+        perAccount: config.security.loginAttemptsPerAccount,
+        perAddress: config.security.loginAttemptsPerAddress,
+        windowMs: config.security.loginWindowMs,
+        registrationsPerAddress: config.security.registrationsPerAddress,
+      },
     });
     const accepting = () => this.acceptingWork;
     const frames = new FrameHandler({ runs, log, requestsPerMinute: config.requestsPerMinute, accepting, telemetry: this.telemetry });
@@ -221,6 +231,13 @@ export class Runtime {
         ready: async () => (await db.ping()) && (await queue.ready()),
         metrics: () => this.metrics(),
         accepting,
+        security: {
+          metricsToken: config.security.metricsToken,
+          httpRequestsPerMinute: config.security.httpRequestsPerMinute,
+          clientAddressHeader: config.security.clientAddressHeader,
+          bodyTimeoutMs: config.security.httpBodyTimeoutMs,
+          onRevoked: (userId, version) => this.server?.sockets?.revoked(userId, version),
+        },
       },
       hub
         ? {
@@ -237,6 +254,11 @@ export class Runtime {
             allowedOrigins: () => config.allowedOrigins ?? [`http://localhost:${this.port}`, `http://127.0.0.1:${this.port}`],
             accepting,
             telemetry: this.telemetry,
+            limits: {
+              framesPerSecond: config.security.framesPerSecond,
+              maxSocketsPerUser: config.security.maxSocketsPerUser,
+              upgradeTimeoutMs: config.security.upgradeTimeoutMs,
+            },
           }
         : undefined,
       feed
@@ -271,6 +293,12 @@ export class Runtime {
       // A safety net under notifications: every run a socket carries is read to the end of its
       // log now and then, so an event whose announcement was lost still arrives.
       this.repairTimer = setInterval(() => hub.repairAll(), 10_000);
+      // Tokens revoked on another process (logout, password change) close this process's sockets too.
+      this.revocationTimer = setInterval(() => {
+        server.sockets
+          ?.check(async (ids) => new Map([...(await tokenStates(db, ids))].map(([id, st]) => [id, st.tokenVersion])))
+          .catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'revocation check failed'));
+      }, config.security.revocationCheckMs);
     }
     this.acceptingWork = true;
     this.port = await server.listen(config.host, config.port);
@@ -321,6 +349,7 @@ export class Runtime {
     clearInterval(this.sweepTimer);
     clearInterval(this.repairTimer);
     this.debugFeed?.stop();
+    clearInterval(this.revocationTimer);
     this.server?.stopListening();
     this.hub?.closeAll(1001, 'server shutting down; reconnect and resume');
     await this.worker?.stop();

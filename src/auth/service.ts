@@ -3,7 +3,9 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../protocol/errors.js';
 import type { Db, Queryable } from '../store/db.js';
-import { consumeTicket, findUserByName, insertTicket, insertUser, purgeExpiredTickets, userExists } from '../store/users.js';
+import { RateLimiter } from '../session/rate-limit.js';
+import { consumeTicket, externalUser, findUserById, findUserByName, insertTicket, insertUser, purgeExpiredTickets, revokeTokens, tokenState } from '../store/users.js';
+import type { ExternalTokenVerifier } from './external.js';
 import { dummyHash, hashPassword, verifyPassword } from './passwords.js';
 import type { TokenService } from './tokens.js';
 
@@ -17,6 +19,19 @@ export const credentialsSchema = z.strictObject({
 });
 export type Credentials = z.infer<typeof credentialsSchema>;
 
+export const passwordChangeSchema = z.strictObject({
+  currentPassword: z.string().min(1).max(256),
+  newPassword: credentialsSchema.shape.password,
+});
+export type PasswordChange = z.infer<typeof passwordChangeSchema>;
+
+/** Who a valid credential names, and the token version it was checked against (sockets keep it to notice revocation). */
+export interface Authenticated {
+  userId: string;
+  expiresAt: Date;
+  tokenVersion: number;
+}
+
 export const TICKET_TTL_MS = 30_000;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
@@ -27,13 +42,28 @@ export interface AuthServiceOptions {
   allowRegistration: boolean;
   /** Runs in the registering transaction (e.g. the analyst's sample usage set). */
   onUserCreated?: (tx: Queryable, user: { id: string; username: string }) => Promise<void>;
+  /** Tokens of an external identity provider, accepted besides the server's own. */
+  external?: ExternalTokenVerifier;
+  /** Failed logins allowed per account and per client address within `windowMs`. */
+  loginLimits?: { perAccount: number; perAddress: number; windowMs: number; registrationsPerAddress?: number };
 }
 
 export class AuthService {
-  constructor(private readonly o: AuthServiceOptions) {}
+  private readonly perAccount: RateLimiter;
+  private readonly perAddress: RateLimiter;
+  private readonly registrations: RateLimiter;
 
-  async register(c: Credentials): Promise<{ userId: string }> {
+  constructor(private readonly o: AuthServiceOptions) {
+    const l = o.loginLimits ?? { perAccount: 10, perAddress: 100, windowMs: 900_000 };
+    this.perAccount = new RateLimiter(l.perAccount, l.windowMs);
+    this.perAddress = new RateLimiter(l.perAddress, l.windowMs);
+    this.registrations = new RateLimiter(l.registrationsPerAddress ?? 30, 3_600_000);
+  }
+
+  async register(c: Credentials, address = ''): Promise<{ userId: string }> {
     if (!this.o.allowRegistration) throw new AppError('forbidden', 'registration is switched off on this server');
+    const wait = this.registrations.take(address);
+    if (wait > 0) throw new AppError('rate_limited', 'too many registrations from this address', { retryAfterMs: wait });
     const id = randomUUID();
     const passwordHash = await hashPassword(c.password);
     const created = await this.o.db.transaction(async (tx) => {
@@ -45,20 +75,76 @@ export class AuthService {
     return { userId: id };
   }
 
-  /** The same refusal for an unknown user and a wrong password, at the same cost. */
-  async login(c: Credentials): Promise<{ token: string; expiresAt: Date; userId: string }> {
+  /**
+   * The same refusal for an unknown user and a wrong password, at the same cost. Each attempt takes
+   * a token from the account's and the address's bucket before the password is checked (so a burst
+   * of parallel guesses is limited too); a successful login gives them back: only failures count.
+   */
+  async login(c: Credentials, address = ''): Promise<{ token: string; expiresAt: Date; userId: string }> {
+    const account = c.username.toLowerCase();
+    const waitAccount = this.perAccount.take(account);
+    const waitAddress = this.perAddress.take(address);
+    if (waitAccount > 0 || waitAddress > 0) {
+      if (waitAccount === 0) this.perAccount.refund(account);
+      if (waitAddress === 0) this.perAddress.refund(address);
+      throw new AppError('rate_limited', 'too many failed logins; wait before trying again', { retryAfterMs: Math.max(waitAccount, waitAddress) });
+    }
     const user = await findUserByName(this.o.db, c.username);
     const ok = await verifyPassword(c.password, user?.password_hash ?? (await dummyHash()));
     if (!user || !ok) throw new AppError('unauthorized', 'wrong username or password');
-    const { token, expiresAt } = await this.o.tokens.issue(user.id);
+    this.perAccount.refund(account);
+    this.perAddress.refund(address);
+    const state = await tokenState(this.o.db, user.id);
+    const { token, expiresAt } = await this.o.tokens.issue(user.id, state?.tokenVersion ?? 0);
     return { token, expiresAt, userId: user.id };
   }
 
-  /** The user a bearer token names, if the token is valid and the user still exists. */
-  async authenticate(token: string): Promise<{ userId: string; expiresAt: Date } | undefined> {
+  /**
+   * The user a bearer token names, if the token is valid, the user still exists and the token was
+   * not revoked (logout, password change). Tokens whose issuer is the configured external identity
+   * provider are verified against its keys and mapped to a local user.
+   */
+  async authenticate(token: string): Promise<Authenticated | undefined> {
+    const ext = this.o.external;
+    if (ext?.claims(token)) {
+      const claims = await ext.verify(token);
+      if (!claims) return undefined;
+      const userId = await this.o.db.transaction((tx) => externalUser(tx, ext.o.issuer, claims.subject, randomUUID()));
+      const state = await tokenState(this.o.db, userId);
+      // Logout stamps tokens_valid_after: the provider's tokens issued before it are refused.
+      if (!state || claims.issuedAt < state.validAfter) return undefined;
+      return { userId, expiresAt: claims.expiresAt, tokenVersion: state.tokenVersion };
+    }
     const claims = await this.o.tokens.verify(token);
     if (!claims) return undefined;
-    return (await userExists(this.o.db, claims.userId)) ? claims : undefined;
+    const state = await tokenState(this.o.db, claims.userId);
+    if (!state || claims.version !== state.tokenVersion) return undefined;
+    return { userId: claims.userId, expiresAt: claims.expiresAt, tokenVersion: state.tokenVersion };
+  }
+
+  /** Revokes every token and ticket the user holds (all devices). Returns the new token version. */
+  async logout(userId: string): Promise<number> {
+    return revokeTokens(this.o.db, userId);
+  }
+
+  /** Checks the current password (limited like a login), sets the new one, revokes earlier tokens, returns a fresh token. */
+  async changePassword(userId: string, p: PasswordChange, address = ''): Promise<{ token: string; expiresAt: Date; userId: string }> {
+    const user = await findUserById(this.o.db, userId);
+    if (!user) throw new AppError('unauthorized', 'a valid bearer token is required');
+    const account = user.username.toLowerCase();
+    const wait = Math.max(this.perAccount.take(account), this.perAddress.take(address));
+    if (wait > 0) throw new AppError('rate_limited', 'too many failed attempts; wait before trying again', { retryAfterMs: wait });
+    if (!(await verifyPassword(p.currentPassword, user.password_hash))) throw new AppError('forbidden', 'the current password is wrong');
+    this.perAccount.refund(account);
+    this.perAddress.refund(address);
+    const version = await revokeTokens(this.o.db, userId, await hashPassword(p.newPassword));
+    const { token, expiresAt } = await this.o.tokens.issue(userId, version);
+    return { token, expiresAt, userId };
+  }
+
+  /** The current token version of a user (a socket opened by ticket is stamped with it). */
+  async tokenVersion(userId: string): Promise<number | undefined> {
+    return (await tokenState(this.o.db, userId))?.tokenVersion;
   }
 
   async issueTicket(userId: string): Promise<{ ticket: string; expiresAt: Date }> {

@@ -94,6 +94,40 @@ export const envSchema = z.object({
   DEBUG_FEED_INTERVAL_MS: int(50, 5_000).default(200),
   /** Actors listed one by one in each feed message; the rest are counted per state. */
   DEBUG_FEED_MAX_ACTORS: int(10, 5_000).default(100),
+  // --- Hardening (docs/security.md): identity providers, limits, protected endpoints. ---
+  /** External identity provider: tokens whose `iss` is this are verified against AUTH_JWKS_URL. */
+  AUTH_ISSUER: z.string().min(1).refine((s) => s !== 'agentwire', 'AUTH_ISSUER must differ from agentwire (the server\'s own issuer)').optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+  AUTH_JWKS_URL: z.url().optional(),
+  /** Asymmetric algorithms only: a symmetric one would let a JWKS public key be used as an HMAC secret. */
+  AUTH_ALGORITHMS: commaList
+    .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1))
+    .default(['RS256', 'ES256']),
+  /** How long fetched keys are trusted before a refetch; and the least time between two fetches (unknown `kid`s). */
+  AUTH_JWKS_CACHE_MS: int(1_000, 24 * 3600 * 1000).default(600_000),
+  AUTH_JWKS_COOLDOWN_MS: int(0, 3600 * 1000).default(30_000),
+  AUTH_JWKS_TIMEOUT_MS: int(100, 60_000).default(5_000),
+  /** Per user, every client frame; past it `rate_limited`, and a socket that keeps flooding is closed with 1008. */
+  FRAMES_PER_SECOND: int(1, 100_000).default(50),
+  /** Per user, HTTP requests with a bearer token. */
+  HTTP_REQUESTS_PER_MINUTE: int(1, 1_000_000).default(600),
+  /** Failed logins allowed per account and per client address in LOGIN_WINDOW_SECONDS. */
+  LOGIN_ATTEMPTS_PER_ACCOUNT: int(1, 1_000_000).default(10),
+  LOGIN_ATTEMPTS_PER_ADDRESS: int(1, 1_000_000).default(100),
+  LOGIN_WINDOW_SECONDS: int(1, 24 * 3600).default(900),
+  /** Registrations (each costs a scrypt hash) per client address per hour. */
+  REGISTRATIONS_PER_ADDRESS: int(1, 1_000_000).default(30),
+  /** Open sockets per user on one process. */
+  MAX_SOCKETS_PER_USER: int(1, 100_000).default(16),
+  /** An upgrade whose credential is not checked in this time, or a body not received in it, is refused. */
+  UPGRADE_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  HTTP_BODY_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  /** Header a trusted reverse proxy sets to the client's address (e.g. x-real-ip); unset: the peer address. */
+  CLIENT_ADDRESS_HEADER: z.string().regex(/^[A-Za-z0-9-]+$/).optional(),
+  /** Bearer token /metrics requires when set; unset: /metrics is open (bind it to a private network). */
+  METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
+  /** How often open sockets are checked against revocations made on other processes. */
+  REVOCATION_CHECK_MS: int(100, 3600 * 1000).default(10_000),
 })
   .refine((e) => !e.LLM_BASE_URL || e.LLM_MODEL, { message: 'LLM_MODEL is required when LLM_BASE_URL is set', path: ['LLM_MODEL'] })
   // Without a key the Anthropic client would go looking for credentials of its own (profiles, files).
@@ -182,6 +216,22 @@ export interface Config {
     readonly serviceName: string;
     readonly recordContent: boolean;
   };
+  readonly security: {
+    /** Undefined: only the server's own HS256 tokens are accepted. */
+    readonly externalIdp: { readonly issuer: string; readonly audience: string; readonly jwksUrl: string; readonly algorithms: readonly string[]; readonly cacheMs: number; readonly cooldownMs: number; readonly timeoutMs: number } | undefined;
+    readonly framesPerSecond: number;
+    readonly httpRequestsPerMinute: number;
+    readonly loginAttemptsPerAccount: number;
+    readonly loginAttemptsPerAddress: number;
+    readonly loginWindowMs: number;
+    readonly registrationsPerAddress: number;
+    readonly maxSocketsPerUser: number;
+    readonly upgradeTimeoutMs: number;
+    readonly httpBodyTimeoutMs: number;
+    readonly clientAddressHeader: string | undefined;
+    readonly metricsToken: string | undefined;
+    readonly revocationCheckMs: number;
+  };
 }
 
 function tracesExporter(e: z.infer<typeof envSchema>): 'otlp' | 'console' | undefined {
@@ -213,6 +263,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  const idp = [e.AUTH_ISSUER, e.AUTH_AUDIENCE, e.AUTH_JWKS_URL].filter((v) => v !== undefined).length;
+  if (idp !== 0 && idp !== 3) throw new ConfigError('invalid configuration:\n  AUTH_ISSUER, AUTH_AUDIENCE and AUTH_JWKS_URL are set together or not at all');
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -250,6 +302,32 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       tracesEndpoint: tracesEndpoint(e),
       serviceName: e.OTEL_SERVICE_NAME,
       recordContent: e.TELEMETRY_RECORD_CONTENT,
+    }),
+    security: Object.freeze({
+      externalIdp:
+        e.AUTH_ISSUER && e.AUTH_AUDIENCE && e.AUTH_JWKS_URL
+          ? Object.freeze({
+              issuer: e.AUTH_ISSUER,
+              audience: e.AUTH_AUDIENCE,
+              jwksUrl: e.AUTH_JWKS_URL,
+              algorithms: Object.freeze([...e.AUTH_ALGORITHMS]),
+              cacheMs: e.AUTH_JWKS_CACHE_MS,
+              cooldownMs: e.AUTH_JWKS_COOLDOWN_MS,
+              timeoutMs: e.AUTH_JWKS_TIMEOUT_MS,
+            })
+          : undefined,
+      framesPerSecond: e.FRAMES_PER_SECOND,
+      httpRequestsPerMinute: e.HTTP_REQUESTS_PER_MINUTE,
+      loginAttemptsPerAccount: e.LOGIN_ATTEMPTS_PER_ACCOUNT,
+      loginAttemptsPerAddress: e.LOGIN_ATTEMPTS_PER_ADDRESS,
+      loginWindowMs: e.LOGIN_WINDOW_SECONDS * 1000,
+      registrationsPerAddress: e.REGISTRATIONS_PER_ADDRESS,
+      maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
+      upgradeTimeoutMs: e.UPGRADE_TIMEOUT_MS,
+      httpBodyTimeoutMs: e.HTTP_BODY_TIMEOUT_MS,
+      clientAddressHeader: e.CLIENT_ADDRESS_HEADER?.toLowerCase(),
+      metricsToken: e.METRICS_TOKEN,
+      revocationCheckMs: e.REVOCATION_CHECK_MS,
     }),
   });
 }

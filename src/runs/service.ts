@@ -1,22 +1,21 @@
-// Accepting, cancelling, acking and reading runs, with every ownership check in one place: what
+// Accepting, cancelling, acking and reading runs. Ownership is checked through ./access.ts: what
 // is not the caller's is `not_found`, whether it exists or not.
 import { randomUUID } from 'node:crypto';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { AgentRequestFrame } from '../protocol/frames.js';
 import { ACTIVE_STATUSES, type RunEvent, type SessionReadyFrame } from '../protocol/events.js';
-import { AppError, badRequest, notFound } from '../protocol/errors.js';
+import { AppError, badRequest } from '../protocol/errors.js';
+import { lockOwnThreadFor, ownRun } from './access.js';
 import type { Db, Queryable } from '../store/db.js';
 import { appendUnstartedTerminal, readEvents, terminalEvent, type StoredEvent } from '../store/event-log.js';
 import {
   activeRunsOfThread,
   dbNow,
   findRequestKey,
-  getOwnRun,
   insertMessage,
   insertNewThreadRun,
   insertRequestKey,
   insertRun,
-  lockOwnThread,
   nextPendingRun,
   sessionRuns,
   lockThread,
@@ -89,7 +88,7 @@ export class RunService {
           return { accepted: { runId, threadId }, queued: true, interrupt: [] };
         }
         const threadId = f.threadId;
-        if (!(await lockOwnThread(tx, threadId, userId))) throw notFound('thread');
+        await lockOwnThreadFor(tx, userId, threadId);
         if (!(await insertRequestKey(tx, { userId, requestId: f.requestId, runId, threadId }))) throw new DuplicateRequest();
         const active = await activeRunsOfThread(tx, threadId);
         const onBusy = f.onBusy ?? 'reject';
@@ -126,8 +125,7 @@ export class RunService {
    * protocol answers a cancel of a finished run with it).
    */
   async cancel(userId: string, runId: string): Promise<StoredEvent | undefined> {
-    const run = await getOwnRun(this.d.db, runId, userId);
-    if (!run) throw notFound('run');
+    const run = await ownRun(this.d.db, userId, runId);
     if (!ACTIVE_STATUSES.includes(run.status)) return terminalEvent(this.d.db, run.id);
     await this.cancelRun(run, 'cancelled by user');
     return undefined;
@@ -186,17 +184,14 @@ export class RunService {
   }
 
   async ack(userId: string, runId: string, seq: number): Promise<number> {
-    const run = await getOwnRun(this.d.db, runId, userId);
-    if (!run) throw notFound('run');
+    const run = await ownRun(this.d.db, userId, runId);
     if (seq > run.last_seq) throw badRequest(`ack: seq ${seq} is beyond the run's last event (${run.last_seq})`);
     return upsertAck(this.d.db, run.id, seq);
   }
 
   /** Ownership check for `resume`: the run if it is the caller's. */
   async ownRun(userId: string, runId: string): Promise<RunRow> {
-    const run = await getOwnRun(this.d.db, runId, userId);
-    if (!run) throw notFound('run');
-    return run;
+    return ownRun(this.d.db, userId, runId);
   }
 
   async events(userId: string, runId: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {

@@ -1,8 +1,9 @@
 // Reading threads over HTTP: the caller's only.
 import { z } from 'zod';
-import { badRequest, notFound } from '../protocol/errors.js';
+import { badRequest } from '../protocol/errors.js';
 import type { Db } from '../store/db.js';
-import { getOwnThread, iso, listThreads, threadMessages, threadRuns, type MessageRow, type RunRow, type ThreadRow } from '../store/runs.js';
+import { ownThread } from './access.js';
+import { iso, listThreads, threadMessages, threadRuns, type MessageRow, type RunRow, type ThreadRow } from '../store/runs.js';
 
 export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -54,8 +55,7 @@ export class ThreadService {
   }
 
   async get(userId: string, threadId: string) {
-    const thread = await getOwnThread(this.db, threadId, userId);
-    if (!thread) throw notFound('thread');
+    const thread = await ownThread(this.db, userId, threadId);
     const [messages, runs] = await Promise.all([threadMessages(this.db, thread.id), threadRuns(this.db, thread.id)]);
     return {
       thread: threadJson(thread),

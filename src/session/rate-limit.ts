@@ -27,6 +27,12 @@ export class RateLimiter {
     return Math.ceil((1 - b.tokens) / rate);
   }
 
+  /** Gives back a token taken by `take` (an attempt that turned out not to count, e.g. a successful login). */
+  refund(key: string): void {
+    const b = this.buckets.get(key);
+    if (b) b.tokens = Math.min(this.limit, b.tokens + 1);
+  }
+
   private prune(t: number): void {
     for (const [k, b] of this.buckets) if (b.tokens + (t - b.at) * (this.limit / this.windowMs) >= this.limit) this.buckets.delete(k);
   }

@@ -10,9 +10,24 @@ export interface Req {
   query: URLSearchParams;
   headers: { authorization: string; contentType: string; contentLength: string };
   params: string[];
+  /** The client's address: the peer's, or the one a trusted proxy put in CLIENT_ADDRESS_HEADER. */
+  address: string;
 }
 
-export function readReq(req: HttpRequest, paramCount = 0): Req {
+/**
+ * The client address of a request (for per-address limits). Read before the first await. From a
+ * proxy's header the last entry is taken: the one the proxy itself appended (earlier entries of
+ * an X-Forwarded-For come from the client and can be anything).
+ */
+export function clientAddress(res: HttpResponse, req: HttpRequest, header: string | undefined): string {
+  if (header) {
+    const v = req.getHeader(header).split(',').at(-1)?.trim();
+    if (v) return v.slice(0, 64);
+  }
+  return Buffer.from(res.getRemoteAddressAsText()).toString('utf8');
+}
+
+export function readReq(req: HttpRequest, paramCount = 0, address = ''): Req {
   const params: string[] = [];
   for (let i = 0; i < paramCount; i++) params.push(safeDecode(req.getParameter(i) ?? ''));
   return {
@@ -25,6 +40,7 @@ export function readReq(req: HttpRequest, paramCount = 0): Req {
       contentLength: req.getHeader('content-length'),
     },
     params,
+    address,
   };
 }
 
@@ -45,10 +61,12 @@ const STATUS_TEXT: Record<number, string> = {
   403: '403 Forbidden',
   404: '404 Not Found',
   405: '405 Method Not Allowed',
+  408: '408 Request Timeout',
   409: '409 Conflict',
   413: '413 Payload Too Large',
   415: '415 Unsupported Media Type',
   429: '429 Too Many Requests',
+  431: '431 Request Header Fields Too Large',
   500: '500 Internal Server Error',
   503: '503 Service Unavailable',
 };
@@ -58,7 +76,11 @@ export const SECURITY_HEADERS: ReadonlyArray<[string, string]> = [
   ['Cache-Control', 'no-store'],
   ['Referrer-Policy', 'no-referrer'],
   ['X-Frame-Options', 'DENY'],
+  ['Cross-Origin-Resource-Policy', 'same-origin'],
 ];
+
+/** JSON and text answers load nothing; the chat page sends its own policy instead. */
+export const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'";
 
 /** Wraps a response: tracks abortion, corks writes, writes exactly once. */
 export class Res {
@@ -71,15 +93,16 @@ export class Res {
     });
   }
 
-  send(status: number, body: string, contentType = 'application/json', extraHeaders: ReadonlyArray<[string, string]> = []): void {
+  send(status: number, body: string, contentType = 'application/json', extraHeaders: ReadonlyArray<[string, string]> = [], closeConnection = false): void {
     if (this.done || this.aborted) return;
     this.done = true;
     this.res.cork(() => {
       this.res.writeStatus(STATUS_TEXT[status] ?? `${status} Status`);
       this.res.writeHeader('Content-Type', contentType);
       for (const [k, v] of SECURITY_HEADERS) this.res.writeHeader(k, v);
+      if (!extraHeaders.some(([k]) => k.toLowerCase() === 'content-security-policy')) this.res.writeHeader('Content-Security-Policy', DEFAULT_CSP);
       for (const [k, v] of extraHeaders) this.res.writeHeader(k, v);
-      this.res.end(body);
+      this.res.end(body, closeConnection);
     });
   }
 
@@ -87,23 +110,49 @@ export class Res {
     this.send(status, JSON.stringify(body));
   }
 
-  error(err: unknown): void {
+  error(err: unknown, closeConnection = false): void {
     const e = toAppError(err);
     const status = HTTP_STATUS[e.code];
-    this.json(status, { error: { code: e.code, message: e.message, ...(e.details.retryAfterMs ? { retryAfterMs: e.details.retryAfterMs } : {}) } });
+    const retry = e.details.retryAfterMs;
+    const body = JSON.stringify({ error: { code: e.code, message: e.message, ...(retry ? { retryAfterMs: retry } : {}) } });
+    this.send(status, body, 'application/json', retry ? [['Retry-After', String(Math.ceil(retry / 1000))]] : [], closeConnection);
   }
 
-  /** Reads the body up to `max` bytes; beyond it answers 413 and rejects. */
-  body(max: number): Promise<Buffer> {
+  /**
+   * Reads the body up to `max` bytes; beyond it answers 413 and rejects. A body that has not
+   * arrived whole within `timeoutMs` (a slow-POST attack: uWS has no timer once the headers are
+   * in) is answered 408 and the connection closed.
+   */
+  body(max: number, timeoutMs = 30_000): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
       let failed = false;
+      const timer = setTimeout(() => {
+        if (failed) return;
+        failed = true;
+        const err = new AppError('bad_request', `request body not received within ${timeoutMs} ms`);
+        if (!this.done && !this.aborted) {
+          this.done = true;
+          this.res.cork(() => {
+            this.res.writeStatus(STATUS_TEXT[408]!).writeHeader('Content-Type', 'application/json');
+            for (const [k, v] of SECURITY_HEADERS) this.res.writeHeader(k, v);
+            this.res.writeHeader('Content-Security-Policy', DEFAULT_CSP);
+            this.res.end(JSON.stringify({ error: { code: err.code, message: err.message } }), true);
+          });
+        }
+        reject(err);
+      }, timeoutMs);
+      this.res.onAborted(() => {
+        clearTimeout(timer);
+        this.aborted = true;
+      });
       this.res.onData((chunk, isLast) => {
         if (failed) return;
         size += chunk.byteLength;
         if (size > max) {
           failed = true;
+          clearTimeout(timer);
           const err = new AppError('payload_too_large', `request body over ${max} bytes`);
           this.error(err);
           reject(err);
@@ -111,13 +160,17 @@ export class Res {
         }
         // uWS reuses the chunk's memory after this callback: copy it.
         chunks.push(Buffer.from(new Uint8Array(chunk)));
-        if (isLast) resolve(Buffer.concat(chunks));
+        if (isLast) {
+          clearTimeout(timer);
+          resolve(Buffer.concat(chunks));
+        }
       });
     });
   }
 }
 
 export function bearer(authorization: string): string | undefined {
+  if (authorization.length > 10_000) return undefined;
   const m = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
   return m?.[1];
 }

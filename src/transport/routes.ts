@@ -1,12 +1,14 @@
 // The HTTP routes of PROTOCOL section 1 (and `POST /v1/usage`, documented in docs/protocol-notes.md).
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { z } from 'zod';
-import { credentialsSchema, type AuthService } from '../auth/service.js';
+import { timingSafeEqual } from 'node:crypto';
+import { credentialsSchema, passwordChangeSchema, type AuthService } from '../auth/service.js';
 import type { Logger } from '../log/logger.js';
 import { AppError, badRequest } from '../protocol/errors.js';
 import type { RunService } from '../runs/service.js';
 import { pageQuery, type ThreadService } from '../runs/threads.js';
-import { bearer, parseJsonBody, readReq, Res, type Req } from './http.js';
+import { RateLimiter } from '../session/rate-limit.js';
+import { bearer, clientAddress, parseJsonBody, readReq, Res, type Req } from './http.js';
 
 export interface RouteDeps {
   auth: AuthService;
@@ -20,6 +22,15 @@ export interface RouteDeps {
   metrics(): string;
   /** True while the server accepts work (false once shutdown began). */
   accepting(): boolean;
+  /** Hardening settings (docs/security.md); defaults keep the routes open as before. */
+  security?: {
+    metricsToken?: string | undefined;
+    httpRequestsPerMinute?: number;
+    clientAddressHeader?: string | undefined;
+    bodyTimeoutMs?: number;
+    /** The user's tokens were revoked: close this process's sockets that were opened with them. */
+    onRevoked?(userId: string, tokenVersion: number): void;
+  };
 }
 
 type Handler = (req: Req, res: Res) => Promise<void>;
@@ -34,19 +45,31 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
 }
 
 export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway: boolean } = { gateway: true }): void {
+  const sec = d.security ?? {};
+  const bodyTimeout = sec.bodyTimeoutMs ?? 30_000;
+  const perUser = new RateLimiter(sec.httpRequestsPerMinute ?? 600, 60_000);
   const route = (paramCount: number, handler: Handler) => (res: HttpResponse, req: HttpRequest) => {
     const r = new Res(res);
-    const request = readReq(req, paramCount);
+    const request = readReq(req, paramCount, clientAddress(res, req, sec.clientAddressHeader));
     handler(request, r).catch((err: unknown) => {
       if (!(err instanceof AppError)) d.log.error({ err: err instanceof Error ? err.message : String(err), path: request.path }, 'request failed');
       r.error(err);
     });
   };
+  /** Every bearer route: a valid, unrevoked token, then the caller's HTTP request budget. */
   const authed = async (req: Req): Promise<string> => {
     const token = bearer(req.headers.authorization);
     const user = token ? await d.auth.authenticate(token) : undefined;
     if (!user) throw new AppError('unauthorized', 'a valid bearer token is required');
+    const wait = perUser.take(user.userId);
+    if (wait > 0) throw new AppError('rate_limited', 'too many requests', { retryAfterMs: wait });
     return user.userId;
+  };
+  const metricsAllowed = (req: Req): boolean => {
+    if (!sec.metricsToken) return true;
+    const given = Buffer.from(bearer(req.headers.authorization) ?? '');
+    const want = Buffer.from(sec.metricsToken);
+    return given.length === want.length && timingSafeEqual(given, want);
   };
   const guardAccepting = () => {
     if (!d.accepting()) throw new AppError('unavailable', 'the server is shutting down; retry on another node or later');
@@ -57,7 +80,10 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway:
     const ok = d.accepting() && (await d.ready());
     res.json(ok ? 200 : 503, { status: ok ? 'ready' : 'unavailable' });
   }));
-  app.get('/metrics', route(0, async (_req, res) => res.send(200, d.metrics(), 'text/plain; version=0.0.4')));
+  app.get('/metrics', route(0, async (req, res) => {
+    if (!metricsAllowed(req)) throw new AppError('unauthorized', 'metrics need the METRICS_TOKEN bearer token');
+    res.send(200, d.metrics(), 'text/plain; version=0.0.4');
+  }));
   const notFound = route(0, async (req, res) => {
     res.json(404, { error: { code: 'not_found', message: `no route ${req.method.toUpperCase()} ${req.path}` } });
   });
@@ -68,13 +94,32 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway:
 
   app.post('/v1/auth/register', route(0, async (req, res) => {
     guardAccepting();
-    const body = parse(credentialsSchema, parseJsonBody(await res.body(AUTH_BODY_MAX)));
-    res.json(201, await d.auth.register(body));
+    const body = parse(credentialsSchema, parseJsonBody(await res.body(AUTH_BODY_MAX, bodyTimeout)));
+    res.json(201, await d.auth.register(body, req.address));
   }));
 
   app.post('/v1/auth/login', route(0, async (req, res) => {
-    const body = parse(credentialsSchema, parseJsonBody(await res.body(AUTH_BODY_MAX)));
-    const { token, expiresAt, userId } = await d.auth.login(body);
+    const body = parse(credentialsSchema, parseJsonBody(await res.body(AUTH_BODY_MAX, bodyTimeout)));
+    const { token, expiresAt, userId } = await d.auth.login(body, req.address);
+    res.json(200, { token, expiresAt: expiresAt.toISOString(), userId });
+  }));
+
+  // Not in PROTOCOL section 1 (docs/protocol-notes.md): revoke every token of the caller.
+  app.post('/v1/auth/logout', route(0, async (req, res) => {
+    const userId = await authed(req);
+    const version = await d.auth.logout(userId);
+    sec.onRevoked?.(userId, version);
+    res.json(200, { revoked: true });
+  }));
+
+  app.post('/v1/auth/password', route(0, async (req, res) => {
+    const pending = res.body(AUTH_BODY_MAX, bodyTimeout);
+    pending.catch(() => undefined);
+    const userId = await authed(req);
+    const body = parse(passwordChangeSchema, parseJsonBody(await pending));
+    const { token, expiresAt } = await d.auth.changePassword(userId, body, req.address);
+    const version = await d.auth.tokenVersion(userId);
+    if (version !== undefined) sec.onRevoked?.(userId, version);
     res.json(200, { token, expiresAt: expiresAt.toISOString(), userId });
   }));
 
@@ -110,7 +155,7 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway:
 
   app.post('/v1/usage', route(0, async (req, res) => {
     // uWS delivers the body only to a reader attached before the first await.
-    const pending = res.body(d.bodyMaxBytes);
+    const pending = res.body(d.bodyMaxBytes, bodyTimeout);
     pending.catch(() => undefined);
     const userId = await authed(req);
     const body = await pending;

@@ -2,11 +2,13 @@
 import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import { registerRoutes, type RouteDeps } from './routes.js';
 import { registerWebApp } from './web.js';
-import { registerWebSocket, type WsDeps } from './ws.js';
+import { registerWebSocket, type SocketRegistry, type WsDeps } from './ws.js';
 
 export class HttpServer {
   private readonly app: TemplatedApp;
   private listenSocket: us_listen_socket | undefined;
+  /** This process's open sockets (revocation closes them); undefined on a worker-only process. */
+  readonly sockets: SocketRegistry | undefined;
 
   /**
    * Without `ws` (a worker-only process) only the health and metrics routes are served.
@@ -15,7 +17,7 @@ export class HttpServer {
   constructor(routes: RouteDeps, ws: WsDeps | undefined, extra?: (app: TemplatedApp) => void) {
     this.app = uWS.App();
     if (ws) {
-      registerWebSocket(this.app, ws);
+      this.sockets = registerWebSocket(this.app, ws);
       registerWebApp(this.app);
     }
     extra?.(this.app);

@@ -11,7 +11,8 @@ import type { FrameHandler } from '../session/frames.js';
 import type { SessionHub } from '../session/hub.js';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { ATTR, SPAN, Telemetry } from '../telemetry/index.js';
-import { SECURITY_HEADERS, bearer } from './http.js';
+import { RateLimiter } from '../session/rate-limit.js';
+import { DEFAULT_CSP, SECURITY_HEADERS, bearer } from './http.js';
 
 export const SUBPROTOCOL = 'agentwire.v1';
 const BEARER_PREFIX = 'bearer.';
@@ -21,6 +22,12 @@ interface SocketData {
   userId: string;
   socketId: string;
   expiresAt: number;
+  /** The user's token version when the socket was authenticated: a later logout or password change closes it (4401). */
+  tokenVersion: number;
+  /** Frames refused by the per-user frame rate in a row; past a bound the socket is closed (1008). */
+  refusedInARow?: number;
+  /** Frees the upgrade's place in the per-user socket count once the socket counts itself. */
+  release?: () => void;
   channel?: SocketChannel;
   expiryTimer?: NodeJS.Timeout;
   sink?: UwsSink;
@@ -47,6 +54,62 @@ export interface WsDeps {
   allowedOrigins(): readonly string[];
   accepting(): boolean;
   telemetry?: Telemetry;
+  /** Hardening limits (docs/security.md); defaults apply when absent. */
+  limits?: {
+    framesPerSecond?: number;
+    maxSocketsPerUser?: number;
+    upgradeTimeoutMs?: number;
+  };
+}
+
+/** Rate-limited frames in a row after which a socket is closed with 1008 (repeated abuse). */
+const MAX_REFUSED_IN_A_ROW = 100;
+
+/** The open sockets of this process, by user, with the token version each was opened under. */
+export class SocketRegistry {
+  private readonly byUser = new Map<string, Map<string, { version: number; sink: { close(code: number, reason: string): void } }>>();
+
+  add(userId: string, socketId: string, version: number, sink: { close(code: number, reason: string): void }): void {
+    let m = this.byUser.get(userId);
+    if (!m) this.byUser.set(userId, (m = new Map()));
+    m.set(socketId, { version, sink });
+  }
+
+  remove(userId: string, socketId: string): void {
+    const m = this.byUser.get(userId);
+    m?.delete(socketId);
+    if (m && m.size === 0) this.byUser.delete(userId);
+  }
+
+  count(userId: string): number {
+    return this.byUser.get(userId)?.size ?? 0;
+  }
+
+  /** Closes (4401) the user's sockets opened under an older token version. Returns how many. */
+  revoked(userId: string, currentVersion: number): number {
+    let n = 0;
+    for (const s of [...(this.byUser.get(userId)?.values() ?? [])]) {
+      if (s.version !== currentVersion) {
+        s.sink.close(CLOSE_TOKEN_EXPIRED, 'token revoked; log in again');
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Revocations made on other processes: every connected user's version is read, stale sockets closed. */
+  async check(versions: (userIds: string[]) => Promise<Map<string, number>>): Promise<number> {
+    const ids = [...this.byUser.keys()];
+    if (ids.length === 0) return 0;
+    const current = await versions(ids);
+    let n = 0;
+    for (const id of ids) {
+      const v = current.get(id);
+      // A user that no longer exists has no valid token either.
+      n += v === undefined ? this.revoked(id, Number.NaN) : this.revoked(id, v);
+    }
+    return n;
+  }
 }
 
 class UwsSink implements SocketSink {
@@ -92,17 +155,26 @@ function credential(protocols: string, authorization: string, query: string): { 
 
 function refuseUpgrade(
   res: HttpResponse,
-  status: '400 Bad Request' | '401 Unauthorized' | '403 Forbidden' | '503 Service Unavailable',
+  status: '400 Bad Request' | '401 Unauthorized' | '403 Forbidden' | '429 Too Many Requests' | '503 Service Unavailable',
   code: string,
   message: string,
   span?: Span,
+  retryAfterMs?: number,
 ): void {
   if (span) endUpgradeSpan(span, Number.parseInt(status, 10), code);
   res.cork(() => {
     res.writeStatus(status).writeHeader('Content-Type', 'application/json');
     for (const [k, v] of SECURITY_HEADERS) res.writeHeader(k, v);
-    res.end(JSON.stringify({ error: { code, message } }));
+    res.writeHeader('Content-Security-Policy', DEFAULT_CSP);
+    if (retryAfterMs !== undefined) res.writeHeader('Retry-After', String(Math.ceil(retryAfterMs / 1000)));
+    res.end(JSON.stringify({ error: { code, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) } }));
   });
+}
+
+/** Settles with 'timeout' if `p` has not settled within `ms`. */
+function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)))]).finally(() => clearTimeout(timer));
 }
 
 function endUpgradeSpan(span: Span, status: number, code?: string): void {
@@ -111,8 +183,15 @@ function endUpgradeSpan(span: Span, status: number, code?: string): void {
   span.end();
 }
 
-export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
+export function registerWebSocket(app: TemplatedApp, d: WsDeps): SocketRegistry {
   const t = d.telemetry ?? Telemetry.off();
+  const sockets = new SocketRegistry();
+  const framesPerSecond = d.limits?.framesPerSecond ?? 20;
+  const maxSockets = d.limits?.maxSocketsPerUser ?? 16;
+  const upgradeTimeoutMs = d.limits?.upgradeTimeoutMs ?? 10_000;
+  const frames = new RateLimiter(framesPerSecond, 1000);
+  /** Upgrades authenticated but not yet open, per user: counted against the socket limit. */
+  const opening = new Map<string, number>();
   const originAllowed = (origin: string) => {
     if (origin === '') return true;
     const allowed = d.allowedOrigins();
@@ -152,17 +231,23 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
       // Answer with our protocol only; the token offered beside it is never echoed.
       const chosen = offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : '';
       void (async () => {
-        let user: { userId: string; expiresAt: number } | undefined;
+        let user: { userId: string; expiresAt: number; tokenVersion: number } | undefined;
         const auth = t.tracer.startSpan(SPAN.auth, t.tracing ? { attributes: { [ATTR.authKind]: cred.kind } } : {}, trace.setSpan(ROOT_CONTEXT, span));
         try {
-          if (cred.kind === 'token') {
-            const u = await d.auth.authenticate(cred.value);
-            if (u) user = { userId: u.userId, expiresAt: u.expiresAt.getTime() };
-          } else {
-            const userId = await d.auth.redeemTicket(cred.value);
-            // A ticket admits the socket; the socket then lives like a fresh token would.
-            if (userId) user = { userId, expiresAt: Number.POSITIVE_INFINITY };
-          }
+          const check = async () => {
+            if (cred.kind === 'token') {
+              const u = await d.auth.authenticate(cred.value);
+              if (u) user = { userId: u.userId, expiresAt: u.expiresAt.getTime(), tokenVersion: u.tokenVersion };
+            } else {
+              const userId = await d.auth.redeemTicket(cred.value);
+              const version = userId ? await d.auth.tokenVersion(userId) : undefined;
+              // A ticket admits the socket; the socket then lives like a fresh token would.
+              if (userId && version !== undefined) user = { userId, expiresAt: Number.POSITIVE_INFINITY, tokenVersion: version };
+            }
+          };
+          // A credential check that hangs (a database or identity provider that does not answer)
+          // must not hold the connection: uWS has no timer on it once the request is in.
+          if ((await within(check(), upgradeTimeoutMs)) === 'timeout') throw new Error('credential check timed out');
         } catch (err) {
           auth.setStatus({ code: SpanStatusCode.ERROR, message: 'unavailable' });
           auth.end();
@@ -180,7 +265,23 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
         if (!user) return refuseUpgrade(res, '401 Unauthorized', 'unauthorized', 'invalid token or ticket', span);
         // The server may have begun shutting down while the credential was checked.
         if (!d.accepting()) return refuseUpgrade(res, '503 Service Unavailable', 'unavailable', 'the server is shutting down', span);
-        const data: SocketData = { userId: user.userId, socketId: randomUUID(), expiresAt: user.expiresAt };
+        const userId = user.userId;
+        const inFlight = opening.get(userId) ?? 0;
+        if (sockets.count(userId) + inFlight >= maxSockets)
+          return refuseUpgrade(res, '429 Too Many Requests', 'rate_limited', `at most ${maxSockets} open sockets per user`, span, 1000);
+        // Counted until `open` runs (or, should it never run, for a second), so parallel upgrades
+        // cannot overshoot; `open` then counts the socket itself.
+        opening.set(userId, inFlight + 1);
+        let reserved = true;
+        const release = () => {
+          if (!reserved) return;
+          reserved = false;
+          const n = (opening.get(userId) ?? 1) - 1;
+          if (n <= 0) opening.delete(userId);
+          else opening.set(userId, n);
+        };
+        setTimeout(release, 1000).unref();
+        const data: SocketData = { userId: user.userId, socketId: randomUUID(), expiresAt: user.expiresAt, tokenVersion: user.tokenVersion, release };
         // Deliberately not inside res.cork(): in this uWS build, cork() after an asynchronous
         // upgrade can misread the upgraded socket's memory as HTTP state and close it right after
         // `open` (uNetworking/uWebSockets#1928, fixed upstream by #1929). uWS prints a warning
@@ -196,6 +297,8 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
       d.log.debug({ userId: data.userId, socketId: data.socketId }, 'socket opened');
       const sink = new UwsSink(data.socketId, ws);
       data.sink = sink;
+      sockets.add(data.userId, data.socketId, data.tokenVersion, sink);
+      data.release?.();
       const channel = d.hub.open(data.userId, sink);
       data.channel = channel;
       data.pending = 0;
@@ -238,10 +341,24 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
         channel.sink.close(1008, 'too many frames in flight');
         return;
       }
+      // Every frame of the user, on all of its sockets, counts against FRAMES_PER_SECOND.
+      const wait = frames.take(data.userId);
+      if (wait > 0) {
+        data.refusedInARow = (data.refusedInARow ?? 0) + 1;
+        if (data.refusedInARow > MAX_REFUSED_IN_A_ROW) {
+          channel.sink.close(1008, 'too many frames; repeated abuse');
+          return;
+        }
+      } else data.refusedInARow = 0;
       data.pending = (data.pending ?? 0) + 1;
       data.queue = (data.queue ?? Promise.resolve())
         .then(async () => {
           if (channel.closed) return;
+          if (wait > 0) {
+            const ids = decoded.ok ? { ...('requestId' in decoded.frame ? { requestId: decoded.frame.requestId } : {}), ...('runId' in decoded.frame ? { runId: decoded.frame.runId } : {}) } : {};
+            channel.sink.send(JSON.stringify({ type: 'error', code: 'rate_limited', message: 'too many frames', retryAfterMs: wait, ...ids }));
+            return;
+          }
           if (decoded.ok) return d.frames.handle(channel, decoded.frame);
           channel.sink.send(
             JSON.stringify({
@@ -268,8 +385,10 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
       const data = ws.getUserData();
       d.log.debug({ userId: data.userId, socketId: data.socketId, code }, 'socket closed');
       if (data.sink) data.sink.closed = true;
+      sockets.remove(data.userId, data.socketId);
       if (data.expiryTimer) clearTimeout(data.expiryTimer);
       if (data.channel) d.hub.close(data.channel);
     },
   });
+  return sockets;
 }

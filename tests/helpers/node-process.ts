@@ -33,6 +33,12 @@ export function startNode(env: Record<string, string>, script = 'tests/faults/fi
       JWT_SECRET: TEST_SECRET,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
       REQUESTS_PER_MINUTE: '100000',
+      // Tests drive far more traffic per user than a person would; tests/attack sets the real limits.
+      FRAMES_PER_SECOND: '100000',
+      HTTP_REQUESTS_PER_MINUTE: '1000000',
+      REGISTRATIONS_PER_ADDRESS: '1000000',
+      // Mass reconnects open new sockets before the server has seen the old ones close.
+      MAX_SOCKETS_PER_USER: '1000',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

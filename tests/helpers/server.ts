@@ -52,6 +52,10 @@ export async function startServer(
     AGENTWIRE_DATA_DIR: dataDir,
     JWT_SECRET: 'test-secret-test-secret-test-secret-0123456789',
     REQUESTS_PER_MINUTE: '100000',
+    // Tests drive far more traffic per user than a person would; tests/attack sets the real limits.
+    FRAMES_PER_SECOND: '100000',
+    HTTP_REQUESTS_PER_MINUTE: '1000000',
+    REGISTRATIONS_PER_ADDRESS: '1000000',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...(pgDb ? { DATABASE_URL: pgDb.url } : {}),
     ...opts.env,

@@ -67,4 +67,26 @@ describe('config', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('hardening: defaults, an external identity provider set whole or not at all, asymmetric algorithms only', () => {
+    expect(loadConfig({}).security).toMatchObject({
+      externalIdp: undefined,
+      framesPerSecond: 50,
+      httpRequestsPerMinute: 600,
+      loginAttemptsPerAccount: 10,
+      loginAttemptsPerAddress: 100,
+      loginWindowMs: 900_000,
+      registrationsPerAddress: 30,
+      maxSocketsPerUser: 16,
+      upgradeTimeoutMs: 10_000,
+      httpBodyTimeoutMs: 30_000,
+      metricsToken: undefined,
+    });
+    const idp = { AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'api', AUTH_JWKS_URL: 'https://idp.example/jwks.json' };
+    expect(loadConfig(idp).security.externalIdp).toMatchObject({ ...{ issuer: idp.AUTH_ISSUER, audience: 'api', jwksUrl: idp.AUTH_JWKS_URL }, algorithms: ['RS256', 'ES256'], cooldownMs: 30_000 });
+    expect(() => loadConfig({ AUTH_ISSUER: 'https://idp.example' })).toThrow(/set together/);
+    expect(() => loadConfig({ ...idp, AUTH_ALGORITHMS: 'RS256,HS256' })).toThrow(/AUTH_ALGORITHMS/);
+    expect(() => loadConfig({ ...idp, AUTH_ISSUER: 'agentwire' })).toThrow(/AUTH_ISSUER/);
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN/);
+  });
 });

@@ -1,0 +1,105 @@
+// Arbitrary HTTP requests from a hostile user (Mallory): every route (and made-up ones), every
+// method, query strings, bodies of random JSON, text and bytes, with Mallory's token, a garbage one
+// or none. Each answer is a known status with `{error: {code, message}}` (a section 5 code or one
+// of the HTTP-only codes) for refusals; the server never crashes; and nothing carries Alice's ids
+// (unless the request named them) or text. `POST /v1/auth/logout` is left out: it would revoke
+// Mallory's token for the rest of the run (tests/attack/jwt.test.ts attacks it).
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERROR_CODES } from '../../src/protocol/errors.js';
+import { primaryBackend } from '../helpers/backends.js';
+import type { TestServer, TestUser } from '../helpers/server.js';
+import { leakIn, ready, type Secrets } from './support.js';
+
+const STATUSES = new Set([200, 201, 400, 401, 403, 404, 409, 413, 415, 429, 503]);
+const tally = { inputs: 0, crashes: 0, leaks: 0, statuses: {} as Record<number, number> };
+
+export function describeHttpFuzzing(getServer: () => TestServer): void {
+describe(`HTTP fuzzing on ${primaryBackend}`, () => {
+  let server: TestServer;
+  let alice: TestUser;
+  let mallory: TestUser;
+  const secrets: Secrets = { ids: [], texts: [] };
+
+  beforeAll(async () => {
+    server = getServer();
+    [alice, mallory] = await Promise.all([server.register(), server.register()]);
+    const a = await server.connect(alice.token);
+    await ready(a);
+    const text = `alice-http-secret-${Math.random().toString(36).slice(2)}`;
+    const acc = await a.request(text, { agent: 'echo' });
+    await a.runEvents(acc.runId as string);
+    await a.close();
+    secrets.ids.push(alice.userId, acc.runId as string, acc.threadId as string);
+    secrets.texts.push(text, alice.token, alice.password);
+  });
+  afterAll(async () => {
+     
+    console.log(`attack/http: inputs ${tally.inputs}, crashes ${tally.crashes}, leaks ${tally.leaks}; statuses ${JSON.stringify(tally.statuses)}`);
+  });
+
+  it('random requests to every route are answered with a protocol status and error body, and leak nothing', async () => {
+    const id = fc.oneof(fc.constantFrom(...secrets.ids, 'not-a-uuid', '%ZZ', '..', '%2e%2e', crypto.randomUUID()), fc.webSegment());
+    // Mostly the right method for the route (so the request reaches its handler), sometimes any.
+    const route = fc.oneof(
+      fc.constant(['GET', '/v1/threads'] as const),
+      id.map((x) => ['GET', `/v1/threads/${x}`] as const),
+      id.map((x) => ['GET', `/v1/runs/${x}/events`] as const),
+      fc.constantFrom('/v1/auth/login', '/v1/auth/register', '/v1/auth/ws-ticket', '/v1/auth/password', '/v1/usage').map((x) => ['POST', x] as const),
+      fc.constantFrom('/healthz', '/readyz', '/metrics', '/v1/ws').map((x) => ['GET', x] as const),
+      fc.webPath().map((x) => ['GET', x] as const),
+    );
+    const query = fc.oneof(
+      fc.constant(''),
+      fc.tuple(fc.constantFrom('after', 'limit', 'cursor', 'ticket', 'x'), fc.oneof(fc.string({ maxLength: 20 }), fc.integer().map(String), fc.constantFrom('-1', '1e9', 'NaN', ...secrets.ids))).map(
+        ([k, v]) => `?${k}=${encodeURIComponent(v)}`,
+      ),
+    );
+    const body = fc.oneof(
+      fc.constant(undefined),
+      fc.json({ maxDepth: 3 }),
+      fc.record({ username: fc.string({ maxLength: 70 }), password: fc.string({ maxLength: 300 }) }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+      fc.record({ currentPassword: fc.string({ maxLength: 30 }), newPassword: fc.string({ maxLength: 30 }), userId: fc.constantFrom(...secrets.ids) }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+      fc.string({ maxLength: 300 }),
+      fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+      fc.integer({ min: 1, max: 30 }).map((d) => `${'{"a":'.repeat(d * 100)}1${'}'.repeat(d * 100)}`),
+    );
+    const auth = fc.constantFrom<'mallory' | 'garbage' | 'none'>('mallory', 'garbage', 'none');
+    const contentType = fc.constantFrom('application/json', 'text/csv', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '');
+    const method = fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD');
+
+    await fc.assert(
+      fc.asyncProperty(route, fc.oneof({ arbitrary: fc.constant(null), weight: 3 }, { arbitrary: method, weight: 1 }), query, body, auth, contentType, async ([routeMethod, p], anyMethod, q, b, who, ct) => {
+        tally.inputs++;
+        const m = anyMethod ?? routeMethod;
+        const headers: Record<string, string> = {};
+        if (who === 'mallory') headers.authorization = `Bearer ${mallory.token}`;
+        if (who === 'garbage') headers.authorization = 'Bearer eyJhbGciOiJub25lIn0.e30.';
+        if (ct) headers['content-type'] = ct;
+        const withBody = b !== undefined && !['GET', 'HEAD', 'OPTIONS'].includes(m);
+        const res = await fetch(`${server.url}${p}${q}`, { method: m, headers, ...(withBody ? { body: b } : {}) });
+        const text = await res.text();
+        tally.statuses[res.status] = (tally.statuses[res.status] ?? 0) + 1;
+        expect(STATUSES.has(res.status), `status ${res.status} for ${m} ${p}${q}: ${text.slice(0, 200)}`).toBe(true);
+        expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+        if (res.status >= 400 && m !== 'HEAD') {
+          const parsed = JSON.parse(text) as { error: { code: string; message: string } };
+          expect(ERROR_CODES).toContain(parsed.error.code);
+          expect(parsed.error.message).not.toMatch(/\bat \w+ \(|node_modules|SELECT|INSERT|postgres|pglite|TypeError|ReferenceError/i);
+        }
+        const echoed = `${p}${q} ${typeof b === 'string' ? b : b ? b.toString('latin1') : ''}`;
+        const leak = leakIn(text, secrets, [echoed]);
+        if (leak) tally.leaks++;
+        expect(leak, `leak of ${leak} in answer to ${m} ${p}${q}`).toBeUndefined();
+      }),
+      { numRuns: 1000, seed: 20 },
+    );
+    const health = await fetch(`${server.url}/healthz`);
+    if (health.status !== 200) tally.crashes++;
+    expect(health.status).toBe(200);
+    // Mallory's token still works: nothing in the fuzz revoked or broke it.
+    expect((await fetch(`${server.url}/v1/threads`, { headers: { authorization: `Bearer ${mallory.token}` } })).status).toBe(200);
+    expect(tally.leaks).toBe(0);
+  });
+});
+}
