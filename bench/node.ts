@@ -1,11 +1,12 @@
 // One agentwire process for benchmarks: the production entry point plus three bench agents.
 // - `bench`: the five golden-path events with no thinking time;
-// - `bench_stream`: input `stream N` streams N `agent_output` pieces, then completes;
+// - `bench_stream`: input `stream N` streams N answer pieces (coalesced), then completes;
 // - `bench_paced`: input `paced STEPS MS` records one `agent_thinking` every MS ms, STEPS times
 //   (runs that stay in progress long enough to be dropped and resumed).
 // Answers `{gc: true}` over IPC with its memory after a full GC (see lib/proc.ts).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
+import { OutputCoalescer } from '../src/agents/llm/coalesce.js';
 import type { Agent, Tool } from '../src/agents/types.js';
 import { runServer } from '../src/cli.js';
 import { answerGcRequests } from './lib/proc.js';
@@ -27,17 +28,21 @@ const bench: Agent = {
   },
 };
 
+// Pieces go through the coalescer the LLM agent uses (LLM_OUTPUT_FLUSH_MS / _CHARS defaults): what
+// is stored and sent is one `agent_output` per 400 characters or 50 ms, not one per piece.
 const stream: Agent = {
   name: 'bench_stream',
-  description: 'Benchmark agent: streams N answer pieces with no time between them.',
+  description: 'Benchmark agent: streams N answer pieces with no time between them, coalesced as the LLM agent does.',
   async run(ctx) {
     const n = Number(/^stream (\d+)$/.exec(ctx.input.text)?.[1] ?? 100);
+    const coalescer = new OutputCoalescer((_kind, piece) => ctx.output(piece), { maxDelayMs: 50, maxChars: 400 });
     let text = '';
     for (let i = 0; i < n; i++) {
       const piece = `piece ${i} `;
       text += piece;
-      await ctx.output(piece);
+      coalescer.push('output', piece);
     }
+    await coalescer.flush();
     return { text };
   },
 };

@@ -1,8 +1,8 @@
 // Finds each user's session on this node and hands it the run events of that user's runs.
-// One XState session actor per connected user tracks its sockets and runs; each socket has a
+// One session statechart per connected user tracks its sockets and runs; each socket has a
 // `SocketChannel` holding its per-run cursors.
-import { createActor, type Actor, type InspectionEvent } from 'xstate';
-import { sessionMachine } from '../../machines/session.machine.js';
+import { createActor, initialTransition, transition, type InspectionEvent, type SnapshotFrom } from 'xstate';
+import { sessionMachine, type SessionMachineEvent } from '../../machines/session.machine.js';
 import type { Logger } from '../log/logger.js';
 import { isTerminal, type SessionReadyFrame } from '../protocol/events.js';
 import type { StoredEvent } from '../store/event-log.js';
@@ -10,8 +10,41 @@ import { ROOT_CONTEXT, SpanKind, trace, type SpanContext } from '@opentelemetry/
 import { ATTR, SPAN, Telemetry } from '../telemetry/index.js';
 import { SocketChannel, type EventReader, type SocketSink } from './cursor.js';
 
+type SessionSnapshot = SnapshotFrom<typeof sessionMachine>;
+
+/** What the hub needs of a session's statechart. */
+interface SessionChart {
+  send(event: SessionMachineEvent): void;
+  getSnapshot(): SessionSnapshot;
+  stop(): void;
+}
+
+/**
+ * The session statechart as a bare snapshot, stepped by XState's pure `transition`: the same
+ * machine and the same states, without an actor (and its system, mailbox and observers) per
+ * connected user. Thousands of idle sessions then cost a few hundred bytes each here. The
+ * visualizer, when it is on, gets real actors instead, for XState's inspection.
+ */
+class SnapshotChart implements SessionChart {
+  private snapshot: SessionSnapshot;
+
+  constructor(input: { userId: string; socketId: string }) {
+    this.snapshot = initialTransition(sessionMachine, input)[0];
+  }
+
+  send(event: SessionMachineEvent): void {
+    this.snapshot = transition(sessionMachine, this.snapshot, event)[0];
+  }
+
+  getSnapshot(): SessionSnapshot {
+    return this.snapshot;
+  }
+
+  stop(): void {}
+}
+
 interface Session {
-  actor: Actor<typeof sessionMachine>;
+  actor: SessionChart;
   channels: Map<string, SocketChannel>;
 }
 
@@ -102,13 +135,10 @@ export class SessionHub {
     });
     let session = this.sessions.get(userId);
     if (!session) {
-      const actor = createActor(sessionMachine, {
-        input: { userId, socketId: sink.id },
-        ...(this.inspect ? { inspect: this.inspect(userId) } : {}),
-      });
+      const input = { userId, socketId: sink.id };
+      const actor = this.inspect ? createActor(sessionMachine, { input, inspect: this.inspect(userId) }).start() : new SnapshotChart(input);
       session = { actor, channels: new Map() };
       this.sessions.set(userId, session);
-      actor.start();
     } else {
       session.actor.send({ type: 'SOCKET_OPENED', socketId: sink.id });
     }

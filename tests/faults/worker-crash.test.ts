@@ -1,6 +1,9 @@
 // SIGKILL the worker running a run, during a tool call and during agent_thinking: another
 // worker takes the run over once its lease lapses, reuses the tool results already stored, and
 // the client (on a gateway that did not die) sees every event once, in order.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { faultEnv, report, type FaultEnv } from '../helpers/fault-env.js';
 import { countDelivery } from '../helpers/resuming-user.js';
@@ -22,8 +25,11 @@ describe('a worker dies mid-run', () => {
   for (const moment of ['tool_executing', 'agent_thinking'] as const) {
     it(`SIGKILL during ${moment === 'tool_executing' ? 'a tool call' : 'agent_thinking'}: every run completes elsewhere, nothing lost or repeated`, async () => {
       const common = { LEASE_MS: String(LEASE_MS), DRILL_STEP_MS: '200', WORKER_CONCURRENCY: '20' };
+      const gate = join(mkdtempSync(join(tmpdir(), 'drill-gate-')), 'open');
       const gateway = await env.node({ ...common, ROLE: 'gateway', NODE_ID: 'gw' });
-      const victim = await env.node({ ...common, ROLE: 'worker', NODE_ID: 'w1' });
+      // The victim's runs wait after their first thinking step until the survivor is up: however
+      // long a process takes to start, they are still in progress when the victim is killed.
+      const victim = await env.node({ ...common, ROLE: 'worker', NODE_ID: 'w1', DRILL_GATE: gate });
 
       const users = await env.users(gateway.url, USERS);
       await Promise.all(users.map((u) => u.connect(gateway.wsUrl)));
@@ -34,6 +40,7 @@ describe('a worker dies mid-run', () => {
         return rows[0]?.n === 0;
       }, 'w1 to claim every run');
       const survivor = await env.node({ ...common, ROLE: 'worker', NODE_ID: 'w2' });
+      writeFileSync(gate, '');
 
       // Wait until the victim holds a run whose last stored event is the chosen moment.
       await until(async () => {
