@@ -52,10 +52,11 @@ const SENT_AT_LIMIT = 256;
 /** One open socket: the runs it carries and where each stands. */
 export class SocketChannel {
   readonly cursors = new Map<string, RunCursor>();
-  /** Runs listed in `session_ready`: carried only once the socket resumes them. */
-  readonly listed = new Set<string>();
+  // The collections below are made on first use: most sockets sit idle for hours, and each empty
+  // Map or Set costs its backing store (the idle-session benchmark, docs/performance.md).
+  private listedRuns: Set<string> | undefined;
   /** Runs whose terminal event this socket sent: a repeated `seq` 1 hint must not carry them again. */
-  private readonly finished = new Set<string>();
+  private finished: Set<string> | undefined;
   ready = false;
   paused = false;
   /** Database time of the socket's snapshot: runs accepted later started while it was open. */
@@ -64,7 +65,12 @@ export class SocketChannel {
   pausedSince = 0;
   closed = false;
   /** `runId:seq` → when that event was stored (ms), for events sent here and not yet acked. */
-  private readonly sentAt = new Map<string, number>();
+  private sentAt: Map<string, number> | undefined;
+
+  /** Runs listed in `session_ready`: carried only once the socket resumes them. */
+  get listed(): Set<string> {
+    return (this.listedRuns ??= new Set());
+  }
 
   constructor(
     readonly userId: string,
@@ -114,7 +120,7 @@ export class SocketChannel {
 
   /** Whether this socket would carry `runId` once it learns the run started after it opened. */
   mayAdopt(runId: string): boolean {
-    return !this.closed && !this.cursors.has(runId) && !this.listed.has(runId) && !this.finished.has(runId);
+    return !this.closed && !this.cursors.has(runId) && !this.listedRuns?.has(runId) && !this.finished?.has(runId);
   }
 
   /**
@@ -141,7 +147,7 @@ export class SocketChannel {
 
   /** Positions the socket on a run (from `resume`): the next event sent is `afterSeq + 1`. */
   resume(runId: string, afterSeq: number): void {
-    this.listed.delete(runId);
+    this.listedRuns?.delete(runId);
     let cursor = this.cursors.get(runId);
     if (!cursor) {
       cursor = new RunCursor(runId, afterSeq);
@@ -184,9 +190,10 @@ export class SocketChannel {
     if (res === 'backpressure') this.pause();
     if (isTerminalType(stored.event.type)) {
       this.cursors.delete(cursor.runId);
-      this.finished.add(cursor.runId);
+      const finished = (this.finished ??= new Set());
+      finished.add(cursor.runId);
       // Bounded: a repeated start hint older than the last 1,000 finished runs is not expected.
-      if (this.finished.size > 1_000) this.finished.delete(this.finished.values().next().value as string);
+      if (finished.size > 1_000) finished.delete(finished.values().next().value as string);
       this.hooks.onTerminal(this, cursor.runId);
     }
     return true;
@@ -194,15 +201,16 @@ export class SocketChannel {
 
   /** Remembers when a sent event was stored, until the ack that names it (bounded). */
   noteSent(runId: string, seq: number, storedAt: number): void {
-    this.sentAt.set(`${runId}:${seq}`, storedAt);
-    if (this.sentAt.size > SENT_AT_LIMIT) this.sentAt.delete(this.sentAt.keys().next().value as string);
+    const sentAt = (this.sentAt ??= new Map());
+    sentAt.set(`${runId}:${seq}`, storedAt);
+    if (sentAt.size > SENT_AT_LIMIT) sentAt.delete(sentAt.keys().next().value as string);
   }
 
   /** When the event an ack names was stored, if this socket sent it recently. */
   takeSentAt(runId: string, seq: number): number | undefined {
     const key = `${runId}:${seq}`;
-    const at = this.sentAt.get(key);
-    if (at !== undefined) this.sentAt.delete(key);
+    const at = this.sentAt?.get(key);
+    if (at !== undefined) this.sentAt?.delete(key);
     return at;
   }
 
