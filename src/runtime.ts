@@ -97,7 +97,7 @@ export class Runtime {
     }
 
     const db = config.databaseUrl
-      ? createPgDb({ connectionString: config.databaseUrl, log })
+      ? createPgDb({ connectionString: config.databaseUrl, max: config.databasePoolSize, log })
       : await createPgliteDb({ dataDir: join(config.dataDir, 'pglite') });
     this.db = db;
     const applied = await migrate(db);
@@ -141,6 +141,11 @@ export class Runtime {
       agents,
       defaultAgent: config.defaultAgent,
       wakeWorker: () => {
+        worker?.wake();
+        notifier.publishQueued();
+      },
+      runQueued: (runId) => {
+        if (worker?.offer(runId)) return;
         worker?.wake();
         notifier.publishQueued();
       },

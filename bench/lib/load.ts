@@ -26,6 +26,9 @@ export interface Counters {
 }
 
 export const counters: Counters = { gaps: 0, duplicates: 0, errors: 0, serverCloses: 0 };
+/** Error codes and server close codes seen, by code (what `errors` and `serverCloses` were). */
+export const seen = { errorCodes: new Map<string, number>(), closeCodes: new Map<number, number>() };
+const bump = <K>(m: Map<K, number>, k: K) => m.set(k, (m.get(k) ?? 0) + 1);
 
 type Incoming = { type: string; runId?: string; seq?: number; requestId?: string; runs?: Array<{ runId: string; lastSeq: number }>; code?: string };
 
@@ -57,8 +60,10 @@ export class LoadSocket {
       });
       ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
       ws.once('error', reject);
-      ws.once('close', () => {
-        if (!s.closedByClient) counters.serverCloses++;
+      ws.once('close', (code) => {
+        if (s.closedByClient) return;
+        counters.serverCloses++;
+        bump(seen.closeCodes, code);
       });
     });
   }
@@ -104,6 +109,7 @@ export class LoadSocket {
     }
     if (f.type === 'error') {
       counters.errors++;
+      bump(seen.errorCodes, f.code ?? 'unknown');
       return;
     }
     if (!f.runId || typeof f.seq !== 'number') return;

@@ -23,6 +23,8 @@ export const envSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .optional(),
+  /** Connections each process keeps to PostgreSQL (LISTEN takes one more). */
+  DATABASE_POOL_SIZE: int(1, 1000).default(10),
   AGENTWIRE_DATA_DIR: z.string().min(1).default('./data'),
   /** Comma-separated browser origins allowed to open sockets; `*` allows any. Unset: this server's own origin. */
   ALLOWED_ORIGINS: commaList.optional(),
@@ -179,6 +181,7 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly databaseUrl: string | undefined;
+  readonly databasePoolSize: number;
   readonly dataDir: string;
   readonly allowedOrigins: readonly string[] | undefined;
   readonly jwtSecret: string | undefined;
@@ -269,6 +272,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
     dataDir: e.AGENTWIRE_DATA_DIR,
     allowedOrigins: e.ALLOWED_ORIGINS ? Object.freeze([...e.ALLOWED_ORIGINS]) : undefined,
     jwtSecret: e.JWT_SECRET,

@@ -119,7 +119,8 @@ export async function executeRun(
     }
     runSignal.throwIfAborted();
     const replay = new Replay(recorder);
-    const history = await retryWhileUnreachable(() => deps.history(run.thread_id, run.id), runSignal);
+    // A new thread's first run (most runs) has no history: its claim said so, no read needed.
+    const history = 'only_run' in run && run.only_run === true ? [] : await retryWhileUnreachable(() => deps.history(run.thread_id, run.id), runSignal);
     const ctx = buildContext(deps, run, recorder, replay, runSignal, history, traceCtx);
     const result: AgentResult = await agent.run(ctx);
     runSignal.throwIfAborted();

@@ -53,6 +53,9 @@ export class PgNotifier implements Notifier {
   private pendingCancels: string[] = [];
   private pendingQueued = false;
   private flushScheduled = false;
+  /** One flush at a time: what arrives meanwhile goes out with the next (one NOTIFY commit per round trip under load, not per tick). */
+  private flushing = false;
+  private flushAgain = false;
   private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -151,6 +154,10 @@ export class PgNotifier implements Notifier {
   }
 
   private scheduleFlush(): void {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return;
+    }
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => {
@@ -160,6 +167,19 @@ export class PgNotifier implements Notifier {
   }
 
   private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      await this.flushNow();
+    } finally {
+      this.flushing = false;
+      if (this.flushAgain) {
+        this.flushAgain = false;
+        this.scheduleFlush();
+      }
+    }
+  }
+
+  private async flushNow(): Promise<void> {
     const events = [...this.pendingEvents.values()].map((h) => `${h.userId} ${h.runId} ${h.fromSeq} ${h.toSeq}`);
     const cancels = this.pendingCancels;
     const queued = this.pendingQueued;
@@ -171,14 +191,14 @@ export class PgNotifier implements Notifier {
       ...chunk(cancels, this.nodeId).map((p): [string, string] => [CH_CANCEL, p]),
       ...(queued ? [[CH_QUEUED, this.nodeId] as [string, string]] : []),
     ];
+    if (sends.length === 0) return;
     let failed = false;
-    for (const [channel, payload] of sends) {
-      try {
-        await this.publishSql('SELECT pg_notify($1, $2)', [channel, payload]);
-      } catch (err) {
-        failed = true;
-        this.log.warn({ err: err instanceof Error ? err.message : String(err), channel }, 'notify failed; will retry');
-      }
+    try {
+      // Every payload of this flush in one statement: one commit, one round trip.
+      await this.publishSql('SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS t(c, p)', [sends.map((x) => x[0]), sends.map((x) => x[1])]);
+    } catch (err) {
+      failed = true;
+      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'notify failed; will retry');
     }
     if (!failed || this.stopped) return;
     // Put everything back (receivers ignore what they already have) and try again later.

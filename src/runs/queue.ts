@@ -6,6 +6,17 @@ import type { Db, Queryable, Row } from '../store/db.js';
 
 export const RUN_QUEUE = 'agentwire-runs';
 
+/**
+ * A CTE for `claimRun`: moves the run's job from created to active, as pg-boss's own fetch would,
+ * so a worker that claims a run it was handed directly (accepted on this node) never fetches it.
+ * It writes pg-boss's table (schema `pgboss`, pg-boss 10, pinned exactly in package.json): the
+ * columns are those of its fetch, and tests/integration/queue-handoff.test.ts fails if they change.
+ */
+export const QUEUE_JOB_TAKE = `WITH job AS (
+  UPDATE pgboss.job SET state = 'active', started_on = now()
+  WHERE name = '${RUN_QUEUE}' AND id = $1::uuid AND state < 'active'
+) `;
+
 export interface RunJob {
   runId: string;
 }

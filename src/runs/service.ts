@@ -43,6 +43,8 @@ export interface RunServiceDeps {
   defaultAgent: string;
   /** A run was queued: wake the workers (this node's at once, others by notification). */
   wakeWorker(): void;
+  /** A run this node accepted is queued: a local worker with room claims it directly, or the queue wakes one. */
+  runQueued(runId: string): void;
   /** Cancels a run wherever it executes: this node's worker at once, others by notification. */
   abortRun(runId: string, reason: string): void;
   /** Told when a run of a user is accepted (the session statechart tracks it). */
@@ -111,7 +113,7 @@ export class RunService {
     }
     this.d.telemetry?.runsAccepted.inc();
     this.d.onAccepted?.(userId, result.accepted.runId);
-    if (result.queued) this.d.wakeWorker();
+    if (result.queued) this.d.runQueued(result.accepted.runId);
     // The new run is accepted whatever happens here; a cancel that fails is logged, and the new
     // run then waits its turn behind the old one (onBusy enqueue).
     for (const run of result.interrupt) {

@@ -12,7 +12,7 @@ import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentel
 import { ATTR, fromTraceparent, SPAN, Telemetry, withRemoteParent } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';
 import { executeRun, RunAborted, type ExecutorDeps, type Outcome } from './executor.js';
-import type { RunQueue } from './queue.js';
+import { QUEUE_JOB_TAKE, type RunQueue } from './queue.js';
 import { retryWhileUnreachable } from '../store/retry.js';
 import { RunRecorder, type IllegalEventError, type RunInspector } from './recorder.js';
 
@@ -42,6 +42,8 @@ export class RunWorker {
   private readonly tasks = new Set<Promise<void>>();
   private running = false;
   private wakeRequested = false;
+  /** The queue may hold runs nobody has fetched: a freed slot then fetches at once instead of at the next poll. */
+  private backlog = true;
   private wakeUp: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
@@ -88,10 +90,25 @@ export class RunWorker {
     void this.reap().finally(() => this.running && reap());
   }
 
-  /** Fetch now: a run was queued or a slot freed up. */
+  /** Fetch now: a run was queued somewhere (or may have been). */
   wake(): void {
+    this.backlog = true;
+    this.nudge();
+  }
+
+  private nudge(): void {
     this.wakeRequested = true;
     this.wakeUp?.();
+  }
+
+  /**
+   * A run was queued on this node: claim it directly (with its job, in one statement) instead of
+   * fetching it from the queue. False when there is no room here; then the queue decides who runs it.
+   */
+  offer(runId: string): boolean {
+    if (!this.running || this.tasks.size >= this.options.concurrency || this.inflight.has(runId)) return false;
+    this.spawn(runId, () => retryWhileUnreachable(() => claimRun(this.db, runId, this.lease, QUEUE_JOB_TAKE), this.stopping.signal));
+    return true;
   }
 
   /** Cancels a run executing here; false when it is not executing on this node. */
@@ -124,8 +141,11 @@ export class RunWorker {
       let fetched = 0;
       if (room > 0) {
         try {
+          // Whatever is queued after this point wakes the loop again.
+          this.backlog = false;
           const jobs = await this.queue.fetch(room);
           fetched = jobs.length;
+          if (fetched === room) this.backlog = true;
           for (const job of jobs) this.spawn(job.runId, () => retryWhileUnreachable(() => claimRun(this.db, job.runId, this.lease), this.stopping.signal));
         } catch (err) {
           this.log.warn({ err: errText(err) }, 'fetching runs failed');
@@ -194,7 +214,7 @@ export class RunWorker {
       .catch((err: unknown) => this.log.error({ runId, err: errText(err) }, 'run attempt failed'))
       .finally(() => {
         this.tasks.delete(task);
-        this.wake();
+        if (this.backlog) this.nudge();
       });
     this.tasks.add(task);
   }

@@ -180,6 +180,8 @@ export interface ClaimedRun extends RunRow {
   trace_context: string | null;
   /** First claims only: how long the job waited, by the database clock. */
   queue_wait_ms: number | null;
+  /** The thread has no other run: no earlier message to read as history. */
+  only_run: boolean;
 }
 
 /**
@@ -187,13 +189,20 @@ export interface ClaimedRun extends RunRow {
  * or let it go). Bumps `attempt`, which fences every write of the earlier attempt, and takes the
  * lease. Returns nothing when the run is finished or held by a live lease.
  */
-export async function claimRun(q: Queryable, runId: string, lease: Lease = { owner: 'anonymous', ms: 60_000 }): Promise<ClaimedRun | undefined> {
+export async function claimRun(
+  q: Queryable,
+  runId: string,
+  lease: Lease = { owner: 'anonymous', ms: 60_000 },
+  /** Also takes the run's queue job (job id = run id) in the same statement: see `QUEUE_JOB_TAKE`. */
+  takeJob?: string,
+): Promise<ClaimedRun | undefined> {
   const rows = await q.query<ClaimedRun & Record<string, unknown>>(
-    `UPDATE runs SET status = 'running', attempt = attempt + 1, lease_owner = $2,
+    `${takeJob ?? ''}UPDATE runs SET status = 'running', attempt = attempt + 1, lease_owner = $2,
        lease_expires_at = now() + $3::int * interval '1 millisecond', updated_at = now()
      WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
      RETURNING ${RUN_COLUMNS}, trace_context,
-       CASE WHEN attempt = 1 THEN (extract(epoch FROM now() - queued_at) * 1000)::float8 END AS queue_wait_ms`,
+       CASE WHEN attempt = 1 THEN (extract(epoch FROM now() - queued_at) * 1000)::float8 END AS queue_wait_ms,
+       NOT EXISTS (SELECT 1 FROM runs o WHERE o.thread_id = runs.thread_id AND o.id <> runs.id) AS only_run`,
     [runId, lease.owner, lease.ms],
   );
   return rows[0];

@@ -52,6 +52,14 @@ describe.each(backends)('golden path on %s', (backend) => {
     const body = (await res.json()) as { events: unknown[] };
     expect(body.events).toEqual(events);
 
+    // The run's queue job was taken by the worker that accepted it, without a fetch, and is
+    // completed with the terminal event (this also fails if pg-boss's job table changes shape).
+    const [job] = await server.runtime.database.query<{ state: string; started: boolean }>(
+      'SELECT state::text AS state, started_on IS NOT NULL AS started FROM pgboss.job WHERE id = $1',
+      [runId],
+    );
+    expect(job).toEqual({ state: 'completed', started: true });
+
     // The question and the answer are in the thread.
     const thread = await fetch(`${server.url}/v1/threads/${accepted.threadId as string}`, {
       headers: { authorization: `Bearer ${alice.token}` },
