@@ -1,6 +1,6 @@
 // `npm run bench`: every scenario against real server processes, each beside its floors in the
 // same run, interleaved over several rounds; medians reported, raw figures kept.
-//   npm run bench -- [--only a,b,c,d,e,f] [--rounds 3] [--seconds 10] [--soak-seconds 600] [--quick]
+//   npm run bench -- [--only a,b,c,d,e,f] [--rounds 3] [--seconds 10] [--soak-seconds 600] [--soak-rate N] [--private-pg] [--quick]
 // Needs a PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres);
 // every measurement gets a fresh database, dropped afterwards. Results: bench/results/bench-<commit>.json.
 import { execSync } from 'node:child_process';
@@ -11,7 +11,8 @@ import { parseArgs } from 'node:util';
 import { closedLoop, idleSessions, massReconnect, openLoop, soak, streaming } from './scenarios.js';
 import { median, round } from './lib/stats.js';
 import { report } from './report.js';
-import { launch, type Target, type TargetKind } from './lib/targets.js';
+import { launch, useDatabaseServer, type Target, type TargetKind } from './lib/targets.js';
+import { startPgCluster } from '../tests/helpers/pg-cluster.js';
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +21,8 @@ const { values } = parseArgs({
     seconds: { type: 'string' },
     'soak-seconds': { type: 'string' },
     quick: { type: 'boolean', default: false },
+    'soak-rate': { type: 'string' },
+    'private-pg': { type: 'boolean', default: false },
   },
 });
 const quick = values.quick;
@@ -29,6 +32,12 @@ const SOAK_SECONDS = Number(values['soak-seconds'] ?? (quick ? 30 : 600));
 const WARMUP = quick ? 1 : 2;
 const only = new Set(values.only.split(','));
 const scale = quick ? 0.2 : 1; // --quick: a fifth of the sockets and sessions, for trying the suite out
+
+// --private-pg: a throwaway PostgreSQL with the server's own defaults (fsync and autovacuum on),
+// for machines whose PostgreSQL is tuned for tests (this one runs with autovacuum off, under
+// which any long soak bloats and slows down whatever the application does).
+const privatePg = values['private-pg'] ? await startPgCluster({ durable: true }) : undefined;
+if (privatePg) useDatabaseServer(privatePg.url);
 
 type Row = Record<string, unknown> & { scenario: string; target: string; round: number };
 const rows: Row[] = [];
@@ -84,7 +93,7 @@ for (let r = 1; r <= ROUNDS; r++) {
 if (only.has('f')) {
   // Half of the closed-loop throughput measured above (or of 250 runs/s when (a) did not run).
   const a = rows.filter((x) => x.scenario === 'a' && x.target === 'agentwire bench on PostgreSQL' && typeof x.runsPerSec === 'number');
-  const rate = Math.max(10, Math.round((a.length ? median(a.map((x) => x.runsPerSec as number)) : 250) / 2));
+  const rate = values['soak-rate'] ? Number(values['soak-rate']) : Math.max(10, Math.round((a.length ? median(a.map((x) => x.runsPerSec as number)) : 250) / 2));
   await measured('f', 1, 'pg', { agent: 'bench' }, (t) => soak(t, { sockets: 100, rate, seconds: SOAK_SECONDS, warmupSeconds: Math.min(60, SOAK_SECONDS / 5), text: 'golden' }));
 }
 
@@ -114,7 +123,8 @@ for (const s of summary) console.log(JSON.stringify(s));
 
 const commit = execSync('git rev-parse --short HEAD').toString().trim();
 const dirty = execSync('git status --porcelain --untracked-files=no').toString().trim() !== '';
-const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGb: round(totalmem() / 2 ** 30), node: process.version, postgres: pgVersion() };
+privatePg?.dispose();
+const machine = { privatePostgres: privatePg !== undefined, cpus: cpus().length, cpuModel: cpus()[0]?.model, memGb: round(totalmem() / 2 ** 30), node: process.version, postgres: pgVersion() };
 const file = join(import.meta.dirname, 'results', `bench-${commit}${dirty ? '-dirty' : ''}-${[...only].join('')}.json`);
 writeFileSync(file, JSON.stringify({ commit, dirty, date: new Date().toISOString(), machine, rounds: ROUNDS, seconds: SECONDS, soakSeconds: SOAK_SECONDS, quick, summary, rows }, null, 2));
 console.log(`written ${file}\n`);

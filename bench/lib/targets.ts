@@ -21,7 +21,12 @@ export interface Target {
   dispose(): Promise<void>;
 }
 
-export const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+let ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** Measurements from now on create their databases on this server (`--private-pg`). */
+export function useDatabaseServer(url: string): void {
+  ADMIN_URL = url;
+}
 
 let launches = 0;
 

@@ -35,7 +35,8 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startPgCluster(): Promise<PgCluster> {
+/** `durable`: PostgreSQL's own defaults (fsync and autovacuum on), for benchmarks; tests run without fsync. */
+export async function startPgCluster(o: { durable?: boolean } = {}): Promise<PgCluster> {
   const bin = binDir();
   if (!bin) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql');
   const dir = mkdtempSync(join(tmpdir(), 'agentwire-pg-'));
@@ -47,7 +48,7 @@ export async function startPgCluster(): Promise<PgCluster> {
   const port = await freePort();
   const data = join(dir, 'data');
   run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${o.durable ? '' : ' -c fsync=off'} -c max_connections=200`;
   const cluster: PgCluster = {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
