@@ -3,12 +3,12 @@
 // work once; the Origin allow-list answers 403; register/login answer as the table says; a token
 // that expires while its socket is open closes the socket with 4401.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { primaryBackend } from '../helpers/backends.js';
 import { TestClient, UpgradeRefused } from '../helpers/client.js';
+import { rawUpgrade } from '../helpers/raw-upgrade.js';
 import { startServer, type TestServer, type TestUser } from '../helpers/server.js';
 
 const SECRET = 'test-secret-test-secret-test-secret-0123456789'; // tests/helpers/server.ts
@@ -36,43 +36,6 @@ async function sign(claims: Claims, key: Uint8Array = KEY): Promise<string> {
   if (claims.exp !== undefined) jwt = jwt.setExpirationTime(claims.exp);
   if (claims.nbf !== undefined) jwt = jwt.setNotBefore(claims.nbf);
   return jwt.sign(key);
-}
-
-/** What a raw upgrade request gets back: either the 101 with its headers, or the refusal with its body. */
-interface UpgradeAnswer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-function rawUpgrade(server: TestServer, headers: Record<string, string>, query = ''): Promise<UpgradeAnswer> {
-  const url = new URL(`${server.url}/v1/ws${query}`);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({
-      host: url.hostname,
-      port: url.port,
-      path: `${url.pathname}${url.search}`,
-      headers: {
-        Connection: 'Upgrade',
-        Upgrade: 'websocket',
-        'Sec-WebSocket-Version': '13',
-        'Sec-WebSocket-Key': randomBytes(16).toString('base64'),
-        ...headers,
-      },
-    });
-    req.on('upgrade', (res, socket) => {
-      socket.destroy();
-      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: '' });
-    });
-    req.on('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /** Opens a socket and expects the upgrade to be refused; returns the HTTP status. */
