@@ -1,20 +1,7 @@
 // Small tools the attack suite shares: raw upgrades, refused-status probes, leak checks.
 import type { TestClient} from '../helpers/client.js';
-import { UpgradeRefused } from '../helpers/client.js';
 import type { TestServer } from '../helpers/server.js';
-export { rawUpgrade, type RawAnswer } from '../helpers/raw-upgrade.js';
-
-/** Opens a socket expecting a refusal: the HTTP status (101 if it opened, and then it is closed). */
-export async function upgradeStatus(open: Promise<TestClient>): Promise<number> {
-  try {
-    const c = await open;
-    c.terminate();
-    return 101;
-  } catch (err) {
-    if (err instanceof UpgradeRefused) return err.status;
-    throw err;
-  }
-}
+export { rawUpgrade, upgradeStatus, type RawAnswer } from '../helpers/raw-upgrade.js';
 
 export async function httpStatus(server: TestServer, token: string, path = '/v1/threads'): Promise<number> {
   const res = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${token}` } });

@@ -7,8 +7,8 @@ import { connect as netConnect } from 'node:net';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { primaryBackend } from '../helpers/backends.js';
-import { TestClient, UpgradeRefused } from '../helpers/client.js';
-import { rawUpgrade } from '../helpers/raw-upgrade.js';
+import { TestClient } from '../helpers/client.js';
+import { rawUpgrade, upgradeStatus } from '../helpers/raw-upgrade.js';
 import { startServer, type TestServer, type TestUser } from '../helpers/server.js';
 
 const SECRET = 'test-secret-test-secret-test-secret-0123456789'; // tests/helpers/server.ts
@@ -36,18 +36,6 @@ async function sign(claims: Claims, key: Uint8Array = KEY): Promise<string> {
   if (claims.exp !== undefined) jwt = jwt.setExpirationTime(claims.exp);
   if (claims.nbf !== undefined) jwt = jwt.setNotBefore(claims.nbf);
   return jwt.sign(key);
-}
-
-/** Opens a socket and expects the upgrade to be refused; returns the HTTP status. */
-async function refusedStatus(open: Promise<TestClient>): Promise<number> {
-  try {
-    const c = await open;
-    c.terminate();
-    return 101;
-  } catch (err) {
-    if (err instanceof UpgradeRefused) return err.status;
-    throw err;
-  }
 }
 
 /** Waits for session_ready, failing fast (not by timeout) if the socket closes first. */
@@ -127,8 +115,8 @@ describe(`auth on ${primaryBackend}`, () => {
   describe('refused at the upgrade with 401 and no socket', () => {
     it('no credential at all', async () => {
       const before = await openSockets(server);
-      expect(await refusedStatus(TestClient.open(server.wsUrl, { protocols: ['agentwire.v1'] }))).toBe(401);
-      expect(await refusedStatus(TestClient.open(server.wsUrl))).toBe(401);
+      expect(await upgradeStatus(TestClient.open(server.wsUrl, { protocols: ['agentwire.v1'] }))).toBe(401);
+      expect(await upgradeStatus(TestClient.open(server.wsUrl))).toBe(401);
       const raw = await rawUpgrade(server, { 'Sec-WebSocket-Protocol': 'agentwire.v1' });
       expect(raw.status).toBe(401);
       expect(JSON.parse(raw.body)).toMatchObject({ error: { code: 'unauthorized', message: expect.any(String) } });
@@ -159,10 +147,10 @@ describe(`auth on ${primaryBackend}`, () => {
     it.each(cases)('%s: subprotocol, Authorization header and as a ticket', async (name) => {
       const token = await forged[name]!();
       const before = await openSockets(server);
-      expect(await refusedStatus(server.connect(token))).toBe(401);
-      expect(await refusedStatus(server.connect(token, { protocols: ['agentwire.v1'], headers: { authorization: `Bearer ${token}` } }))).toBe(401);
+      expect(await upgradeStatus(server.connect(token))).toBe(401);
+      expect(await upgradeStatus(server.connect(token, { protocols: ['agentwire.v1'], headers: { authorization: `Bearer ${token}` } }))).toBe(401);
       // A token is not a ticket.
-      expect(await refusedStatus(server.connect(token, { protocols: ['agentwire.v1'], query: `?ticket=${encodeURIComponent(token)}` }))).toBe(401);
+      expect(await upgradeStatus(server.connect(token, { protocols: ['agentwire.v1'], query: `?ticket=${encodeURIComponent(token)}` }))).toBe(401);
       const raw = await rawUpgrade(server, { 'Sec-WebSocket-Protocol': `agentwire.v1, bearer.${token}` });
       expect(raw.status).toBe(401);
       expect(JSON.parse(raw.body)).toMatchObject({ error: { code: 'unauthorized' } });
@@ -179,7 +167,7 @@ describe(`auth on ${primaryBackend}`, () => {
     // and HTTP answers 500 instead of 401.
     it('valid signature, subject that is not a UUID: 401 (not 503/500)', async () => {
       const token = await sign({ sub: 'not-a-uuid', iss: ISS, aud: AUD, exp: nowS() + 3600 });
-      expect(await refusedStatus(server.connect(token))).toBe(401);
+      expect(await upgradeStatus(server.connect(token))).toBe(401);
       const res = await fetch(`${server.url}/v1/threads`, { headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(401);
     });
@@ -251,17 +239,17 @@ describe(`auth on ${primaryBackend}`, () => {
       expect(client.ws.protocol).toBe('agentwire.v1');
       expect(await ready(client)).toMatchObject({ userId: bob.userId });
 
-      expect(await refusedStatus(server.connect('', { protocols: ['agentwire.v1'], query: `?ticket=${encodeURIComponent(body.ticket)}` }))).toBe(401);
+      expect(await upgradeStatus(server.connect('', { protocols: ['agentwire.v1'], query: `?ticket=${encodeURIComponent(body.ticket)}` }))).toBe(401);
       await client.close();
       // Still refused after the first socket closed: single use means single use.
-      expect(await refusedStatus(server.connect('', { protocols: [], query: `?ticket=${encodeURIComponent(body.ticket)}` }))).toBe(401);
+      expect(await upgradeStatus(server.connect('', { protocols: [], query: `?ticket=${encodeURIComponent(body.ticket)}` }))).toBe(401);
     });
 
     it('garbage tickets are 401', async () => {
       for (const t of ['garbage', randomBytes(32).toString('base64url'), 'x'.repeat(1000)]) {
-        expect(await refusedStatus(server.connect('', { protocols: ['agentwire.v1'], query: `?ticket=${t}` }))).toBe(401);
+        expect(await upgradeStatus(server.connect('', { protocols: ['agentwire.v1'], query: `?ticket=${t}` }))).toBe(401);
       }
-      expect(await refusedStatus(server.connect('', { protocols: ['agentwire.v1'], query: '?ticket=' }))).toBe(401);
+      expect(await upgradeStatus(server.connect('', { protocols: ['agentwire.v1'], query: '?ticket=' }))).toBe(401);
     });
 
     it('ws-ticket without (or with a bad) bearer is 401', async () => {
@@ -278,7 +266,7 @@ describe(`auth on ${primaryBackend}`, () => {
   describe('Origin allow-list', () => {
     it('a disallowed Origin is 403 with no socket', async () => {
       for (const origin of ['https://evil.example', 'http://localhost:1', 'null']) {
-        expect(await refusedStatus(server.connect(alice.token, { headers: { origin } }))).toBe(403);
+        expect(await upgradeStatus(server.connect(alice.token, { headers: { origin } }))).toBe(403);
       }
       const raw = await rawUpgrade(server, { Origin: 'https://evil.example', 'Sec-WebSocket-Protocol': `agentwire.v1, bearer.${alice.token}` });
       expect(raw.status).toBe(403);
@@ -297,7 +285,7 @@ describe(`auth on ${primaryBackend}`, () => {
     it("the server's own origin (http://127.0.0.1:PORT and http://localhost:PORT) is accepted", async () => {
       const port = new URL(server.url).port;
       for (const origin of [`http://127.0.0.1:${port}`, `http://localhost:${port}`]) {
-        const status = await refusedStatus(server.connect(alice.token, { headers: { origin } }));
+        const status = await upgradeStatus(server.connect(alice.token, { headers: { origin } }));
         expect({ origin, status }).toEqual({ origin, status: 101 });
       }
     });

@@ -2,6 +2,7 @@
 // of a refused or accepted WebSocket upgrade.
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { UpgradeRefused, type TestClient } from './client.js';
 import type { TestServer } from './server.js';
 
 export interface RawAnswer {
@@ -39,4 +40,16 @@ export function rawUpgrade(server: TestServer, headers: Record<string, string>, 
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Opens a socket expecting a refusal: the HTTP status (101 if it opened, and then it is closed). */
+export async function upgradeStatus(open: Promise<TestClient>): Promise<number> {
+  try {
+    const c = await open;
+    c.terminate();
+    return 101;
+  } catch (err) {
+    if (err instanceof UpgradeRefused) return err.status;
+    throw err;
+  }
 }

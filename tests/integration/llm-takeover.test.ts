@@ -5,7 +5,6 @@
 // half-streamed answer is continued, not restarted; a tool call the crash left open is closed as
 // interrupted, and the model, told so, decides afresh, here differently from the first attempt. A
 // sub-agent's stored answer is reused without running it; one cut off is closed, inner call first.
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { replayRun, type RunMachineEvent } from '../../machines/run.machine.js';
@@ -16,12 +15,11 @@ import { createLogger } from '../../src/log/logger.js';
 import type { RunEvent } from '../../src/protocol/events.js';
 import { executeRun } from '../../src/runs/executor.js';
 import { RunRecorder } from '../../src/runs/recorder.js';
-import { appendEvent, readEvents } from '../../src/store/event-log.js';
+import { readEvents } from '../../src/store/event-log.js';
 import { migrate } from '../../src/store/migrations.js';
-import { claimRun, insertRun, insertThread } from '../../src/store/runs.js';
-import { insertUser } from '../../src/store/users.js';
 import { backends } from '../helpers/backends.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
+import { crashedRun } from '../helpers/crashed-run.js';
 import { answer, callTool, FakeProvider } from '../helpers/llm-provider.js';
 
 let calls = 0;
@@ -81,21 +79,7 @@ describe.each(backends)('LLM agent takeover on %s', (backend) => {
 
   /** A run whose first attempt stored `events` and died, taken over by a second attempt. */
   async function takeOver(events: Array<Record<string, unknown>>, runAs?: Agent) {
-    const userId = randomUUID();
-    const threadId = randomUUID();
-    const runId = randomUUID();
-    await insertUser(t.db, { id: userId, username: `u-${userId}`, passwordHash: 'x' });
-    await insertThread(t.db, { id: threadId, userId, title: 't' });
-    await insertRun(t.db, { id: runId, threadId, userId, agent: 'llm', input: { text: 'double 1, please' }, status: 'queued' });
-    await claimRun(t.db, runId, { owner: 'dead', ms: 1 });
-    let seq = 0;
-    for (const body of [{ type: 'agent_started', agent: 'llm', input: { text: 'double 1, please' } }, ...events]) {
-      const event = { ...body, runId, threadId, seq: ++seq, ts: new Date().toISOString() } as RunEvent;
-      await appendEvent(t.db, { event, attempt: 1, json: JSON.stringify(event) });
-    }
-    await t.db.query(`UPDATE runs SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [runId]);
-    const run = (await claimRun(t.db, runId, { owner: 'alive', ms: 60_000 }))!;
-    const stored = (await readEvents(t.db, runId, 0)).map((s) => s.event);
+    const { run, stored, runId, threadId, userId } = await crashedRun(t.db, { agent: 'llm', text: 'double 1, please', events });
     const recorder = new RunRecorder({ runId, threadId, userId }, run.attempt, t.db, { publish: () => undefined }, stored);
     const sentBefore = provider.requests.length;
     const outcome = await executeRun(

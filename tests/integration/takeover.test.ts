@@ -2,7 +2,6 @@
 // are not stored again, a stored tool result is reused (the tool is not called), a tool call the
 // crash left open is answered, and a diverging agent continues with the next seq. The attempt
 // that takes a run over continues the trace of the request that started it.
-import { randomUUID } from 'node:crypto';
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -15,12 +14,11 @@ import type { RunQueue } from '../../src/runs/queue.js';
 import { RunRecorder } from '../../src/runs/recorder.js';
 import { RunWorker } from '../../src/runs/worker.js';
 import { ATTR, SPAN, Telemetry } from '../../src/telemetry/index.js';
-import { appendEvent, readEvents } from '../../src/store/event-log.js';
+import { readEvents } from '../../src/store/event-log.js';
 import { migrate } from '../../src/store/migrations.js';
-import { claimRun, insertRun, insertThread } from '../../src/store/runs.js';
-import { insertUser } from '../../src/store/users.js';
 import { backends } from '../helpers/backends.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
+import { crashedRun } from '../helpers/crashed-run.js';
 import { until } from '../helpers/wait.js';
 
 let calls = 0;
@@ -59,24 +57,7 @@ describe.each(backends)('takeover replay on %s', (backend) => {
   });
 
   /** A run whose first attempt stored `events` and died. */
-  async function crashedRun(events: Array<Record<string, unknown>>) {
-    const userId = randomUUID();
-    const threadId = randomUUID();
-    const runId = randomUUID();
-    await insertUser(t.db, { id: userId, username: `u-${userId}`, passwordHash: 'x' });
-    await insertThread(t.db, { id: threadId, userId, title: 't' });
-    await insertRun(t.db, { id: runId, threadId, userId, agent: 'steps', input: { text: 'go' }, status: 'queued' });
-    await claimRun(t.db, runId, { owner: 'dead', ms: 1 });
-    let seq = 0;
-    for (const body of [{ type: 'agent_started', agent: 'steps', input: { text: 'go' } }, ...events]) {
-      const event = { ...body, runId, threadId, seq: ++seq, ts: new Date().toISOString() } as RunEvent;
-      await appendEvent(t.db, { event, attempt: 1, json: JSON.stringify(event) });
-    }
-    await t.db.query(`UPDATE runs SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [runId]);
-    const run = (await claimRun(t.db, runId, { owner: 'alive', ms: 60_000 }))!;
-    const stored = (await readEvents(t.db, runId, 0)).map((s) => s.event);
-    return { run, stored };
-  }
+  const crashed = (events: Array<Record<string, unknown>>) => crashedRun(t.db, { agent: 'steps', text: 'go', events });
 
   /** The executor's dependencies: the real database, the test agent and its counted tool. */
   const executorDeps = (variant = '') => ({
@@ -91,7 +72,7 @@ describe.each(backends)('takeover replay on %s', (backend) => {
   });
 
   async function takeOver(events: Array<Record<string, unknown>>, variant = '') {
-    const { run, stored } = await crashedRun(events);
+    const { run, stored } = await crashed(events);
     const published: RunEvent[] = [];
     const recorder = new RunRecorder({ runId: run.id, threadId: run.thread_id, userId: run.user_id }, run.attempt, t.db, {
       publish: (_u, s) => published.push(s.event),
@@ -154,7 +135,7 @@ describe.each(backends)('takeover replay on %s', (backend) => {
   });
 
   it('continues the request trace on the attempt that takes the run over, with a link to the request', async () => {
-    const { run } = await crashedRun([{ type: 'agent_thinking', text: 'first' }]);
+    const { run } = await crashed([{ type: 'agent_thinking', text: 'first' }]);
     // The crashed attempt's request context, as the accepting transaction stored it.
     const traceId = 'a'.repeat(31) + '1';
     const requestSpanId = 'b'.repeat(15) + '2';
