@@ -21,7 +21,7 @@ import type { Logger } from '../log/logger.js';
 import type { RunEvent, RunEventBody } from '../protocol/events.js';
 import type { Db, Queryable } from '../store/db.js';
 import { StaleAttemptError } from '../store/event-log.js';
-import { insertMessage, type RunRow } from '../store/runs.js';
+import { insertMessage, type ClaimedRun, type RunRow } from '../store/runs.js';
 import { retryWhileUnreachable } from '../store/retry.js';
 import { context, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
 import { ATTR, SPAN, Telemetry } from '../telemetry/index.js';
@@ -84,7 +84,7 @@ type Body<T extends RunEventBody['type']> = Extract<RunEventBody, { type: T }>;
 
 export async function executeRun(
   deps: ExecutorDeps,
-  run: RunRow,
+  run: ClaimedRun,
   recorder: RunRecorder,
   signal: AbortSignal,
   /** The attempt's run span: tool and model spans are its children. */
@@ -120,7 +120,7 @@ export async function executeRun(
     runSignal.throwIfAborted();
     const replay = new Replay(recorder);
     // A new thread's first run (most runs) has no history: its claim said so, no read needed.
-    const history = 'only_run' in run && run.only_run === true ? [] : await retryWhileUnreachable(() => deps.history(run.thread_id, run.id), runSignal);
+    const history = run.only_run ? [] : await retryWhileUnreachable(() => deps.history(run.thread_id, run.id), runSignal);
     const ctx = buildContext(deps, run, recorder, replay, runSignal, history, traceCtx);
     const result: AgentResult = await agent.run(ctx);
     runSignal.throwIfAborted();
