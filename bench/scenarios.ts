@@ -3,7 +3,7 @@
 // moment the request frame was written to the moment the event arrived, in this process.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { counters, LoadSocket, openMany, type RunTrack } from './lib/load.js';
+import { counters, LoadSocket, openMany, seen, type RunTrack } from './lib/load.js';
 import { latencySummary, round } from './lib/stats.js';
 import type { Target } from './lib/targets.js';
 import { countRows } from './lib/users.js';
@@ -24,12 +24,17 @@ async function until(done: () => boolean, limitMs: number, what: string): Promis
   }
 }
 
-const snapshot = () => ({ ...counters });
-const delta = (before: typeof counters) => ({
+const snapshot = () => ({ ...counters, errorCodes: new Map(seen.errorCodes), closeCodes: new Map(seen.closeCodes) });
+/** What changed since `before`, by code too: a refusal or a close is only useful with its code. */
+const since = <K>(now: Map<K, number>, then: Map<K, number>) =>
+  Object.fromEntries([...now].map(([k, n]) => [String(k), n - (then.get(k) ?? 0)]).filter(([, n]) => (n as number) > 0));
+const delta = (before: ReturnType<typeof snapshot>) => ({
   gaps: counters.gaps - before.gaps,
   duplicates: counters.duplicates - before.duplicates,
   errors: counters.errors - before.errors,
   serverCloses: counters.serverCloses - before.serverCloses,
+  errorCodes: since(seen.errorCodes, before.errorCodes),
+  closeCodes: since(seen.closeCodes, before.closeCodes),
 });
 
 /** (a) Closed loop: each socket asks, waits for the terminal event, asks again. */
