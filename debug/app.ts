@@ -5,14 +5,8 @@ import type { ActorView, FeedMessage } from '../src/debug/feed.js';
 import type { MachineGraph } from '../src/debug/graph.js';
 import type { Replay } from '../src/debug/replay.js';
 import { drawMachine, type Diagram } from './diagram.js';
+import { $, el } from '../web/dom.js';
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const el = (tag: string, cls?: string, text?: string) => {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
 const api = async <T>(path: string): Promise<T> => {
   const res = await fetch(path);
   const body = (await res.json()) as T & { error?: { message: string } };

@@ -3,14 +3,8 @@
 // as any client, through the client SDK.
 import { AgentwireClient, type ConnectionState, type Run, type RunEvent } from '../client/src/index.js';
 import { renderMarkdown } from './markdown.js';
+import { $, el } from './dom.js';
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const el = (tag: string, cls?: string, text?: string) => {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
 const api = async <T>(path: string, init: RequestInit = {}, token?: string): Promise<T> => {
   const res = await fetch(path, { ...init, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
   const body = (await res.json()) as T & { error?: { message: string } };
