@@ -116,8 +116,9 @@ export class AgentFailure extends Error {
     readonly code: string,
     message: string,
     readonly retryable: boolean,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
