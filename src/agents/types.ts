@@ -126,8 +126,16 @@ export interface Agent {
   name: string;
   /** One line for humans: what this agent is (and, for deterministic agents, that it is not an LLM). */
   description: string;
+  /**
+   * The registered tools this agent may call; unset: all of them. The runtime records a call to
+   * any other name as a failed call (`no such tool`) and runs nothing.
+   */
+  tools?: readonly string[];
   run(ctx: AgentContext): Promise<AgentResult>;
 }
+
+/** The error of a call to a tool the agent does not have (recorded in `tool_completed.error`). */
+export const NO_SUCH_TOOL = 'no such tool';
 
 export class ToolError extends Error {
   override name = 'ToolError';

@@ -1,8 +1,9 @@
 // The LLM agent end to end: a real runtime and real sockets, the model played by a local HTTP
 // server that speaks the provider's real streaming format. Covers the golden path with a tool
 // call, a sub-agent, thread history, 429, 500, 401 (before and inside the stream), a stream cut
-// in the middle, a damaged chunk after a finished answer, a slow stream delivered while it is
-// still going, cancellation mid-stream, and the stored rows per token.
+// in the middle, a damaged chunk after a finished answer, a call to a tool the agent does not
+// have, a slow stream delivered while it is still going, cancellation mid-stream, and the stored
+// rows per token.
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replayRun, type RunMachineEvent } from '../../machines/run.machine.js';
@@ -275,6 +276,30 @@ describe(`LLM agent on ${primaryBackend}`, () => {
       provider.drop();
       expect({ what, requests, last: events.at(-1) }).toMatchObject({ what, requests: 1, last: { type: 'agent_completed', text: 'Complete answer.' } });
     }
+  });
+
+  it('a call to a tool the agent does not have is recorded as a failed call; the model gets "no such tool" and answers', async () => {
+    const start = provider.requests.length;
+    provider.enqueue(
+      // A name nobody registered, and one registered for another agent (tooly's), which must not run.
+      { chunks: callTool('call_n', 'delete_everything', { really: true }) },
+      { chunks: callTool('call_s', 'slow_lookup', {}) },
+      { chunks: answer(['I cannot do that.']) },
+    );
+    const { runId } = await ask('delete everything');
+    const events = await c.runEvents(runId);
+    expect(events.map((e) => e.type)).toEqual(['agent_started', 'tool_executing', 'tool_completed', 'tool_executing', 'tool_completed', 'agent_output', 'agent_completed']);
+    expect(events[1]).toMatchObject({ tool: 'delete_everything', args: { really: true } });
+    expect(events[2]).toMatchObject({ tool: 'delete_everything', ok: false, error: 'no such tool' });
+    expect(events[3]).toMatchObject({ tool: 'slow_lookup', args: {} });
+    expect(events[4]).toMatchObject({ tool: 'slow_lookup', ok: false, error: 'no such tool' });
+    expect(events.at(-1)).toMatchObject({ type: 'agent_completed', text: 'I cannot do that.' });
+    expect(grammarHolds(events)).toBe('completed');
+    const sent = provider.requests.slice(start).map((r) => r.body.messages.at(-1)!);
+    expect(sent.slice(1).map((m) => [m.role, JSON.parse(m.content!)])).toEqual([
+      ['tool', { error: 'no such tool' }],
+      ['tool', { error: 'no such tool' }],
+    ]);
   });
 
   it('a stream cut in the middle of the answer: the retry continues the text already sent', async () => {

@@ -48,12 +48,13 @@ export const INTERRUPTED_RESULT = 'interrupted: the worker running this call sto
 
 export function createLlmAgent(o: LlmAgentOptions): Agent {
   const specs: ChatCompletionTool[] = [...o.tools.map(toolSpec), ...o.subAgents.map((a) => subAgentSpec(a.name, a.description))];
-  const toolNames = new Set(o.tools.map((t) => t.name));
   const subAgents = new Map(o.subAgents.map((a) => [`ask_${a.name}`, a.name]));
 
   return {
     name: o.name,
     description: o.description,
+    // The runtime refuses (and records) a call to any other tool; `ask_<agent>` goes to callAgent.
+    tools: o.tools.map((t) => t.name),
     async run(ctx) {
       const prior = await ctx.resume();
       const out = new OutputCoalescer((kind, text) => (kind === 'output' ? ctx.output(text) : ctx.think(text)), o.coalesce);
@@ -155,7 +156,8 @@ export function createLlmAgent(o: LlmAgentOptions): Agent {
         if (r.usage) total.addSub(r.usage);
         return cap(r.text);
       }
-      if (!toolNames.has(name)) return JSON.stringify({ error: `there is no tool named ${name}` });
+      // A tool this agent was not given is refused by the runtime, which records the call as failed
+      // ("no such tool"): the client sees it, and the model gets the error back.
       return cap(JSON.stringify(await ctx.callTool(name, args)));
     } catch (err) {
       if (err instanceof ToolError) return JSON.stringify({ error: err.message });
