@@ -12,6 +12,8 @@ export interface TokenUsage {
   inputTokens: number;
   outputTokens: number;
   costUsd?: number;
+  /** Some of the counts are estimates: a model call that reported no usage (cut off, or a crashed attempt's). */
+  estimated?: boolean;
 }
 
 export interface AgentResult {
