@@ -169,9 +169,10 @@ export class CallWatch {
       return new AgentFailure('model_failed', `the model provider refused the credentials (${where})`, false, { cause });
     }
     if (!started) return classifyStatus(status, cause);
-    // The clients raise an error event of the stream as an APIError without a status.
-    const inStream = isApiError(err);
-    return new StreamDropped(inStream ? 'the provider reported an error in the stream' : 'the connection failed', { cause });
+    // The clients raise an error event of the stream as an APIError without a status, and a chunk
+    // that is not JSON as the parser's SyntaxError.
+    const why = isApiError(err) ? 'the provider reported an error in the stream' : err instanceof SyntaxError ? 'a chunk of the stream was damaged' : 'the connection failed';
+    return new StreamDropped(why, { cause });
   }
 
   close(): void {
