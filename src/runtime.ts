@@ -111,7 +111,7 @@ export class Runtime {
     for (const t of [...analystTools, ...(this.o.tools ?? [])]) agents.addTool(t);
     for (const a of this.o.agents ?? []) agents.addAgent(a);
     // The LLM agent, when a model is configured: the analyst's tools, and the analyst as a sub-agent.
-    if (config.llm) agents.addAgent(llmAgentFromSettings(config.llm, analystTools, [agents.agent('analyst')!]));
+    if (config.llm) agents.addAgent(llmAgentFromSettings(config.llm, analystTools, [agents.agent('analyst')!], log.child({ agent: config.llm.agentName })));
     if (!agents.agent(config.defaultAgent)) throw new Error(`DEFAULT_AGENT ${config.defaultAgent} is not a registered agent`);
 
     const notifier: Notifier = config.databaseUrl

@@ -12,6 +12,8 @@ export interface TokenUsage {
   inputTokens: number;
   outputTokens: number;
   costUsd?: number;
+  /** Some of the counts are estimates: a model call that reported no usage (cut off, or a crashed attempt's). */
+  estimated?: boolean;
 }
 
 export interface AgentResult {
@@ -116,8 +118,9 @@ export class AgentFailure extends Error {
     readonly code: string,
     message: string,
     readonly retryable: boolean,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -125,8 +128,16 @@ export interface Agent {
   name: string;
   /** One line for humans: what this agent is (and, for deterministic agents, that it is not an LLM). */
   description: string;
+  /**
+   * The registered tools this agent may call; unset: all of them. The runtime records a call to
+   * any other name as a failed call (`no such tool`) and runs nothing.
+   */
+  tools?: readonly string[];
   run(ctx: AgentContext): Promise<AgentResult>;
 }
+
+/** The error of a call to a tool the agent does not have (recorded in `tool_completed.error`). */
+export const NO_SUCH_TOOL = 'no such tool';
 
 export class ToolError extends Error {
   override name = 'ToolError';

@@ -19,6 +19,11 @@ export const usageSchema = z.object({
   inputTokens: z.number().int().min(0),
   outputTokens: z.number().int().min(0),
   costUsd: z.number().min(0).optional(),
+  /**
+   * Additive extension (docs/protocol-notes.md): present and true when some of the counts are
+   * estimates (a model call that reported no usage: cut off, or made by an attempt that crashed).
+   */
+  estimated: z.boolean().optional(),
 });
 
 export const runEventSchema = z.discriminatedUnion('type', [

@@ -9,6 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { AgentRegistry } from '../agents/registry.js';
 import {
   AgentFailure,
+  NO_SUCH_TOOL,
   ToolError,
   type AgentContext,
   type AgentResult,
@@ -279,10 +280,12 @@ function buildContext(
     const started = Date.now();
     const done = (body: { ok: true; result: unknown } | { ok: false; error: string }) =>
       recorder.append({ type: 'tool_completed', toolCallId, tool: name, ...body, durationMs: Date.now() - started, ...tag(by) });
-    const tool = deps.agents.tool(name);
+    // A tool the calling agent was not given is refused like one nobody registered: nothing runs.
+    const allowed = deps.agents.agent(by ?? run.agent)?.tools;
+    const tool = allowed === undefined || allowed.includes(name) ? deps.agents.tool(name) : undefined;
     if (!tool) {
-      await done({ ok: false, error: `unknown tool ${name}` });
-      throw new ToolError(name, 'unknown tool');
+      await done({ ok: false, error: NO_SUCH_TOOL });
+      throw new ToolError(name, NO_SUCH_TOOL);
     }
     const parsed = tool.input.safeParse(args);
     if (!parsed.success) {

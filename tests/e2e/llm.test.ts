@@ -1,15 +1,19 @@
 // The LLM agent end to end: a real runtime and real sockets, the model played by a local HTTP
 // server that speaks the provider's real streaming format. Covers the golden path with a tool
-// call, a sub-agent, thread history, 429, 500, 401, a stream cut in the middle, a slow stream
-// delivered while it is still going, cancellation mid-stream, and the stored rows per token.
+// call, a sub-agent, thread history, 429, 500, 401 (before and inside the stream), a stream cut
+// in the middle, a damaged chunk after a finished answer, a call to a tool the agent does not
+// have, a slow stream delivered while it is still going, cancellation mid-stream, and the stored
+// rows per token.
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replayRun, type RunMachineEvent } from '../../machines/run.machine.js';
 import { z } from 'zod';
 import { CONTINUE, createClient, createLlmAgent, openAiStream } from '../../src/agents/llm/index.js';
 import type { Tool } from '../../src/agents/types.js';
+import { createLogger } from '../../src/log/logger.js';
 import type { RunEvent } from '../../src/protocol/events.js';
 import { primaryBackend } from '../helpers/backends.js';
-import { answer, callTool, chunk, FakeProvider } from '../helpers/llm-provider.js';
+import { answer, callTool, chunk, DAMAGED_DONE, FakeProvider } from '../helpers/llm-provider.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import type { TestClient } from '../helpers/client.js';
 
@@ -34,6 +38,9 @@ describe(`LLM agent on ${primaryBackend}`, () => {
   let server: TestServer;
   const provider = new FakeProvider();
   let c: TestClient;
+  let token: string;
+  /** Every line the server logged, at debug level and up. */
+  const logLines: string[] = [];
 
   beforeAll(async () => {
     await provider.start();
@@ -51,9 +58,16 @@ describe(`LLM agent on ${primaryBackend}`, () => {
       streamIdleMs: 5_000,
       coalesce: { maxDelayMs: 50, maxChars: 400 },
     });
+    const sink = new Writable({
+      write(piece: Buffer, _enc, done) {
+        logLines.push(...piece.toString().split('\n').filter(Boolean));
+        done();
+      },
+    });
     server = await startServer(primaryBackend, {
       agents: [tooly],
       tools: [slowTool],
+      log: createLogger('debug', sink),
       env: {
         LLM_BASE_URL: provider.url,
         LLM_API_KEY: 'sk-test-key',
@@ -64,6 +78,7 @@ describe(`LLM agent on ${primaryBackend}`, () => {
       },
     });
     const u = await server.register();
+    token = u.token;
     c = await server.connect(u.token);
     await c.waitType('session_ready');
   });
@@ -202,6 +217,89 @@ describe(`LLM agent on ${primaryBackend}`, () => {
     expect(JSON.stringify(last)).not.toContain('sk-test');
     console.log(`401: ${JSON.stringify(last)}`);
     expect(provider.requests.length - start).toBe(1);
+  });
+
+  it('a 401 inside the stream quoting the key: fails once, not retryable, and the key is nowhere: events, HTTP events API, stored log, server logs', async () => {
+    const start = provider.requests.length;
+    const logsBefore = logLines.length;
+    const refusal = {
+      chunks: [
+        chunk.role(),
+        chunk.error({
+          message: 'Incorrect API key provided: Bearer sk-test-key. You can find your API key at https://platform.openai.com/account/api-keys.',
+          type: 'invalid_request_error',
+          code: 'invalid_api_key',
+        }),
+      ],
+    };
+    // As many as LLM_MAX_RETRIES would take, were it retried.
+    provider.enqueue(refusal, refusal, refusal);
+    const { runId } = await ask('bad key, said in the stream');
+    const events = await c.runEvents(runId);
+    provider.drop();
+    const last = events.at(-1)!;
+    console.log(`401 in the stream: ${JSON.stringify(last)}`);
+    expect(last).toMatchObject({ type: 'agent_error', code: 'model_failed', retryable: false });
+    // Not retried: one request, although LLM_MAX_RETRIES is 2.
+    expect(provider.requests.length - start).toBe(1);
+    // The message is agentwire's own phrase: nothing of the provider's text.
+    expect(JSON.stringify(events)).not.toMatch(/sk-test|Incorrect API key/);
+    const http = await fetch(`${server.url}/v1/runs/${runId}/events`, { headers: { authorization: `Bearer ${token}` } });
+    expect(http.status).toBe(200);
+    expect(await http.text()).not.toMatch(/sk-test|Incorrect API key/);
+    const stored = await server.runtime.database.query<{ body: unknown }>(`SELECT body FROM run_events WHERE run_id = $1`, [runId]);
+    expect(stored).toHaveLength(events.length);
+    expect(JSON.stringify(stored)).not.toMatch(/sk-test|Incorrect API key/);
+    // The provider's text is in one debug line, the key redacted; the key is in no line at all.
+    const logged = logLines.slice(logsBefore);
+    const said = logged.filter((l) => l.includes('Incorrect API key provided'));
+    console.log(`the provider's text, logged: ${said.join('\n')}`);
+    expect(said).toEqual([expect.stringContaining('"level":"debug"')]);
+    expect(said[0]).toContain('Bearer [redacted]');
+    expect(logLines.filter((l) => l.includes('sk-test'))).toEqual([]);
+  });
+
+  it('a damaged chunk after finish_reason (the usage chunk, or [DONE]) ends a complete answer, as a reset there does: no second call', async () => {
+    const finished = [chunk.role(), chunk.text('Complete'), chunk.text(' answer.'), chunk.finish('stop')];
+    const variants: Array<[string, Parameters<FakeProvider['enqueue']>[0]]> = [
+      ['damaged usage chunk', { chunks: [...finished, chunk.damagedUsage()] }],
+      ['damaged [DONE]', { chunks: [...finished, chunk.usage(100, 2)], end: DAMAGED_DONE }],
+      ['connection reset', { chunks: [...finished, chunk.usage(100, 2)], cutAfter: finished.length }],
+    ];
+    for (const [what, script] of variants) {
+      const start = provider.requests.length;
+      // What a second call would add, if the answer were taken for a broken one.
+      provider.enqueue(script, { chunks: answer([' And more.']) });
+      const { runId } = await ask(`finished, then ${what}`);
+      const events = await c.runEvents(runId);
+      const requests = provider.requests.length - start;
+      provider.drop();
+      expect({ what, requests, last: events.at(-1) }).toMatchObject({ what, requests: 1, last: { type: 'agent_completed', text: 'Complete answer.' } });
+    }
+  });
+
+  it('a call to a tool the agent does not have is recorded as a failed call; the model gets "no such tool" and answers', async () => {
+    const start = provider.requests.length;
+    provider.enqueue(
+      // A name nobody registered, and one registered for another agent (tooly's), which must not run.
+      { chunks: callTool('call_n', 'delete_everything', { really: true }) },
+      { chunks: callTool('call_s', 'slow_lookup', {}) },
+      { chunks: answer(['I cannot do that.']) },
+    );
+    const { runId } = await ask('delete everything');
+    const events = await c.runEvents(runId);
+    expect(events.map((e) => e.type)).toEqual(['agent_started', 'tool_executing', 'tool_completed', 'tool_executing', 'tool_completed', 'agent_output', 'agent_completed']);
+    expect(events[1]).toMatchObject({ tool: 'delete_everything', args: { really: true } });
+    expect(events[2]).toMatchObject({ tool: 'delete_everything', ok: false, error: 'no such tool' });
+    expect(events[3]).toMatchObject({ tool: 'slow_lookup', args: {} });
+    expect(events[4]).toMatchObject({ tool: 'slow_lookup', ok: false, error: 'no such tool' });
+    expect(events.at(-1)).toMatchObject({ type: 'agent_completed', text: 'I cannot do that.' });
+    expect(grammarHolds(events)).toBe('completed');
+    const sent = provider.requests.slice(start).map((r) => r.body.messages.at(-1)!);
+    expect(sent.slice(1).map((m) => [m.role, JSON.parse(m.content!)])).toEqual([
+      ['tool', { error: 'no such tool' }],
+      ['tool', { error: 'no such tool' }],
+    ]);
   });
 
   it('a stream cut in the middle of the answer: the retry continues the text already sent', async () => {

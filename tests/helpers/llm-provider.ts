@@ -1,17 +1,25 @@
 // A local stand-in for an LLM provider at the edge of the world: a node:http server speaking the
 // OpenAI Chat Completions streaming format (`data: {chat.completion.chunk}\n\n` … `data: [DONE]`),
 // answering each request with the next scripted response. It can fail (any status, with
-// `retry-after-ms`), cut a stream in the middle, pace chunks, or hold a stream open until the test
-// releases it, and it records what it was asked and which streams the client abandoned.
+// `retry-after-ms`), send an error inside the stream, damage a chunk, cut a stream in the middle,
+// pace chunks, or hold a stream open until the test releases it, and it records what it was asked
+// and which streams the client abandoned.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export type Chunk = Record<string, unknown>;
 
+/** Written to the stream as it is, not as an event: a damaged chunk. */
+export class RawLine {
+  constructor(readonly text: string) {}
+}
+
 export type Scripted =
   | { status: number; body?: unknown; retryAfterMs?: number }
   | {
-      chunks: Chunk[];
+      chunks: Array<Chunk | RawLine>;
+      /** Written after the last chunk instead of the format's own end (`data: [DONE]` for OpenAI). */
+      end?: string;
       /** Destroys the connection after this many chunks (a dropped stream). */
       cutAfter?: number;
       /** Waits for `release()` after this many chunks (a stream that is still going). */
@@ -60,7 +68,14 @@ export const chunk = {
   finish: (reason: 'stop' | 'tool_calls'): Chunk => envelope([{ index: 0, delta: {}, finish_reason: reason }]),
   usage: (prompt: number, completion: number): Chunk =>
     envelope([], { usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion } }),
+  /** An error sent inside a stream that had started (HTTP 200), as OpenAI-compatible servers and proxies do. */
+  error: (error: Record<string, unknown>): Chunk => ({ error }),
+  /** A usage chunk cut off in the middle of its JSON. */
+  damagedUsage: (): RawLine => new RawLine(`data: {"id":"chatcmpl-${++n}","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tok\n\n`),
 };
+
+/** The `[DONE]` line, damaged. */
+export const DAMAGED_DONE = 'data: [DON\n\n';
 
 /** A whole answer: `words` streamed one chunk each, then finish and usage. */
 export function answer(words: string[], usage: [number, number] = [100, words.length]): Chunk[] {
@@ -99,6 +114,10 @@ export const anthropic = {
     { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: outputTokens } },
     { type: 'message_stop' },
   ],
+  /** An `event: error` inside a stream that had started. */
+  error: (type: string, message: string): Chunk => ({ type: 'error', error: { type, message } }),
+  /** A `message_stop` cut off in the middle of its JSON. */
+  damagedStop: (): RawLine => new RawLine('event: message_stop\ndata: {"type":"message_st\n\n'),
 };
 
 export class FakeProvider {
@@ -140,6 +159,11 @@ export class FakeProvider {
 
   get pending(): number {
     return this.script.length;
+  }
+
+  /** Forgets the responses no request took. */
+  drop(): void {
+    this.script.length = 0;
   }
 
   async stop(): Promise<void> {
@@ -190,12 +214,13 @@ export class FakeProvider {
       }
       if (next.everyMs && i > 0) await new Promise((r) => setTimeout(r, next.everyMs));
       // Each chunk is handed to the socket before the next (and before a cut), as a real server's are.
-      const line = next.format === 'anthropic' ? `event: ${String(c.type)}\ndata: ${JSON.stringify(c)}\n\n` : `data: ${JSON.stringify(c)}\n\n`;
+      const line =
+        c instanceof RawLine ? c.text : next.format === 'anthropic' ? `event: ${String(c.type)}\ndata: ${JSON.stringify(c)}\n\n` : `data: ${JSON.stringify(c)}\n\n`;
       await new Promise<void>((r) => res.write(line, () => r()));
       this.writtenAt[i] = Date.now();
     }
     finished = true;
-    res.end(next.format === 'anthropic' ? '' : 'data: [DONE]\n\n');
+    res.end(next.end ?? (next.format === 'anthropic' ? '' : 'data: [DONE]\n\n'));
   }
 }
 

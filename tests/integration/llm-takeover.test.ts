@@ -5,10 +5,12 @@
 // half-streamed answer is continued, not restarted; a tool call the crash left open is closed as
 // interrupted, and the model, told so, decides afresh, here differently from the first attempt. A
 // sub-agent's stored answer is reused without running it; one cut off is closed, inner call first.
+// The usage of the run counts the crashed attempt's model calls too, estimated from their stored
+// text and marked as estimated.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { replayRun, type RunMachineEvent } from '../../machines/run.machine.js';
-import { CONTINUE, createClient, createLlmAgent, openAiStream } from '../../src/agents/llm/index.js';
+import { CONTINUE, createClient, createLlmAgent, estimateTokens, openAiStream } from '../../src/agents/llm/index.js';
 import { AgentRegistry } from '../../src/agents/registry.js';
 import type { Agent, Tool } from '../../src/agents/types.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -100,6 +102,46 @@ describe.each(backends)('LLM agent takeover on %s', (backend) => {
     const all = (await readEvents(t.db, runId, 0)).map((s) => s.event);
     return { outcome, all, before: stored.length, sent: provider.requests.slice(sentBefore).map((r) => r.body.messages) };
   }
+
+  it('usage counts the crashed attempt’s model calls, estimated from their stored text, and says it is estimated', async () => {
+    // The new call reports 100 input and 2 output tokens.
+    provider.enqueue({ chunks: answer([' 2', ', done.'], [100, 2]) });
+    const thinking = 'I will double 1.';
+    const half = 'The result is';
+    const { all, sent } = await takeOver([
+      { type: 'agent_thinking', text: thinking },
+      { type: 'tool_executing', toolCallId: 'c1', tool: 'double', args: { n: 1 } },
+      { type: 'tool_completed', toolCallId: 'c1', tool: 'double', ok: true, result: { doubled: 2 }, durationMs: 1 },
+      { type: 'agent_output', text: half },
+    ]);
+    const done = all.at(-1)!;
+    expect(done.type).toBe('agent_completed');
+    if (done.type !== 'agent_completed') return;
+    // Two calls of the crashed attempt: the one that asked for the tool, sent the question; the
+    // one cut off mid-answer, sent the question, the tool call and its result.
+    const question = estimateTokens('double 1, please');
+    const firstOut = estimateTokens(thinking + 'double' + '{"n":1}');
+    const secondIn = question + estimateTokens('double' + '{"n":1}') + estimateTokens('{"doubled":2}');
+    const secondOut = estimateTokens(half);
+    expect(sent[0]!.slice(0, 3).map((m) => m.content)).toEqual(['double 1, please', null, '{"doubled":2}']);
+    expect(done.usage).toMatchObject({ inputTokens: 100 + question + secondIn, outputTokens: 2 + firstOut + secondOut, estimated: true });
+    expect(done.usage?.costUsd).toBeGreaterThan(0);
+  });
+
+  it('usage counts a stored sub-agent answer’s usage; a run without a takeover is not marked estimated', async () => {
+    provider.enqueue({ chunks: answer(['Done.'], [100, 2]) });
+    const { all } = await takeOver([
+      { type: 'tool_executing', toolCallId: 'a1', tool: 'ask_helper', args: { task: 'x' } },
+      { type: 'tool_completed', toolCallId: 'a1', tool: 'ask_helper', ok: true, result: { text: 'helped with x', usage: { inputTokens: 500, outputTokens: 50 } }, durationMs: 1 },
+    ]);
+    const question = estimateTokens('double 1, please');
+    const askOut = estimateTokens('ask_helper' + '{"task":"x"}');
+    expect(all.at(-1)).toMatchObject({ type: 'agent_completed', usage: { inputTokens: 100 + 500 + question, outputTokens: 2 + 50 + askOut, estimated: true } });
+
+    provider.enqueue({ chunks: answer(['Fresh.'], [100, 2]) });
+    const fresh = await takeOver([]);
+    expect((fresh.all.at(-1) as { usage?: unknown }).usage).toEqual({ inputTokens: 100, outputTokens: 2, costUsd: expect.any(Number) });
+  });
 
   const grammarHolds = (all: RunEvent[]) => replayRun(all.map((e) => ({ ...e }) as unknown as RunMachineEvent))?.value;
 

@@ -48,12 +48,13 @@ export const INTERRUPTED_RESULT = 'interrupted: the worker running this call sto
 
 export function createLlmAgent(o: LlmAgentOptions): Agent {
   const specs: ChatCompletionTool[] = [...o.tools.map(toolSpec), ...o.subAgents.map((a) => subAgentSpec(a.name, a.description))];
-  const toolNames = new Set(o.tools.map((t) => t.name));
   const subAgents = new Map(o.subAgents.map((a) => [`ask_${a.name}`, a.name]));
 
   return {
     name: o.name,
     description: o.description,
+    // The runtime refuses (and records) a call to any other tool; `ask_<agent>` goes to callAgent.
+    tools: o.tools.map((t) => t.name),
     async run(ctx) {
       const prior = await ctx.resume();
       const out = new OutputCoalescer((kind, text) => (kind === 'output' ? ctx.output(text) : ctx.think(text)), o.coalesce);
@@ -64,7 +65,7 @@ export function createLlmAgent(o: LlmAgentOptions): Agent {
         { role: 'user', content: ctx.input.text },
       ];
       // Everything streamed as output so far, this attempt and earlier ones: the answer.
-      let answer = restore(prior, messages);
+      let answer = restore(prior, messages, total);
       // An answer the crash cut off: the first call continues it.
       let partial = trailingOutput(prior);
 
@@ -123,13 +124,15 @@ export function createLlmAgent(o: LlmAgentOptions): Agent {
             ),
           (s) => s.usage,
         );
-        total.add(step.usage ?? estimate(sent, step));
+        if (step.usage) total.add(step.usage);
+        else total.add(estimate(sent, { ...step, content: fresh.slice(before) }), true);
         return { ...step, content: fresh };
       } catch (err) {
         if (!(err instanceof StreamDropped) || ctx.signal.aborted) throw err;
         // A broken stream sends no usage, but its tokens were spent: estimate them.
-        total.add(estimate(sent, { content: fresh.slice(before), toolCalls: [] }));
-        if (attempt >= o.streamRetries) throw new AgentFailure('model_unavailable', `the model stream broke off (${err.message}); try again`, true);
+        total.add(estimate(sent, { content: fresh.slice(before), toolCalls: [] }), true);
+        // The message is one of StreamDropped's fixed phrases: never the provider's text.
+        if (attempt >= o.streamRetries) throw new AgentFailure('model_unavailable', `the model stream broke off (${err.message}); try again`, true, { cause: err });
         // What was streamed stays streamed; the next call continues after it.
         partial = cutOff + fresh;
         await sleep((o.retryBaseMs ?? 250) * 2 ** attempt, ctx.signal);
@@ -155,7 +158,8 @@ export function createLlmAgent(o: LlmAgentOptions): Agent {
         if (r.usage) total.addSub(r.usage);
         return cap(r.text);
       }
-      if (!toolNames.has(name)) return JSON.stringify({ error: `there is no tool named ${name}` });
+      // A tool this agent was not given is refused by the runtime, which records the call as failed
+      // ("no such tool"): the client sees it, and the model gets the error back.
       return cap(JSON.stringify(await ctx.callTool(name, args)));
     } catch (err) {
       if (err instanceof ToolError) return JSON.stringify({ error: err.message });
@@ -168,35 +172,55 @@ export function createLlmAgent(o: LlmAgentOptions): Agent {
  * Rebuilds the conversation from what an earlier attempt stored (a takeover after a crash): stored
  * tool results go back to the model as they were, so no tool is called again; the model call that
  * was in flight is made again. Returns the answer text already streamed.
+ *
+ * The earlier attempt's model calls were paid for, but their usage died with it: each is added to
+ * `total` as an estimate from what it stored (the conversation it was sent; its thinking, text and
+ * tool calls), and a stored sub-agent answer adds the usage it reported. Not known, so not counted:
+ * text a call streamed but had not stored yet, a call in flight that had stored nothing, retries
+ * of broken streams, and the boundary between two calls that only called tools (they count as one).
  */
-function restore(prior: readonly PriorStep[], messages: ChatMessageList): string {
+function restore(prior: readonly PriorStep[], messages: ChatMessageList, total: Usage): string {
   let answer = '';
+  // The model call being read: its text, its thinking, its tool calls.
   let text = '';
+  let thought = '';
   let calls: Array<Extract<PriorStep, { kind: 'tool' }>> = [];
   const close = () => {
-    if (calls.length === 0) return;
-    messages.push({
-      role: 'assistant',
-      content: text || null,
-      tool_calls: calls.map((c) => ({ id: c.toolCallId, type: 'function', function: { name: c.tool, arguments: JSON.stringify(c.args ?? {}) } })),
-    });
-    for (const c of calls) {
-      const content = !c.outcome
-        ? JSON.stringify({ error: INTERRUPTED_RESULT })
-        : c.outcome.ok
-          ? cap(subAgentAnswer(c.tool, c.outcome.result) ?? JSON.stringify(c.outcome.result))
-          : JSON.stringify({ error: c.outcome.error });
-      messages.push({ role: 'tool', tool_call_id: c.toolCallId, content });
+    if (text === '' && thought === '' && calls.length === 0) return;
+    const step: StreamedStep = { content: thought + text, toolCalls: calls.map((c) => ({ id: c.toolCallId, name: c.tool, arguments: JSON.stringify(c.args ?? {}) })) };
+    total.add(estimate(messages, step), true);
+    if (calls.length > 0) {
+      messages.push({
+        role: 'assistant',
+        content: text || null,
+        tool_calls: step.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
+      });
+      for (const c of calls) {
+        const content = !c.outcome
+          ? JSON.stringify({ error: INTERRUPTED_RESULT })
+          : c.outcome.ok
+            ? cap(subAgentAnswer(c.tool, c.outcome.result) ?? JSON.stringify(c.outcome.result))
+            : JSON.stringify({ error: c.outcome.error });
+        messages.push({ role: 'tool', tool_call_id: c.toolCallId, content });
+        const sub = c.outcome?.ok ? subAgentUsage(c.tool, c.outcome.result) : undefined;
+        // What the sub-agent reported is exact: its stored answer carries it.
+        if (sub) total.addSub(sub);
+      }
     }
+    // A call cut off mid-answer (no tool calls) is continued by the first call of this attempt.
     calls = [];
     text = '';
+    thought = '';
   };
   for (const s of prior) {
     if (s.kind === 'tool') calls.push(s);
-    else if (s.kind === 'output') {
-      close();
-      answer += s.text;
-      text += s.text;
+    else {
+      // Text after a tool call is the next model call's.
+      if (calls.length > 0) close();
+      if (s.kind === 'output') {
+        answer += s.text;
+        text += s.text;
+      } else thought += s.text;
     }
   }
   close();
@@ -212,6 +236,21 @@ function subAgentAnswer(tool: string, result: unknown): string | undefined {
   return typeof text === 'string' ? text : undefined;
 }
 
+/** The usage a stored sub-agent answer reported, if it is well formed. */
+function subAgentUsage(tool: string, result: unknown): TokenUsage | undefined {
+  if (!tool.startsWith('ask_') || typeof result !== 'object' || result === null) return undefined;
+  const u = (result as { usage?: unknown }).usage;
+  if (typeof u !== 'object' || u === null) return undefined;
+  const { inputTokens, outputTokens, costUsd, estimated } = u as Record<string, unknown>;
+  if (!Number.isInteger(inputTokens) || !Number.isInteger(outputTokens)) return undefined;
+  return {
+    inputTokens: inputTokens as number,
+    outputTokens: outputTokens as number,
+    ...(typeof costUsd === 'number' ? { costUsd } : {}),
+    ...(estimated === true ? { estimated } : {}),
+  };
+}
+
 /** Output after the last tool call: an answer the crash cut off, to be continued. */
 function trailingOutput(prior: readonly PriorStep[]): string {
   let t = '';
@@ -224,11 +263,21 @@ function trailingOutput(prior: readonly PriorStep[]): string {
 
 const cap = (s: string) => (s.length > MAX_TOOL_RESULT_CHARS ? `${s.slice(0, MAX_TOOL_RESULT_CHARS)}… (cut at ${MAX_TOOL_RESULT_CHARS} characters)` : s);
 
-/** Providers that report no usage (some local servers) are estimated, so a run's cost is never silently zero. */
+/**
+ * The tokens of a call that reported no usage (some local servers; a stream cut off; a crashed
+ * attempt's calls), estimated from its text, so a run's cost is never silently zero. Each message
+ * counts its text and its tool calls.
+ */
 function estimate(sent: ChatMessageList, step: StreamedStep): { inputTokens: number; outputTokens: number } {
-  const input = sent.reduce((n, m) => n + estimateTokens(typeof m.content === 'string' ? m.content : JSON.stringify(m.content ?? '')), 0);
+  const input = sent.reduce((n, m) => n + estimateTokens(messageText(m)), 0);
   const output = estimateTokens(step.content + step.toolCalls.map((c) => c.name + c.arguments).join(''));
   return { inputTokens: input, outputTokens: output };
+}
+
+function messageText(m: ChatCompletionMessageParam): string {
+  const content = typeof m.content === 'string' ? m.content : m.content ? JSON.stringify(m.content) : '';
+  const calls = m.role === 'assistant' ? (m.tool_calls ?? []).map((c) => (c.type === 'function' ? c.function.name + c.function.arguments : '')).join('') : '';
+  return content + calls;
 }
 
 /** Tokens of every model call of the run (its sub-agents' included), priced with the shipped table. */
@@ -237,28 +286,38 @@ class Usage {
   private output = 0;
   private cost: number | undefined = 0;
   private calls = 0;
+  private estimated = false;
 
   constructor(private readonly model: string) {}
 
-  add(u: { inputTokens: number; outputTokens: number }): void {
+  /** One model call's tokens; `estimated` when the provider did not report them. */
+  add(u: { inputTokens: number; outputTokens: number }, estimated = false): void {
     this.calls++;
     this.input += u.inputTokens;
     this.output += u.outputTokens;
+    this.estimated ||= estimated;
     const c = costUsd(this.model, u.inputTokens, u.outputTokens);
     this.cost = c === undefined || this.cost === undefined ? undefined : this.cost + c;
   }
 
+  /** A sub-agent's whole usage, estimated if its own was. */
   addSub(u: TokenUsage): void {
     this.calls++;
     this.input += u.inputTokens;
     this.output += u.outputTokens;
+    this.estimated ||= u.estimated === true;
     this.cost = u.costUsd === undefined || this.cost === undefined ? undefined : this.cost + u.costUsd;
   }
 
   result(): TokenUsage | undefined {
     if (this.calls === 0) return undefined;
     // A model missing from the price table (a local one) has no known cost: costUsd is left out.
-    return { inputTokens: this.input, outputTokens: this.output, ...(this.cost !== undefined ? { costUsd: round6(this.cost) } : {}) };
+    return {
+      inputTokens: this.input,
+      outputTokens: this.output,
+      ...(this.cost !== undefined ? { costUsd: round6(this.cost) } : {}),
+      ...(this.estimated ? { estimated: true } : {}),
+    };
   }
 }
 

@@ -7,7 +7,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { ContentBlockParam, MessageParam, Tool as AnthropicTool } from '@anthropic-ai/sdk/resources/messages';
 import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
-import { CallWatch, classifyStatus, type ModelStream, type ProviderOptions, type StreamedToolCall } from './provider.js';
+import { CallWatch, clientLogging, type ModelStream, type ProviderOptions, type StreamedToolCall, type StreamLogging } from './provider.js';
 
 /** Anthropic requires a limit on each answer; this one is used when none is configured. */
 const DEFAULT_MAX_TOKENS = 4096;
@@ -20,13 +20,14 @@ export function createAnthropicClient(o: ProviderOptions): Anthropic {
     authToken: null,
     maxRetries: o.maxRetries,
     timeout: o.timeoutMs,
+    ...clientLogging(o),
   });
 }
 
 export const anthropicStream =
-  (client: Anthropic): ModelStream =>
+  (client: Anthropic, logging: StreamLogging = {}): ModelStream =>
   async (req, signal, idleMs, on) => {
-    const watch = new CallWatch(signal, idleMs);
+    const watch = new CallWatch(signal, idleMs, logging);
     const { system, messages } = toAnthropic(req.messages);
     const tools = toTools(req.tools);
     const calls = new Map<number, StreamedToolCall>();
@@ -93,7 +94,7 @@ export const anthropicStream =
       }
       watch.checkEnd(finished);
     } catch (err) {
-      throw watch.failure(err, started, (e) => classifyStatus(e instanceof Anthropic.APIError ? e.status : undefined));
+      if (!watch.finishedDespite(err, finished)) throw watch.failure(err, started, err instanceof Anthropic.APIError ? err.status : undefined);
     } finally {
       watch.close();
     }

@@ -1,12 +1,14 @@
 // The configured LLM agent: one model behind an OpenAI-compatible endpoint, with the analyst's
 // tools and the analyst itself as a sub-agent.
+import type { Logger } from '../../log/logger.js';
 import type { Agent, Tool } from '../types.js';
 import { createLlmAgent, type LlmAgentOptions } from './agent.js';
 import { anthropicStream, createAnthropicClient } from './anthropic.js';
 import { createClient, openAiStream } from './provider.js';
 
 export { createLlmAgent, CONTINUE, INTERRUPTED_RESULT, type LlmAgentOptions } from './agent.js';
-export { createClient, openAiStream, type ModelStream, type ProviderOptions } from './provider.js';
+export { createClient, openAiStream, type ModelStream, type ProviderOptions, type StreamLogging } from './provider.js';
+export { redactSecrets } from './errors.js';
 export { anthropicStream, createAnthropicClient } from './anthropic.js';
 export { OutputCoalescer, type CoalesceOptions } from './coalesce.js';
 export { fitHistory, estimateTokens } from './history.js';
@@ -35,12 +37,15 @@ export const DEFAULT_SYSTEM_PROMPT =
   'cost_projection projects monthly costs and savings; or hand the whole question to the analyst agent with ask_analyst. ' +
   'Never invent numbers that a tool can give you.';
 
-export function llmAgentFromSettings(s: LlmSettings, tools: readonly Tool[], subAgents: readonly Agent[]): Agent {
-  const provider = { baseURL: s.baseUrl, apiKey: s.apiKey, maxRetries: s.maxRetries, timeoutMs: s.timeoutMs };
+/** `log` gets the provider's error texts at debug level, redacted (see errors.ts). */
+export function llmAgentFromSettings(s: LlmSettings, tools: readonly Tool[], subAgents: readonly Agent[], log?: Logger): Agent {
+  const provider = { baseURL: s.baseUrl, apiKey: s.apiKey, maxRetries: s.maxRetries, timeoutMs: s.timeoutMs, ...(log ? { log } : {}) };
+  const logging = { apiKey: s.apiKey, ...(log ? { log } : {}) };
   const options: LlmAgentOptions = {
     name: s.agentName,
     description: `LLM agent (${s.model}) with tool calling; hands spend analysis to the analyst.`,
-    stream: s.provider === 'anthropic' ? anthropicStream(createAnthropicClient(provider)) : openAiStream(createClient(provider)),
+    stream:
+      s.provider === 'anthropic' ? anthropicStream(createAnthropicClient(provider), logging) : openAiStream(createClient(provider), logging),
     model: s.model,
     systemPrompt: s.systemPrompt ?? DEFAULT_SYSTEM_PROMPT,
     tools,

@@ -1,7 +1,8 @@
-// A test double of the runtime: records think/callTool calls, validates tool args with the tool's
-// schema and runs the tool against in-memory usage records.
+// A test double of the runtime: records think/callTool calls, refuses a tool the agent was not
+// given (as the executor does), validates tool args with the tool's schema and runs the tool
+// against in-memory usage records.
 import type { AgentContext, ChatMessage, ToolContext, UsageRecord } from '../../../src/agents/types.js';
-import { ToolError } from '../../../src/agents/types.js';
+import { NO_SUCH_TOOL, ToolError } from '../../../src/agents/types.js';
 import { analystTools } from '../../../src/agents/analyst/index.js';
 
 export type Step = { kind: 'think'; text: string } | { kind: 'tool'; name: string; args: unknown; result?: unknown } | { kind: 'output'; text: string };
@@ -23,7 +24,13 @@ export function toolContext(records: readonly UsageRecord[], signal = new AbortC
 export function fakeContext(
   text: string,
   records: readonly UsageRecord[],
-  opts: { history?: ChatMessage[]; controller?: AbortController; onStep?: (s: Step, steps: Step[]) => void } = {},
+  opts: {
+    history?: ChatMessage[];
+    controller?: AbortController;
+    onStep?: (s: Step, steps: Step[]) => void;
+    /** The agent's `tools`: any other name is refused. Unset: every analyst tool. */
+    tools?: readonly string[];
+  } = {},
 ): AgentContext & { steps: Step[] } {
   const controller = opts.controller ?? new AbortController();
   const steps: Step[] = [];
@@ -56,8 +63,8 @@ export function fakeContext(
     async callTool<O>(name: string, args: unknown): Promise<O> {
       const step: Step = { kind: 'tool', name, args };
       record(step);
-      const tool = analystTools.find((t) => t.name === name);
-      if (!tool) throw new ToolError(name, 'unknown tool');
+      const tool = !opts.tools || opts.tools.includes(name) ? analystTools.find((t) => t.name === name) : undefined;
+      if (!tool) throw new ToolError(name, NO_SUCH_TOOL);
       const parsed = tool.input.safeParse(args);
       if (!parsed.success) throw new ToolError(name, parsed.error.message);
       const result = await tool.execute(parsed.data, toolContext(records, controller.signal));

@@ -37,14 +37,16 @@ describe('LLM agent loop', () => {
     expect(ctx.steps.filter((s) => s.kind === 'tool')).toHaveLength(2);
   });
 
-  it('a tool it was not given is refused to the model and never run; an unpriced model has usage without cost', async () => {
+  it('a tool it was not given goes to the runtime, which refuses it; the model gets "no such tool"; an unpriced model has usage without cost', async () => {
     const start = provider.requests.length;
     provider.enqueue({ chunks: callTool('x', 'usage_summary', {}) }, { chunks: answer(['Sorry.'], [50, 2]) });
-    const ctx = fakeContext('read my usage', []);
-    const result = await agent(4).run(ctx);
-    expect(ctx.steps.filter((s) => s.kind === 'tool')).toEqual([]);
+    const a = agent(4);
+    expect(a.tools).toEqual(['pricing_lookup']);
+    const ctx = fakeContext('read my usage', [], { tools: a.tools! });
+    const result = await a.run(ctx);
+    expect(ctx.steps.filter((s) => s.kind === 'tool')).toEqual([{ kind: 'tool', name: 'usage_summary', args: {} }]);
     expect(provider.requests[start]!.body.tools?.map((t) => t.function.name)).toEqual(['pricing_lookup']);
-    expect(JSON.parse(provider.requests[start + 1]!.body.messages.at(-1)!.content!)).toEqual({ error: 'there is no tool named usage_summary' });
+    expect(JSON.parse(provider.requests[start + 1]!.body.messages.at(-1)!.content!)).toEqual({ error: 'no such tool' });
     expect(result).toEqual({ text: 'Sorry.', usage: { inputTokens: 150, outputTokens: 12 } });
   });
 });

@@ -1,6 +1,7 @@
 // The LLM agent over Anthropic's Messages API, against a local server speaking its stream events
 // (`event: content_block_delta` …): a tool_use step and a streamed answer, what the model is sent
-// (system apart, tool_use and tool_result blocks), usage and cost, 529 overloaded, a cut stream.
+// (system apart, tool_use and tool_result blocks), usage and cost, 529 overloaded, a cut stream,
+// `event: error` inside the stream, a damaged `message_stop` after a finished answer.
 // The runtime is the unit test double that runs the analyst's real tools on in-memory records.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analystTools } from '../../../src/agents/analyst/index.js';
@@ -23,7 +24,7 @@ describe('LLM agent on the Anthropic Messages API', () => {
     await provider.stop();
   });
 
-  const agent = () =>
+  const agent = (streamRetries = 0) =>
     createLlmAgent({
       name: 'claude',
       description: 'test',
@@ -34,7 +35,7 @@ describe('LLM agent on the Anthropic Messages API', () => {
       subAgents: [],
       maxSteps: 4,
       historyTokens: 1000,
-      streamRetries: 0,
+      streamRetries,
       streamIdleMs: 5_000,
       retryBaseMs: 1,
       coalesce: { maxDelayMs: 10_000, maxChars: 10_000 },
@@ -85,5 +86,39 @@ describe('LLM agent on the Anthropic Messages API', () => {
   it('a stream cut before message_stop is a broken stream, not a short answer', async () => {
     provider.enqueue({ format: 'anthropic', chunks: [anthropic.start(10), ...anthropic.textBlock(0, ['Half an ', 'answer']), ...anthropic.end('end_turn', 3)], cutAfter: 3 });
     await expect(agent().run(fakeContext('hello', records))).rejects.toMatchObject({ code: 'model_unavailable', retryable: true });
+  });
+
+  it('an authentication error inside the stream: model_failed, not retryable, not retried, no provider text in the message', async () => {
+    const start = provider.requests.length;
+    const refusal = { format: 'anthropic' as const, chunks: [anthropic.start(10), anthropic.error('authentication_error', 'invalid x-api-key: sk-ant-test')] };
+    provider.enqueue(refusal, refusal);
+    const err = await agent(1).run(fakeContext('hello', records)).catch((e: unknown) => e);
+    provider.drop();
+    expect(err).toMatchObject({ code: 'model_failed', retryable: false });
+    expect(provider.requests.length - start).toBe(1);
+    expect((err as Error).message).not.toMatch(/sk-ant|x-api-key|authentication_error|\{/);
+  });
+
+  it('an overloaded error inside the stream is a broken stream, retried; its message carries none of the provider’s JSON', async () => {
+    const start = provider.requests.length;
+    const overloaded = { format: 'anthropic' as const, chunks: [anthropic.start(10), anthropic.error('overloaded_error', 'Overloaded')] };
+    provider.enqueue(overloaded, overloaded);
+    const err = await agent(1).run(fakeContext('hello', records)).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'model_unavailable', retryable: true });
+    expect(provider.requests.length - start).toBe(2);
+    expect((err as Error).message).not.toMatch(/overloaded|\{/i);
+  });
+
+  it('a damaged message_stop after stop_reason: the answer is complete, no second call', async () => {
+    const start = provider.requests.length;
+    provider.enqueue(
+      { format: 'anthropic', chunks: [anthropic.start(10), ...anthropic.textBlock(0, ['Whole ', 'answer.']), anthropic.end('end_turn', 3)[0]!, anthropic.damagedStop()] },
+      { format: 'anthropic', chunks: [anthropic.start(10), ...anthropic.textBlock(0, [' More.']), ...anthropic.end('end_turn', 2)] },
+    );
+    const result = await agent(1).run(fakeContext('hello', records)).catch((e: unknown) => e);
+    const requests = provider.requests.length - start;
+    provider.drop();
+    expect(result).toEqual({ text: 'Whole answer.', usage: { inputTokens: 10, outputTokens: 3, costUsd: 0.000025 } });
+    expect(requests).toBe(1);
   });
 });

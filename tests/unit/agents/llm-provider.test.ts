@@ -52,6 +52,15 @@ describe('streamStep', () => {
     provider.release();
   });
 
+  it('a damaged chunk before finish_reason is a broken stream; after it, the answer is whole without usage', async () => {
+    provider.enqueue({ chunks: [chunk.role(), chunk.text('Hal'), chunk.damagedUsage(), chunk.text('f'), chunk.finish('stop')] });
+    const before = await step().p.catch((e: unknown) => e);
+    expect(before).toBeInstanceOf(StreamDropped);
+    expect((before as Error).message).toBe('a chunk of the stream was damaged');
+    provider.enqueue({ chunks: [chunk.role(), chunk.text('Whole'), chunk.finish('stop'), chunk.damagedUsage()] });
+    expect(await step().p).toEqual({ content: 'Whole', toolCalls: [] });
+  });
+
   it('a 400 is the caller’s fault: not retryable, not retried', async () => {
     const before = provider.requests.length;
     provider.enqueue({ status: 400 });
