@@ -2,7 +2,7 @@
 // every state and transition of every machine is drawn; a live run moves the highlight through
 // its states in order, and a live refusal shows; a stored run steps forward and back, and a
 // refused event in its log is marked.
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,11 +12,11 @@ import type { Agent, Tool } from '../../src/agents/types.js';
 import { allStates, machineGraph } from '../../src/debug/graph.js';
 import { Gates, scriptedAgent } from '../helpers/agents.js';
 import { primaryBackend } from '../helpers/backends.js';
+import { CHROMIUM, chromiumMissing } from '../helpers/requirements.js';
 import type { TestClient } from '../helpers/client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(import.meta.dirname, '..', '.artifacts', 'screenshots');
 const DEBUG_TOKEN = 'debug-token-for-the-browser-test-0123456789';
 
@@ -59,7 +59,8 @@ const mismatchAgent: Agent = {
   },
 };
 
-describe.runIf(existsSync(CHROMIUM))(`statechart visualizer in Chromium on ${primaryBackend}`, () => {
+// Skipped, with one line from tests/setup/browser.ts, where Chromium is missing (.ci/run installs it).
+describe.skipIf(chromiumMissing() !== undefined)(`statechart visualizer in Chromium on ${primaryBackend}`, () => {
   let server: TestServer;
   let browser: Browser;
   let page: Page;
