@@ -36,6 +36,8 @@ export default defineConfig({
           // start several processes each and must not starve one another of the 2 cores.
           name: 'faults',
           include: ['tests/faults/**/*.test.ts'],
+          // Without PostgreSQL's server binaries: one line saying so, and the files skip.
+          globalSetup: ['tests/setup/faults.ts'],
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 60_000,
@@ -46,6 +48,8 @@ export default defineConfig({
         test: {
           name: 'browser',
           include: ['tests/browser/**/*.test.ts'],
+          // Without Chromium: one line saying so, and the files skip.
+          globalSetup: ['tests/setup/browser.ts'],
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 60_000,

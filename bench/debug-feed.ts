@@ -12,6 +12,7 @@ import { execSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import type { Agent } from '../src/agents/types.js';
 import { primaryBackend } from '../tests/helpers/backends.js';
+import { CHROMIUM } from '../tests/helpers/requirements.js';
 import { startServer } from '../tests/helpers/server.js';
 import { until } from '../tests/helpers/wait.js';
 
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
   const feed = server.runtime.debugFeed!;
   mkdirSync(join(import.meta.dirname, '..', 'tests', '.artifacts', 'screenshots'), { recursive: true });
   const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   const context = await browser.newContext({ viewport: { width: 1500, height: 1000 } });

@@ -1,6 +1,8 @@
 // Turns a results file of `npm run bench` into the Markdown table of docs/performance.md:
-// each scenario's figures beside its floors, the target, and whether it was met.
-//   node --import tsx bench/report.ts bench/results/bench-<commit>.json
+// each scenario's figures beside its floors, the target, and whether it was met. A `--quick` run
+// (a fifth of the sockets and sessions, one short round) is not the scenario the targets are set
+// for: its rows say "indicative (quick run)", never met or not met.
+//   node --import tsx bench/report.ts bench/results/bench-<commit>-<scenarios>.json
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
@@ -9,13 +11,20 @@ type Summary = Record<string, unknown> & { scenario: string; target: string };
 const num = (s: Summary | undefined, k: string): number | undefined => (typeof s?.[k] === 'number' ? (s[k] as number) : undefined);
 const fmt = (x: number | undefined, digits = 0) => (x === undefined ? 'n/a' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 const pct = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? undefined : (a / b) * 100);
-const verdict = (ok: boolean | undefined) => (ok === undefined ? 'n/a' : ok ? 'met' : 'not met');
 
-export function report(summary: Summary[]): string {
+/** Where a run's results go: a quick run never takes the name of a full run of the same commit. */
+export function resultsFileName(o: { commit: string; dirty: boolean; scenarios: readonly string[]; quick: boolean }): string {
+  return `bench-${o.commit}${o.dirty ? '-dirty' : ''}-${o.scenarios.join('')}${o.quick ? '-quick' : ''}.json`;
+}
+
+export const QUICK_NOTE = 'Quick run (`--quick`: a fifth of the sockets and sessions, one short round): the figures are indicative only and are not judged against the targets, which are set for the full scenarios.';
+
+export function report(summary: Summary[], o: { quick?: boolean } = {}): string {
+  const verdict = (ok: boolean | undefined) => (o.quick ? 'indicative (quick run)' : ok === undefined ? 'n/a' : ok ? 'met' : 'not met');
   const find = (scenario: string, target: string) => summary.find((s) => s.scenario === scenario && s.target === target);
   const A = 'floor A (raw uWS)';
   const B = 'floor B (uWS + pg)';
-  const lines = ['| scenario | agentwire | floors (same run) | target | verdict |', '|---|---|---|---|---|'];
+  const lines = [...(o.quick ? [QUICK_NOTE, ''] : []), '| scenario | agentwire | floors (same run) | target | verdict |', '|---|---|---|---|---|'];
   const a = { fa: find('a', A), fb: find('a', B), pg: find('a', 'agentwire bench on PostgreSQL'), pgAn: find('a', 'agentwire analyst on PostgreSQL'), lite: find('a', 'agentwire bench on PGlite'), liteAn: find('a', 'agentwire analyst on PGlite') };
   if (a.pg) {
     const ratio = pct(num(a.pg, 'runsPerSec'), num(a.fb, 'runsPerSec'));
@@ -67,7 +76,7 @@ export function report(summary: Summary[]): string {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const file = process.argv[2];
   if (!file) throw new Error('usage: bench/report.ts <results.json>');
-  const data = JSON.parse(readFileSync(file, 'utf8')) as { summary: Summary[]; commit: string; date: string; machine: unknown };
+  const data = JSON.parse(readFileSync(file, 'utf8')) as { summary: Summary[]; commit: string; date: string; machine: unknown; quick?: boolean };
   console.log(`commit ${data.commit}, ${data.date}, ${JSON.stringify(data.machine)}\n`);
-  console.log(report(data.summary));
+  console.log(report(data.summary, { quick: data.quick === true }));
 }

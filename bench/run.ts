@@ -2,7 +2,8 @@
 // same run, interleaved over several rounds; medians reported, raw figures kept.
 //   npm run bench -- [--only a,b,c,d,e,f] [--rounds 3] [--seconds 10] [--soak-seconds 600] [--soak-rate N] [--private-pg] [--quick]
 // Needs a PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres);
-// every measurement gets a fresh database, dropped afterwards. Results: bench/results/bench-<commit>.json.
+// every measurement gets a fresh database, dropped afterwards. Results:
+// bench/results/bench-<commit>-<scenarios>.json, or …-quick.json for --quick (never judged against the targets).
 import { execSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { closedLoop, idleSessions, massReconnect, openLoop, soak, streaming } from './scenarios.js';
 import { median, round } from './lib/stats.js';
-import { report } from './report.js';
+import { report, resultsFileName } from './report.js';
 import { launch, useDatabaseServer, type Target, type TargetKind } from './lib/targets.js';
 import { startPgCluster } from '../tests/helpers/pg-cluster.js';
 
@@ -125,10 +126,10 @@ const commit = execSync('git rev-parse --short HEAD').toString().trim();
 const dirty = execSync('git status --porcelain --untracked-files=no').toString().trim() !== '';
 privatePg?.dispose();
 const machine = { privatePostgres: privatePg !== undefined, cpus: cpus().length, cpuModel: cpus()[0]?.model, memGb: round(totalmem() / 2 ** 30), node: process.version, postgres: pgVersion() };
-const file = join(import.meta.dirname, 'results', `bench-${commit}${dirty ? '-dirty' : ''}-${[...only].join('')}.json`);
+const file = join(import.meta.dirname, 'results', resultsFileName({ commit, dirty, scenarios: [...only], quick }));
 writeFileSync(file, JSON.stringify({ commit, dirty, date: new Date().toISOString(), machine, rounds: ROUNDS, seconds: SECONDS, soakSeconds: SOAK_SECONDS, quick, summary, rows }, null, 2));
 console.log(`written ${file}\n`);
-console.log(report(summary as Parameters<typeof report>[0]));
+console.log(report(summary as Parameters<typeof report>[0], { quick }));
 process.exit(0);
 
 function pgVersion(): string {

@@ -83,7 +83,8 @@ function actorRows(tbody: HTMLElement, actors: ActorView[]): void {
     tr.dataset.actor = a.id;
     tr.dataset.state = valueText(a.value);
     const who = el('td');
-    const b = button(short(a.id), () => follow(a.id));
+    // The whole row follows the actor (a click on the tbody); the button is there for the keyboard.
+    const b = button(short(a.id), () => undefined);
     b.title = `${a.id} (${a.label})`;
     who.append(b);
     tr.append(who, el('td', 'state', `${valueText(a.value)}${a.status === 'active' ? '' : ` (${a.status})`}`), el('td', 'muted', a.refused ? `refused ${a.refused.event}` : (a.lastEvent ?? '')));
@@ -145,6 +146,7 @@ async function openRun(id: string): Promise<void> {
       ...r.replay.steps.map((s, i) => {
         const li = el('li', s.accepted ? 'step' : 'step refused');
         li.dataset.seq = String(s.seq);
+        // The list draws no numbers of its own: the event's seq is the number.
         const b = button(`${s.seq}. ${s.type}${s.accepted ? '' : ' (refused)'}`, () => go(i));
         li.append(b, el('span', 'muted', ` +${s.sincePrevMs} ms`));
         return li;
@@ -229,9 +231,15 @@ async function main(): Promise<void> {
   }
   document.body.dataset.ready = 'true';
   connect();
+  for (const id of ['runs', 'sessions']) {
+    $(id).addEventListener('click', (e) => {
+      const row = (e.target as HTMLElement).closest<HTMLElement>('tr[data-actor]');
+      if (row?.dataset.actor) follow(row.dataset.actor);
+    });
+  }
   $('tab-live').addEventListener('click', () => show('live'));
   $('tab-replay').addEventListener('click', () => show('replay'));
-  $('sign-out').addEventListener('click', () => void fetch('/debug/session', { method: 'DELETE' }).then(() => location.reload()));
+  $('sign-out').addEventListener('click', () => void fetch('/debug/session', { method: 'DELETE' }).then(() => location.assign('/debug/login')));
   $<HTMLFormElement>('replay-form').addEventListener('submit', (e) => {
     e.preventDefault();
     void openRun($<HTMLInputElement>('run-id').value.trim());

@@ -2,7 +2,7 @@
 // where it listens. The first SIGTERM/SIGINT drains (runs handed back, sockets closed with
 // 1001); a second one, or SHUTDOWN_GRACE_MS, exits at once.
 import type { Agent, Tool } from './agents/types.js';
-import { ConfigError, loadConfig, type Config } from './config/index.js';
+import { ConfigError, configWarnings, loadConfig, type Config } from './config/index.js';
 import { createLogger } from './log/logger.js';
 import { Runtime } from './runtime.js';
 
@@ -18,6 +18,7 @@ export async function runServer(extra: { agents?: Agent[]; tools?: Tool[] } = {}
     throw err;
   }
   const log = createLogger(config.logLevel);
+  for (const warning of configWarnings(config)) log.warn(warning);
   const runtime = new Runtime({ config, log, ...extra });
   // A bug must not take every user's sockets down with it: log it, keep serving.
   process.on('unhandledRejection', (err) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'unhandled rejection'));

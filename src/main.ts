@@ -1,4 +1,8 @@
 // `npm start`: one agentwire process with the built-in agents.
-import { runServer } from './cli.js';
+// The platform check comes first, before uWebSockets.js is loaded (cli.js loads it): a Node
+// without a native build stops here with one line, never at its first request.
+import { exitUnlessNativeUws } from './startup/uws-check.js';
 
+exitUnlessNativeUws();
+const { runServer } = await import('./cli.js');
 void runServer();

@@ -5,10 +5,21 @@ import { AgentwireClient, type ConnectionState, type Run, type RunEvent } from '
 import { renderMarkdown } from './markdown.js';
 import { $, el } from './dom.js';
 
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string | undefined,
+    message: string,
+    readonly retryAfterS?: number,
+  ) {
+    super(message);
+  }
+}
+
 const api = async <T>(path: string, init: RequestInit = {}, token?: string): Promise<T> => {
   const res = await fetch(path, { ...init, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
-  const body = (await res.json()) as T & { error?: { message: string } };
-  if (!res.ok) throw new Error(body.error?.message ?? `HTTP ${res.status}`);
+  const body = (await res.json().catch(() => ({}))) as T & { error?: { code?: string; message: string } };
+  if (!res.ok) throw new ApiError(res.status, body.error?.code, body.error?.message ?? `HTTP ${res.status}`, Number(res.headers.get('retry-after')) || undefined);
   return body;
 };
 
@@ -18,6 +29,9 @@ let token = sessionStorage.getItem('agentwire.token') ?? '';
 let client: AgentwireClient | undefined;
 let threadId: string | undefined;
 let current: Run | undefined;
+/** The drawn box of each run this page follows live: reopening its thread shows the same box. */
+const liveRuns = new Map<string, HTMLElement>();
+const TERMINAL = new Set(['agent_completed', 'agent_error', 'agent_cancelled']);
 
 function showConnection(state: ConnectionState): void {
   const label = { idle: 'Not connected', connecting: 'Connecting…', open: 'Connected', reconnecting: 'Reconnecting…', closed: 'Disconnected' }[state];
@@ -26,10 +40,33 @@ function showConnection(state: ConnectionState): void {
   c.className = `connection ${state}`;
 }
 
+// ---- signing in ---------------------------------------------------------------------------
+
+/** The server's own rules (src/auth/service.ts), checked here first so a mistake reads plainly. */
+function credentialProblem(username: string, password: string): string | undefined {
+  if (username.length < 3 || username.length > 64) return 'Usernames have 3 to 64 characters.';
+  if (!/^[A-Za-z0-9_.@-]+$/.test(username)) return 'Usernames use letters, digits and _ . @ - only.';
+  if (password.length < 8) return 'Passwords need at least 8 characters.';
+  if (password.length > 256) return 'Passwords have at most 256 characters.';
+  return undefined;
+}
+
+function authMessage(err: unknown, register: boolean): string {
+  if (!(err instanceof ApiError)) return 'The server cannot be reached: try again in a moment.';
+  if (err.status === 409) return 'That username is taken: pick another, or log in.';
+  if (err.status === 401) return 'Wrong username or password.';
+  if (err.status === 403 && register) return 'This server does not take new accounts (ALLOW_REGISTRATION=false).';
+  if (err.status === 429) return `Too many attempts: try again${err.retryAfterS ? ` in ${err.retryAfterS} s` : ' later'}.`;
+  if (err.status === 400) return 'The server refused these details: check the username and password rules above.';
+  return `The server could not ${register ? 'create the account' : 'log you in'} (${err.message}).`;
+}
+
 async function authenticate(register: boolean): Promise<void> {
   const username = $<HTMLInputElement>('username').value.trim();
   const password = $<HTMLInputElement>('password').value;
-  $('auth-error').textContent = '';
+  const problem = credentialProblem(username, password);
+  $('auth-error').textContent = problem ?? '';
+  if (problem) return;
   try {
     if (register) await api('/v1/auth/register', { method: 'POST', body: JSON.stringify({ username, password }) });
     const r = await api<{ token: string }>('/v1/auth/login', { method: 'POST', body: JSON.stringify({ username, password }) });
@@ -37,18 +74,63 @@ async function authenticate(register: boolean): Promise<void> {
     sessionStorage.setItem('agentwire.token', token);
     await start();
   } catch (err) {
-    $('auth-error').textContent = err instanceof Error ? err.message : 'failed';
+    $('auth-error').textContent = authMessage(err, register);
   }
 }
 
+function signedOut(message = ''): void {
+  sessionStorage.removeItem('agentwire.token');
+  token = '';
+  $('auth').hidden = false;
+  $('app').hidden = true;
+  $('logout').hidden = true;
+  $('threads-toggle').hidden = true;
+  $('auth-error').textContent = message;
+}
+
+/**
+ * Whether the server lets a page at this address open sockets. The server writes its list into
+ * the page; a browser never says why an upgrade was refused, so this is how the page can tell.
+ */
+function originRefusal(): string | undefined {
+  const meta = document.querySelector<HTMLMetaElement>('meta[name="agentwire-allowed-origins"]')?.content.trim();
+  if (!meta) return undefined;
+  const allowed = meta.split(/\s+/);
+  if (allowed.includes('*') || allowed.includes(location.origin)) return undefined;
+  return `This server does not accept sockets from pages at ${location.origin}, so nothing can be asked from here. Open the page at ${allowed.join(' or ')}, or start the server with ALLOWED_ORIGINS=${location.origin} (comma-separated, with any others).`;
+}
+
 async function start(): Promise<void> {
+  // The token is checked over HTTP first: a stale one must not leave the page connecting forever.
+  try {
+    await loadThreads();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return signedOut('Your session has ended: log in again.');
+    throw err;
+  }
   $('auth').hidden = true;
   $('app').hidden = false;
   $('logout').hidden = false;
+  $('threads-toggle').hidden = false;
+  const refusal = originRefusal();
+  if (refusal) {
+    $('socket-problem').textContent = refusal;
+    $('socket-problem').hidden = false;
+    $('connection').textContent = 'Refused: origin not allowed';
+    $('connection').className = 'connection refused';
+    $<HTMLButtonElement>('send').disabled = true;
+    return;
+  }
   client = new AgentwireClient({ url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`, token });
   client.onStateChange(showConnection);
   await client.connect();
-  await loadThreads();
+}
+
+// ---- threads ------------------------------------------------------------------------------
+
+function showThreads(open: boolean): void {
+  $('app').classList.toggle('threads-open', open);
+  $('threads-toggle').setAttribute('aria-expanded', String(open));
 }
 
 async function loadThreads(): Promise<void> {
@@ -59,19 +141,65 @@ async function loadThreads(): Promise<void> {
       const li = el('li');
       const b = el('button', undefined, t.title);
       b.setAttribute('aria-current', String(t.threadId === threadId));
-      b.onclick = () => void openThread(t.threadId);
+      b.onclick = () => {
+        showThreads(false);
+        void openThread(t.threadId);
+      };
       li.append(b);
       return li;
     }),
   );
 }
 
+interface ThreadJson {
+  messages: Array<{ runId: string | null; role: string; content: string }>;
+  runs: Array<{ runId: string; input: { text?: string } }>;
+}
+
+/** Shows a thread as it happened: each question, then its run replayed from its stored events. */
 async function openThread(id: string): Promise<void> {
   threadId = id;
-  const t = await api<{ messages: Array<{ role: string; content: string }> }>(`/v1/threads/${id}`, {}, token);
+  const t = await api<ThreadJson>(`/v1/threads/${id}`, {}, token);
   const box = $('messages');
-  box.replaceChildren(...t.messages.map((m) => (m.role === 'user' ? userMessage(m.content) : answerMessage(m.content))));
+  box.replaceChildren();
+  for (const r of t.runs) {
+    const question = t.messages.find((m) => m.runId === r.runId && m.role === 'user')?.content ?? r.input.text ?? '';
+    box.append(userMessage(question));
+    const live = liveRuns.get(r.runId);
+    if (live) {
+      box.append(live);
+      continue;
+    }
+    const answer = t.messages.find((m) => m.runId === r.runId && m.role === 'assistant')?.content;
+    await replayRun(r.runId, id, answer);
+    if (threadId !== id) return; // another thread was opened meanwhile
+  }
+  box.scrollTop = box.scrollHeight;
   await loadThreads();
+}
+
+/** A run's stored events, all of them (the endpoint pages by 1,000). */
+async function storedEvents(runId: string): Promise<RunEvent[]> {
+  const all: RunEvent[] = [];
+  for (;;) {
+    const { events } = await api<{ events: RunEvent[] }>(`/v1/runs/${runId}/events?after=${all.at(-1)?.seq ?? 0}&limit=1000`, {}, token);
+    all.push(...events);
+    if (events.length < 1000) return all;
+  }
+}
+
+async function replayRun(runId: string, thread: string, answer: string | undefined): Promise<void> {
+  const events = await storedEvents(runId);
+  if (events.length === 0 && answer !== undefined) {
+    $('messages').append(answerMessage(answer));
+    return;
+  }
+  const view = runView(runId);
+  for (const e of events) view.add(e);
+  // Still under way (or not started): follow it from where the stored events end.
+  if (!events.some((e) => TERMINAL.has(e.type)) && client) {
+    void follow(view, client.follow(runId, thread, events.at(-1)?.seq ?? 0));
+  }
 }
 
 function userMessage(text: string): HTMLElement {
@@ -90,26 +218,50 @@ function answerMessage(markdown: string): HTMLElement {
   return m;
 }
 
-/** Draws one run as its events arrive: reasoning lines, a card per tool call, the streamed answer, the end. */
-async function showRun(run: Run): Promise<void> {
+// ---- runs ---------------------------------------------------------------------------------
+
+interface RunView {
+  runId: string;
+  element: HTMLElement;
+  add(e: RunEvent): void;
+}
+
+/** One run's box, appended to the conversation: reasoning lines, a card per tool call, the answer. */
+function runView(runId: string): RunView {
   const m = el('div', 'msg');
   const box = el('div', 'run');
-  box.dataset.run = run.runId;
+  box.dataset.run = runId;
   box.setAttribute('aria-live', 'polite');
   const stream = el('div', 'stream');
   m.append(box);
   $('messages').append(m);
   const tools = new Map<string, HTMLElement>();
-  for await (const e of run) {
-    if (e.type === 'agent_output' && !stream.isConnected) box.append(stream);
-    const row = render(e, tools, stream);
-    if (row) {
-      // Every event leaves one element tagged with its seq (tests count them).
-      row.dataset.seq = String(e.seq);
-      row.dataset.type = e.type;
-      if (!row.isConnected) box.append(row);
+  return {
+    runId,
+    element: m,
+    add(e) {
+      if (e.type === 'agent_output' && !stream.isConnected) box.append(stream);
+      const row = render(e, tools, stream);
+      if (row) {
+        // Every event leaves one element tagged with its seq (tests count them).
+        row.dataset.seq = String(e.seq);
+        row.dataset.type = e.type;
+        if (!row.isConnected) box.append(row);
+      }
+    },
+  };
+}
+
+/** Draws a run's events as they arrive, until its end. */
+async function follow(view: RunView, run: Run): Promise<void> {
+  liveRuns.set(view.runId, view.element);
+  try {
+    for await (const e of run) {
+      view.add(e);
+      if (view.element.isConnected) $('messages').scrollTop = $('messages').scrollHeight;
     }
-    $('messages').scrollTop = $('messages').scrollHeight;
+  } finally {
+    liveRuns.delete(view.runId);
   }
 }
 
@@ -167,7 +319,7 @@ async function ask(text: string): Promise<void> {
     const firstOfThread = !threadId;
     threadId = run.threadId;
     if (firstOfThread) void loadThreads();
-    await showRun(run);
+    await follow(runView(run.runId), run);
   } catch (err) {
     $('messages').append(el('p', 'status-error', err instanceof Error ? err.message : 'failed'));
   } finally {
@@ -176,6 +328,8 @@ async function ask(text: string): Promise<void> {
     $('cancel').hidden = true;
   }
 }
+
+// ---- wiring -------------------------------------------------------------------------------
 
 $('auth-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
@@ -197,15 +351,21 @@ $('question').addEventListener('keydown', (ev) => {
   }
 });
 $('cancel').addEventListener('click', () => current?.cancel());
+$('threads-toggle').addEventListener('click', () => showThreads(!$('app').classList.contains('threads-open')));
 $('new-thread').addEventListener('click', () => {
   threadId = undefined;
+  showThreads(false);
   $('messages').replaceChildren();
   void loadThreads();
 });
 $('logout').addEventListener('click', () => {
-  sessionStorage.removeItem('agentwire.token');
   client?.close();
-  location.reload();
+  // Revoked on the server (every token and socket of this user), not only forgotten here.
+  const revoke = token ? api('/v1/auth/logout', { method: 'POST' }, token).catch(() => undefined) : Promise.resolve();
+  void revoke.then(() => {
+    sessionStorage.removeItem('agentwire.token');
+    location.reload();
+  });
 });
 
-if (token) void start().catch(() => sessionStorage.removeItem('agentwire.token'));
+if (token) void start().catch(() => signedOut());

@@ -16,6 +16,40 @@ const commaList = z
       .filter((x) => x.length > 0),
   );
 
+/**
+ * An allowed origin exactly as a browser sends it in `Origin`: scheme://host[:port], no path, no
+ * default port. Anything else would never match, so every socket from that page would be refused.
+ */
+function originFix(s: string): string | undefined {
+  let u: URL | undefined;
+  try {
+    u = new URL(s);
+  } catch {
+    u = undefined;
+  }
+  if (u && (u.protocol === 'http:' || u.protocol === 'https:')) return u.origin;
+  // Another scheme with a host (an extension's page, say): taken as written.
+  if (u && /^[a-z][a-z0-9+.-]*:\/\/[^/]+$/i.test(s)) return s;
+  // No scheme at all ("localhost:8080", "chat.example.com"): what was probably meant.
+  try {
+    return new URL(`http://${s}`).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+const originList = commaList.superRefine((origins, ctx) => {
+  for (const o of origins) {
+    if (o === '*') continue;
+    const fix = originFix(o);
+    if (fix === o) continue;
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${o}" is not an origin as a browser sends it: write ${fix ? `"${fix}"` : 'scheme://host[:port]'} (scheme://host[:port], e.g. http://localhost:8080; * allows any)`,
+    });
+  }
+});
+
 export const envSchema = z.object({
   PORT: int(0, 65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -27,7 +61,7 @@ export const envSchema = z.object({
   DATABASE_POOL_SIZE: int(1, 1000).default(10),
   AGENTWIRE_DATA_DIR: z.string().min(1).default('./data'),
   /** Comma-separated browser origins allowed to open sockets; `*` allows any. Unset: this server's own origin. */
-  ALLOWED_ORIGINS: commaList.optional(),
+  ALLOWED_ORIGINS: originList.optional(),
   /** HS256 secret, at least 32 characters. Unset: generated once and kept in the data directory. */
   JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
   TOKEN_TTL_SECONDS: int(60, 7 * 24 * 3600).default(3600),
@@ -248,6 +282,21 @@ function tracesEndpoint(e: z.infer<typeof envSchema>): string | undefined {
   // The base endpoint gets the signal's path appended, as the OTLP specification says.
   if (e.OTEL_EXPORTER_OTLP_ENDPOINT) return `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`;
   return undefined;
+}
+
+/**
+ * Settings that start but do not do what whoever set them wanted; each line says the fix. The
+ * caller logs them (a warning, not a refusal: the rest of the server is fine).
+ */
+export function configWarnings(c: Config): string[] {
+  const out: string[] = [];
+  if (c.debug.enabled && !c.debug.token && c.debug.adminUsers.length === 0) {
+    out.push('DEBUG_ENABLED=true, but neither DEBUG_TOKEN nor ADMIN_USERS is set, so nobody can open /debug: set ADMIN_USERS=<your username> (then sign in with its password) or DEBUG_TOKEN=<32+ random characters>');
+  }
+  if (c.debug.enabled && c.role === 'worker') {
+    out.push('DEBUG_ENABLED=true on ROLE=worker, which serves no pages: turn it on on a gateway (ROLE=gateway or both)');
+  }
+  return out;
 }
 
 export class ConfigError extends Error {

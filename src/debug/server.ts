@@ -1,5 +1,6 @@
 // The statechart visualizer's routes on the same uWS app (docs/visualizer.md):
-//   GET  /debug                 the page (401: a sign-in page; 403: a refusal page)
+//   GET  /debug                 the page (no credential: 303 to /debug/login; 403: a refusal page)
+//   GET  /debug/login           the sign-in page (200; 303 to /debug when already signed in)
 //   GET  /debug/app.js|app.css  the page's bundle (esbuild, on first request) and styles
 //   GET  /debug/login.js        the sign-in page's script (no data in it)
 //   POST /debug/session         {token} or {username, password} → the `aw_debug` cookie
@@ -110,10 +111,17 @@ export function registerDebug(app: TemplatedApp, d: DebugDeps): void {
   };
   const html = (res: Res, status: number, asset: Asset) => res.send(status, asset.body, asset.type, [['Content-Security-Policy', CSP]]);
 
+  // A stranger is sent to the sign-in page rather than answered 401 with it: a page that
+  // arrives as an error logs one in the browser's console on every visit. The API keeps 401.
   app.get('/debug', route(0, async (_req, res, access) => {
     const a = await getAssets();
     if (access.ok) html(res, 200, a.get('page')!);
-    else html(res, access.status, a.get(access.status === 401 ? 'login' : 'forbidden')!);
+    else if (access.status === 401) res.send(303, '', 'text/plain; charset=utf-8', [['Location', '/debug/login']]);
+    else html(res, 403, a.get('forbidden')!);
+  }));
+  app.get('/debug/login', route(0, async (_req, res, access) => {
+    if (access.ok) return res.send(303, '', 'text/plain; charset=utf-8', [['Location', '/debug']]);
+    html(res, 200, (await getAssets()).get('login')!);
   }));
   for (const path of ['/debug/app.js', '/debug/app.css', '/debug/login.js']) {
     app.get(path, route(0, async (_req, res, access) => {

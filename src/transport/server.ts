@@ -18,7 +18,7 @@ export class HttpServer {
     this.app = uWS.App();
     if (ws) {
       this.sockets = registerWebSocket(this.app, ws);
-      registerWebApp(this.app);
+      registerWebApp(this.app, ws.allowedOrigins);
     }
     extra?.(this.app);
     registerRoutes(this.app, routes, { gateway: ws !== undefined });

@@ -32,7 +32,15 @@ async function build(): Promise<Map<string, Asset>> {
   ]);
 }
 
-export function registerWebApp(app: TemplatedApp): void {
+/**
+ * The page is told which origins may open sockets: a browser hides why an upgrade was refused,
+ * so without this a page on another address (behind a proxy, a LAN name) would only ever show
+ * "Reconnecting…". With it, the page says what is wrong and what to set (ALLOWED_ORIGINS).
+ */
+const ORIGINS_META = '<meta name="agentwire-allowed-origins" content="">';
+const escapeAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+export function registerWebApp(app: TemplatedApp, allowedOrigins?: () => readonly string[]): void {
   for (const path of ['/', '/app.js', '/app.css']) {
     app.get(path, (res) => {
       const r = new Res(res);
@@ -40,7 +48,8 @@ export function registerWebApp(app: TemplatedApp): void {
       assets.then(
         (map) => {
           const a = map.get(path)!;
-          r.send(200, a.body, a.type, [['Content-Security-Policy', CSP]]);
+          const body = path === '/' && allowedOrigins ? a.body.replace(ORIGINS_META, ORIGINS_META.replace('content=""', `content="${escapeAttr(allowedOrigins().join(' '))}"`)) : a.body;
+          r.send(200, body, a.type, [['Content-Security-Policy', CSP]]);
         },
         (err: unknown) => {
           assets = undefined;

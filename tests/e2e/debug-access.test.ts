@@ -1,6 +1,7 @@
 // Who may reach the statechart visualizer: nobody while it is off (404, as for any unknown path);
 // when on, the debug token or an admin user (ADMIN_USERS); others get 401 (no or bad credential)
-// or 403 (a valid user who is not an admin, or a socket from a foreign page).
+// or 403 (a valid user who is not an admin, or a socket from a foreign page). The page itself
+// sends a stranger to its sign-in page (303 to /debug/login, which answers 200).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { machines } from '../../machines/index.js';
 import { machineGraph } from '../../src/debug/graph.js';
@@ -36,17 +37,22 @@ describe(`visualizer access on ${primaryBackend}`, () => {
   });
 
   it('is absent while DEBUG_ENABLED is off', async () => {
-    for (const path of ['/debug', '/debug/app.js', '/debug/api/machines']) {
+    for (const path of ['/debug', '/debug/login', '/debug/app.js', '/debug/api/machines']) {
       expect((await fetch(`${off.url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })).status, path).toBe(404);
     }
     expect(await refusal(TestClient.open(off.wsUrl.replace('/v1/ws', '/debug/ws')))).toBe(404);
   });
 
-  it('refuses a missing or bad credential with 401 and a non-admin with 403', async () => {
-    const page = await get('/debug');
-    expect(page.status).toBe(401);
-    expect(await page.text()).toContain('Debug token');
-    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+  it('sends a stranger to the sign-in page, refuses its API a missing or bad credential with 401 and a non-admin with 403', async () => {
+    // The page itself is no error to a browser: a redirect to the sign-in page, which is 200.
+    const page = await fetch(`${on.url}/debug`, { redirect: 'manual' });
+    expect(page.status).toBe(303);
+    expect(page.headers.get('location')).toBe('/debug/login');
+    const signIn = await get('/debug/login');
+    expect(signIn.status).toBe(200);
+    expect(await signIn.text()).toContain('Debug token');
+    expect(signIn.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect((await fetch(`${on.url}/debug`, { redirect: 'manual', headers: { cookie: 'aw_debug=not-a-token' } })).status).toBe(303);
     expect((await get('/debug/app.js')).status).toBe(401);
     expect((await get('/debug/api/machines')).status).toBe(401);
     expect((await get('/debug/api/machines', { authorization: 'Bearer not-a-token' })).status).toBe(401);
@@ -61,6 +67,9 @@ describe(`visualizer access on ${primaryBackend}`, () => {
   it('serves the page, the machines and replays to the debug token and to an admin', async () => {
     for (const credential of [TOKEN, admin.token]) {
       expect((await get('/debug', { authorization: `Bearer ${credential}` })).status).toBe(200);
+      // Already signed in: the sign-in page sends back to the page.
+      const again = await fetch(`${on.url}/debug/login`, { redirect: 'manual', headers: { cookie: `aw_debug=${credential}` } });
+      expect([again.status, again.headers.get('location')]).toEqual([303, '/debug']);
       const m = await get('/debug/api/machines', { cookie: `theme=dark; aw_debug=${credential}` });
       expect(m.status).toBe(200);
       const body = (await m.json()) as { machines: Array<{ name: string; graph: unknown }> };

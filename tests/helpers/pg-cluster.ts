@@ -1,11 +1,11 @@
 // A private PostgreSQL server for tests that restart it: its own data directory and port, so
 // restarting it disturbs no other test. Needs PostgreSQL's server binaries (Debian's
-// postgresql package, which .ci/run installs) and, as root, the `postgres` user to run it.
+// postgresql package, which .ci/run installs; or PG_BIN_DIR) and, as root, the `postgres` user.
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 
 export interface PgCluster {
   url: string;
@@ -15,15 +15,28 @@ export interface PgCluster {
   dispose(): void;
 }
 
+/** Where the server binaries are looked for, in order: PG_BIN_DIR, Debian's layout, then PATH. */
 function binDir(): string | undefined {
+  const has = (dir: string) => existsSync(join(dir, 'pg_ctl')) && existsSync(join(dir, 'initdb'));
+  // PG_BIN_DIR, when set, is the only place looked at (a macOS install, or a check that hides them).
+  if (process.env.PG_BIN_DIR) return has(process.env.PG_BIN_DIR) ? process.env.PG_BIN_DIR : undefined;
   const base = '/usr/lib/postgresql';
-  if (!existsSync(base)) return undefined;
-  const versions = readdirSync(base).sort((a, b) => Number(b) - Number(a));
-  for (const v of versions) if (existsSync(join(base, v, 'bin', 'pg_ctl'))) return join(base, v, 'bin');
+  if (existsSync(base)) {
+    const versions = readdirSync(base).sort((a, b) => Number(b) - Number(a));
+    for (const v of versions) if (has(join(base, v, 'bin'))) return join(base, v, 'bin');
+  }
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) if (dir && has(dir)) return dir;
   return undefined;
 }
 
 export const pgServerAvailable = (): boolean => binDir() !== undefined;
+
+/** Undefined when the binaries are there; else what is missing and how to get it, in one line. */
+export function pgServerMissing(): string | undefined {
+  if (binDir()) return undefined;
+  const where = process.env.PG_BIN_DIR ? `PG_BIN_DIR=${process.env.PG_BIN_DIR}` : '/usr/lib/postgresql/*/bin or on PATH';
+  return `PostgreSQL's server binaries (initdb, pg_ctl) are not in ${where}: install them (Debian, Ubuntu: apt-get install postgresql; macOS: brew install postgresql@16) or set PG_BIN_DIR to their folder`;
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -38,7 +51,7 @@ async function freePort(): Promise<number> {
 /** `durable`: PostgreSQL's own defaults (fsync and autovacuum on), for benchmarks; tests run without fsync. */
 export async function startPgCluster(o: { durable?: boolean } = {}): Promise<PgCluster> {
   const bin = binDir();
-  if (!bin) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql');
+  if (!bin) throw new Error(pgServerMissing());
   const dir = mkdtempSync(join(tmpdir(), 'agentwire-pg-'));
   const asRoot = process.getuid?.() === 0;
   if (asRoot) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), Number(execFileSync('id', ['-g', 'postgres']).toString().trim()));

@@ -10,10 +10,11 @@ export interface CuttableProxy {
   close(): Promise<void>;
 }
 
-export async function startProxy(targetPort: number): Promise<CuttableProxy> {
+/** `target` may be a function: the proxy can then be started (its address known) before the server. */
+export async function startProxy(target: number | (() => number)): Promise<CuttableProxy> {
   const pairs = new Set<[Socket, Socket]>();
   const server: Server = createServer((client) => {
-    const upstream = connect(targetPort, '127.0.0.1');
+    const upstream = connect(typeof target === 'number' ? target : target(), '127.0.0.1');
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
     client.pipe(upstream);

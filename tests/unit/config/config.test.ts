@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../../src/config/index.js';
+import { ConfigError, configWarnings, loadConfig } from '../../../src/config/index.js';
 import { loadOrCreateSecret } from '../../../src/config/secret.js';
 
 describe('config', () => {
@@ -88,5 +88,34 @@ describe('config', () => {
     expect(() => loadConfig({ ...idp, AUTH_ALGORITHMS: 'RS256,HS256' })).toThrow(/AUTH_ALGORITHMS/);
     expect(() => loadConfig({ ...idp, AUTH_ISSUER: 'agentwire' })).toThrow(/AUTH_ISSUER/);
     expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN/);
+  });
+
+  it('refuses an allowed origin a browser would never send, naming the variable and the fix', () => {
+    const message = (origins: string) => {
+      try {
+        loadConfig({ ALLOWED_ORIGINS: origins });
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(message('localhost:8080')).toBe(
+      'invalid configuration:\n  ALLOWED_ORIGINS: "localhost:8080" is not an origin as a browser sends it: write "http://localhost:8080" (scheme://host[:port], e.g. http://localhost:8080; * allows any)',
+    );
+    expect(message('https://chat.example/')).toContain('write "https://chat.example"');
+    expect(message('http://localhost:80')).toContain('write "http://localhost"');
+    expect(message('https://a.example, chat.example.com')).toContain('"chat.example.com" is not an origin');
+    for (const ok of ['*', 'http://localhost:8080', 'https://a.example, https://b.example:8443', 'chrome-extension://abcdefghijklmnop']) expect(message(ok), ok).toBe('accepted');
+  });
+
+  it('warns, with the fix, when the visualizer is on but nobody could open it', () => {
+    expect(configWarnings(loadConfig({}))).toEqual([]);
+    expect(configWarnings(loadConfig({ DEBUG_ENABLED: 'true' }))).toEqual([
+      'DEBUG_ENABLED=true, but neither DEBUG_TOKEN nor ADMIN_USERS is set, so nobody can open /debug: set ADMIN_USERS=<your username> (then sign in with its password) or DEBUG_TOKEN=<32+ random characters>',
+    ]);
+    expect(configWarnings(loadConfig({ DEBUG_ENABLED: 'true', ADMIN_USERS: 'ada' }))).toEqual([]);
+    expect(configWarnings(loadConfig({ DEBUG_ENABLED: 'true', DEBUG_TOKEN: 'x'.repeat(32) }))).toEqual([]);
+    expect(configWarnings(loadConfig({ DEBUG_ENABLED: 'true', ADMIN_USERS: 'ada', ROLE: 'worker' }))).toEqual([expect.stringContaining('ROLE=worker, which serves no pages')]);
   });
 });
