@@ -1,5 +1,6 @@
 // SQL for threads, runs, messages, request keys and acks. The event log has its own module.
 import type { RunStatus } from '../protocol/events.js';
+import { storableText } from '../protocol/text.js';
 import type { Queryable } from './db.js';
 
 export interface RunRow {
@@ -123,12 +124,13 @@ export async function insertMessage(
   q: Queryable,
   m: { id: string; threadId: string; runId: string | null; role: 'user' | 'assistant'; content: string },
 ): Promise<void> {
+  // An agent's answer may hold NUL or lone surrogates (input was refused at the boundary).
   await q.query('INSERT INTO messages (id, thread_id, run_id, role, content) VALUES ($1, $2, $3, $4, $5)', [
     m.id,
     m.threadId,
     m.runId,
     m.role,
-    m.content,
+    storableText(m.content),
   ]);
 }
 
