@@ -348,6 +348,29 @@ export async function threadRuns(q: Queryable, threadId: string, limit = 1000): 
   );
 }
 
+/**
+ * The thread's messages of the runs created before `beforeRunId`, newest first, at most `limit`:
+ * by run (created_at, id), and within a run the answer before the question (reversed, each
+ * question precedes its answer).
+ */
+export async function threadHistoryNewestFirst(
+  q: Queryable,
+  threadId: string,
+  beforeRunId: string,
+  limit: number,
+): Promise<Array<Pick<MessageRow, 'role' | 'content'>>> {
+  return q.query<Pick<MessageRow, 'role' | 'content'> & Record<string, unknown>>(
+    `SELECT m.role, m.content
+       FROM messages m
+       JOIN runs r ON r.id = m.run_id
+       JOIN runs cur ON cur.id = $2 AND cur.thread_id = $1
+      WHERE m.thread_id = $1 AND (r.created_at, r.id) < (cur.created_at, cur.id)
+      ORDER BY r.created_at DESC, r.id DESC, m.role = 'user', m.created_at DESC, m.id DESC
+      LIMIT $3`,
+    [threadId, beforeRunId, limit],
+  );
+}
+
 export const iso = (d: Date | string | null): string | null =>
   d === null ? null : d instanceof Date ? d.toISOString() : new Date(d).toISOString();
 
