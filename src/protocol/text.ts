@@ -38,11 +38,8 @@ export function storableText(s: string): string {
 function repair(value: unknown): unknown {
   if (typeof value === 'string') return storableText(value);
   if (Array.isArray(value)) return value.map(repair);
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[storableText(k)] = repair(v);
-    return out;
-  }
+  // fromEntries defines own properties, a key `__proto__` (JSON.parse makes one) included.
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableText(k), repair(v)]));
   return value;
 }
 

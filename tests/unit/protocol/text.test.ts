@@ -61,6 +61,11 @@ describe('storableJson', () => {
     expect(r.json).not.toMatch(/\\u0000|\\ud[89a-f]/i);
   });
 
+  it('keeps a key named __proto__ as a key', () => {
+    const r = storableJson(JSON.parse('{"__proto__": {"x": "a\\u0000"}, "y": "\\ud800"}') as unknown);
+    expect(r.json).toBe(`{"__proto__":{"x":"a${REPLACEMENT}"},"y":"${REPLACEMENT}"}`);
+  });
+
   it('gives JSON that holds neither NUL nor a lone surrogate escape, for any JSON value', () => {
     fc.assert(
       fc.property(fc.jsonValue({ maxDepth: 3, stringUnit: hostileUnit }), (v) => {
