@@ -57,13 +57,20 @@ export class AgentwireError extends Error {
 
 const TERMINAL = new Set(['agent_completed', 'agent_error', 'agent_cancelled']);
 
+/** What pending promises reject with when `close()` is called: code `closed`. */
+const closedError = () => new AgentwireError('closed', 'the client was closed');
+
 /** One run as the client sees it: its events once each, in order, then the end. */
 export class Run implements AsyncIterable<RunEvent> {
   lastSeq: number;
   terminal: RunEvent | undefined;
   private readonly queue = new EventQueue<RunEvent>();
   private settle!: (e: RunEvent) => void;
-  /** Resolves with the terminal event. */
+  private fail!: (err: AgentwireError) => void;
+  /**
+   * Resolves with the terminal event; rejects with `AgentwireError` code `closed` when the client
+   * is closed before it arrived (the run itself goes on on the server).
+   */
   readonly done: Promise<RunEvent>;
 
   constructor(
@@ -73,7 +80,12 @@ export class Run implements AsyncIterable<RunEvent> {
     afterSeq = 0,
   ) {
     this.lastSeq = afterSeq;
-    this.done = new Promise((resolve) => (this.settle = resolve));
+    this.done = new Promise((resolve, reject) => {
+      this.settle = resolve;
+      this.fail = reject;
+    });
+    // A caller who only iterates never looks at `done`: its rejection on close must not be reported as unhandled.
+    this.done.catch(() => undefined);
   }
 
   /** Feeds an event; returns false for a duplicate or an event out of order (never delivered). */
@@ -91,6 +103,13 @@ export class Run implements AsyncIterable<RunEvent> {
 
   cancel(): void {
     this.client.send({ type: 'cancel_run', runId: this.runId });
+  }
+
+  /** The client stops following the run: its iteration ends after what arrived, `done` rejects. */
+  detach(err: AgentwireError): void {
+    if (this.terminal) return;
+    this.queue.end();
+    this.fail(err);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<RunEvent> {
@@ -121,7 +140,7 @@ export class AgentwireClient {
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
-  private readyWaiters: Array<() => void> = [];
+  private readyWaiters: Array<{ resolve: () => void; reject: (err: AgentwireError) => void }> = [];
   private freshToken = false;
   /** Counters, for tests and status displays. */
   readonly stats = { connects: 0, duplicatesDropped: 0, gapsSeen: 0 };
@@ -133,7 +152,10 @@ export class AgentwireClient {
     return () => this.listeners.delete(fn);
   }
 
-  /** Opens the connection; resolves once the server's session_ready arrived. */
+  /**
+   * Opens the connection; resolves once the server's session_ready arrived. Rejects with
+   * `AgentwireError` code `closed` when `close()` is called first.
+   */
   connect(): Promise<void> {
     if (this.state === 'closed') this.state = 'idle';
     if (this.state === 'idle') void this.open();
@@ -142,11 +164,16 @@ export class AgentwireClient {
 
   private ready(): Promise<void> {
     if (this.state === 'open') return Promise.resolve();
-    return new Promise((resolve) => this.readyWaiters.push(resolve));
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
   }
 
-  /** Starts a run. Sent again, with the same requestId, if unanswered or interrupted by a drop. */
+  /**
+   * Starts a run. Sent again, with the same requestId, if unanswered or interrupted by a drop.
+   * Rejects with `AgentwireError`: the server's refusal code, or `closed` when the client is (or
+   * gets) closed before the run is accepted.
+   */
   ask(text: string, opts: AskOptions = {}): Promise<Run> {
+    if (this.state === 'closed') return Promise.reject(closedError());
     const requestId = opts.requestId ?? randomId();
     const frame: Record<string, unknown> = { type: 'agent_request', requestId, input: { text } };
     if (opts.threadId) frame.threadId = opts.threadId;
@@ -170,13 +197,36 @@ export class AgentwireClient {
     return run;
   }
 
+  /**
+   * Closes the connection and stops: pending `ask()` and `connect()` calls reject with
+   * `AgentwireError` code `closed`, and every run not yet ended stops being followed (its
+   * iteration ends after the events already received, its `done` rejects with `closed`). Runs go on
+   * on the server; `connect()` again and `follow()` one to see the rest.
+   */
   close(): void {
+    // What was delivered is acked first, so the server does not list it again.
+    this.flushAcks();
+    this.shutdown(closedError());
+    this.ws?.close(1000, 'client closed');
+    this.ws = undefined;
+  }
+
+  /** Stops everything: timers, pending requests and waiters rejected with `err`, open runs detached. */
+  private shutdown(err: AgentwireError): void {
     this.setState('closed');
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.ackTimer);
-    for (const p of this.pending.values()) clearTimeout(p.timer);
-    this.ws?.close(1000, 'client closed');
-    this.ws = undefined;
+    this.ackTimer = undefined;
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pending.clear();
+    for (const w of this.readyWaiters.splice(0)) w.reject(err);
+    for (const run of this.runs.values()) run.detach(err);
+    this.runs.clear();
+    this.unacked.clear();
+    this.outbox.length = 0;
   }
 
   /** Sends a frame now, or as soon as the connection is open. */
@@ -220,7 +270,8 @@ export class AgentwireClient {
     }
     if (this.state === 'closed') return;
     const Impl = this.o.WebSocket ?? (globalThis as unknown as { WebSocket?: WebSocketFactory }).WebSocket;
-    if (!Impl) throw new AgentwireError('unavailable', 'no WebSocket implementation: pass options.WebSocket');
+    // No retry can help: what waits on the connection learns why.
+    if (!Impl) return this.shutdown(new AgentwireError('unavailable', 'no WebSocket implementation: pass options.WebSocket'));
     const ws = new Impl(target.url, target.protocols);
     this.ws = ws;
     ws.onmessage = (ev) => this.receive(typeof ev.data === 'string' ? ev.data : String(ev.data));
@@ -281,7 +332,7 @@ export class AgentwireClient {
     // Requests never answered are sent again with their requestId: the server starts nothing twice.
     for (const p of this.pending.values()) this.sendRequest(p);
     for (const text of this.outbox.splice(0)) ws.send(text);
-    for (const w of this.readyWaiters.splice(0)) w();
+    for (const w of this.readyWaiters.splice(0)) w.resolve();
   }
 
   private onAccepted(frame: RunAcceptedFrame): void {

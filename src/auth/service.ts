@@ -2,6 +2,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../protocol/errors.js';
+import { unstorableReason } from '../protocol/text.js';
 import type { Db, Queryable } from '../store/db.js';
 import { RateLimiter } from '../session/rate-limit.js';
 import { consumeTicket, externalUser, findUserById, findUserByName, insertTicket, insertUser, purgeExpiredTickets, revokeTokens, tokenState } from '../store/users.js';
@@ -9,19 +10,29 @@ import type { ExternalTokenVerifier } from './external.js';
 import { dummyHash, hashPassword, verifyPassword } from './passwords.js';
 import type { TokenService } from './tokens.js';
 
-export const credentialsSchema = z.strictObject({
+/** The policy for new usernames and passwords: registration and password change only. */
+const newPassword = z.string().min(8).max(256);
+export const registrationSchema = z.strictObject({
   username: z
     .string()
     .min(3)
     .max(64)
     .regex(/^[A-Za-z0-9_.@-]+$/, 'letters, digits and _ . @ - only'),
-  password: z.string().min(8).max(256),
+  password: newPassword,
 });
+
+/**
+ * A login: any two strings (the request body's size bounds them). A credential that breaks today's
+ * policy simply matches no account, so it is a mismatch (401, PROTOCOL section 1) like a wrong
+ * password, and a policy raised later locks no existing user out.
+ */
+export const credentialsSchema = z.strictObject({ username: z.string(), password: z.string() });
 export type Credentials = z.infer<typeof credentialsSchema>;
 
 export const passwordChangeSchema = z.strictObject({
-  currentPassword: z.string().min(1).max(256),
-  newPassword: credentialsSchema.shape.password,
+  // Checked like a login's password: a wrong one of any length is a mismatch (403).
+  currentPassword: z.string(),
+  newPassword,
 });
 export type PasswordChange = z.infer<typeof passwordChangeSchema>;
 
@@ -35,6 +46,8 @@ export interface Authenticated {
 export const TICKET_TTL_MS = 30_000;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
+/** The failed-login bucket of an account name: fixed size, however long the name a login sends. */
+const accountKey = (username: string) => sha256(username.toLowerCase());
 
 export interface AuthServiceOptions {
   db: Db;
@@ -81,7 +94,7 @@ export class AuthService {
    * of parallel guesses is limited too); a successful login gives them back: only failures count.
    */
   async login(c: Credentials, address = ''): Promise<{ token: string; expiresAt: Date; userId: string }> {
-    const account = c.username.toLowerCase();
+    const account = accountKey(c.username);
     const waitAccount = this.perAccount.take(account);
     const waitAddress = this.perAddress.take(address);
     if (waitAccount > 0 || waitAddress > 0) {
@@ -89,7 +102,8 @@ export class AuthService {
       if (waitAddress === 0) this.perAddress.refund(address);
       throw new AppError('rate_limited', 'too many failed logins; wait before trying again', { retryAfterMs: Math.max(waitAccount, waitAddress) });
     }
-    const user = await findUserByName(this.o.db, c.username);
+    // A name the database cannot hold names no account (and would fail the query).
+    const user = unstorableReason(c.username) ? undefined : await findUserByName(this.o.db, c.username);
     const ok = await verifyPassword(c.password, user?.password_hash ?? (await dummyHash()));
     if (!user || !ok) throw new AppError('unauthorized', 'wrong username or password');
     this.perAccount.refund(account);
@@ -131,7 +145,7 @@ export class AuthService {
   async changePassword(userId: string, p: PasswordChange, address = ''): Promise<{ token: string; expiresAt: Date; userId: string }> {
     const user = await findUserById(this.o.db, userId);
     if (!user) throw new AppError('unauthorized', 'a valid bearer token is required');
-    const account = user.username.toLowerCase();
+    const account = accountKey(user.username);
     const wait = Math.max(this.perAccount.take(account), this.perAddress.take(address));
     if (wait > 0) throw new AppError('rate_limited', 'too many failed attempts; wait before trying again', { retryAfterMs: wait });
     if (!(await verifyPassword(p.currentPassword, user.password_hash))) throw new AppError('forbidden', 'the current password is wrong');

@@ -1,5 +1,6 @@
 // Client → server frames (PROTOCOL section 3). Unknown fields are rejected (`strict`).
 import { z } from 'zod';
+import { storable } from './text.js';
 
 /** Ids are opaque strings; a malformed one simply names nothing (→ `not_found`). */
 export const id = z.string().min(1).max(128);
@@ -8,8 +9,9 @@ export const MAX_RESUME_RUNS = 100;
 
 export const agentRequestFrame = z.strictObject({
   type: z.literal('agent_request'),
-  requestId: z.string().min(1).max(128),
-  input: z.strictObject({ text: z.string().trim().min(1).max(MAX_INPUT_CHARS) }),
+  // Both are stored: text the database cannot hold is refused here, saying why (protocol/text.ts).
+  requestId: storable(z.string().min(1).max(128)),
+  input: z.strictObject({ text: storable(z.string().trim().min(1).max(MAX_INPUT_CHARS)) }),
   threadId: id.optional(),
   agent: z.string().min(1).max(64).optional(),
   onBusy: z.enum(['reject', 'enqueue', 'interrupt']).optional(),

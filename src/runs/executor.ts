@@ -20,6 +20,7 @@ import {
 } from '../agents/types.js';
 import type { Logger } from '../log/logger.js';
 import type { RunEvent, RunEventBody } from '../protocol/events.js';
+import { storableJson, storableText } from '../protocol/text.js';
 import type { Db, Queryable } from '../store/db.js';
 import { StaleAttemptError } from '../store/event-log.js';
 import { insertMessage, type ClaimedRun, type RunRow } from '../store/runs.js';
@@ -271,7 +272,8 @@ function buildContext(
   const text = async (type: 'agent_thinking' | 'agent_output', value: string, by: string | undefined) => {
     signal.throwIfAborted();
     if (value.length === 0) return;
-    if (replay.take((e): e is RunEvent => e.type === type && 'text' in e && e.text === value && sameAgent(e, by))) return;
+    // Stored events hold storable text (protocol/text.ts): compared as stored.
+    if (replay.take((e): e is RunEvent => e.type === type && 'text' in e && e.text === storableText(value) && sameAgent(e, by))) return;
     await replay.diverge();
     await recorder.append(type === 'agent_thinking' ? { type, text: value, ...tag(by) } : { type, text: value });
   };
@@ -331,7 +333,7 @@ function buildContext(
     const normalised = args ?? null;
     const stored = replay.take(
       (e): e is Extract<RunEvent, { type: 'tool_executing' }> =>
-        e.type === 'tool_executing' && e.tool === name && sameAgent(e, by) && isDeepStrictEqual(e.args, JSON.parse(JSON.stringify(normalised))),
+        e.type === 'tool_executing' && e.tool === name && sameAgent(e, by) && isDeepStrictEqual(e.args, JSON.parse(storableJson(normalised).json)),
     );
     if (stored) {
       const completed = replay.take(
@@ -357,7 +359,7 @@ function buildContext(
     const args = { task };
     const stored = replay.take(
       (e): e is Extract<RunEvent, { type: 'tool_executing' }> =>
-        e.type === 'tool_executing' && e.tool === tool && sameAgent(e, by) && isDeepStrictEqual(e.args, args),
+        e.type === 'tool_executing' && e.tool === tool && sameAgent(e, by) && isDeepStrictEqual(e.args, storableJson(args).value),
     );
     if (stored) {
       // The sub-agent's answer is stored: reuse it, its steps are not redone.

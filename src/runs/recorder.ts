@@ -6,6 +6,7 @@ import { isTerminal, statusForTerminal, type RunEvent, type RunEventBody, type T
 import type { Db, Queryable } from '../store/db.js';
 import { appendBatcher } from '../store/append-batcher.js';
 import { appendEvent, type StoredEvent } from '../store/event-log.js';
+import { storableJson } from '../protocol/text.js';
 import { retryWhileUnreachable } from '../store/retry.js';
 import type { Span } from '@opentelemetry/api';
 import { ATTR, type Telemetry } from '../telemetry/index.js';
@@ -147,20 +148,20 @@ export class RunRecorder {
   }
 
   private async appendNow(body: RunEventBody, inTx?: (tx: Queryable) => Promise<void>): Promise<RunEvent> {
-    const next = stepRun(this.snapshot, toMachineEvent(body));
-    if (!next) {
-      const err = new IllegalEventError(body.type, this.snapshot.value);
-      this.onRefused(err);
-      throw err;
-    }
-    const event = {
+    // Agents, tools and models may produce NUL or lone surrogates: replaced before anything sees them.
+    const { value: event, json } = storableJson({
       ...body,
       runId: this.run.runId,
       threadId: this.run.threadId,
       seq: this.seq + 1,
       ts: new Date().toISOString(),
-    } as RunEvent;
-    const json = JSON.stringify(event);
+    } as RunEvent);
+    const next = stepRun(this.snapshot, toMachineEvent(event as RunEventBody));
+    if (!next) {
+      const err = new IllegalEventError(body.type, this.snapshot.value);
+      this.onRefused(err);
+      throw err;
+    }
     const finalStatus = isTerminal(event.type) ? statusForTerminal[event.type as TerminalType] : undefined;
     const record = { event, attempt: this.attempt, json, finalStatus };
     // While the database is away the run waits here; when it returns, the append either goes
@@ -181,7 +182,7 @@ export class RunRecorder {
     this.seq = event.seq;
     if (finalStatus) this.terminalStored = true;
     this.history.push(event);
-    this.mirror?.send(toMachineEvent(body));
+    this.mirror?.send(toMachineEvent(event as RunEventBody));
     const stored: StoredEvent = { event, json };
     const o = this.observe;
     if (o) {

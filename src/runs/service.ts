@@ -55,7 +55,8 @@ export interface RunServiceDeps {
 
 const titleOf = (text: string) => {
   const line = text.trim().split('\n')[0] ?? '';
-  return line.length > 80 ? `${line.slice(0, 77)}…` : line;
+  // Not between the two halves of a surrogate pair (an emoji): half of one cannot be stored.
+  return line.length > 80 ? `${line.slice(0, 77).replace(/[\uD800-\uDBFF]$/, '')}…` : line;
 };
 
 export class RunService {

@@ -3,7 +3,10 @@ import { z } from 'zod';
 import { badRequest } from '../protocol/errors.js';
 import type { Db } from '../store/db.js';
 import { ownThread } from './access.js';
-import { iso, listThreads, threadMessages, threadRuns, type MessageRow, type RunRow, type ThreadRow } from '../store/runs.js';
+import { iso, listThreads, threadHistoryNewestFirst, threadMessages, threadRuns, type RunRow, type ThreadRow } from '../store/runs.js';
+
+/** Messages a run's agent gets from its thread at most (the LLM agent trims further, by tokens). */
+export const HISTORY_MESSAGES = 400;
 
 export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -66,17 +69,12 @@ export class ThreadService {
 
   /**
    * The thread's conversation before a run, oldest first: the questions and answers of the runs
-   * created before it. Ordered by run, not by time, so an answer that arrived after a later
+   * created before it, the newest `HISTORY_MESSAGES` of them (a long thread loses its oldest
+   * turns, never its latest). Ordered by run, not by time, so an answer that arrived after a later
    * question was queued still follows its own question.
    */
   async history(threadId: string, runId: string): Promise<Array<{ role: 'user' | 'assistant'; content: string }>> {
-    const [messages, runs] = await Promise.all([threadMessages(this.db, threadId, 400), threadRuns(this.db, threadId, 400)]);
-    const order = new Map(runs.map((r, i) => [r.id, i]));
-    const current = order.get(runId) ?? runs.length;
-    const rank = (m: MessageRow) => order.get(m.run_id ?? '') ?? -1;
-    return messages
-      .filter((m) => rank(m) < current)
-      .sort((a, b) => rank(a) - rank(b) || (a.role === b.role ? 0 : a.role === 'user' ? -1 : 1))
-      .map((m) => ({ role: m.role, content: m.content }));
+    const newestFirst = await threadHistoryNewestFirst(this.db, threadId, runId, HISTORY_MESSAGES);
+    return newestFirst.reverse().map((m) => ({ role: m.role, content: m.content }));
   }
 }

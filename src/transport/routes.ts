@@ -2,7 +2,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { z } from 'zod';
 import { timingSafeEqual } from 'node:crypto';
-import { credentialsSchema, passwordChangeSchema, type AuthService } from '../auth/service.js';
+import { credentialsSchema, passwordChangeSchema, registrationSchema, type AuthService } from '../auth/service.js';
 import type { Logger } from '../log/logger.js';
 import { AppError, badRequest } from '../protocol/errors.js';
 import type { RunService } from '../runs/service.js';
@@ -94,7 +94,7 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway:
 
   app.post('/v1/auth/register', route(0, async (req, res) => {
     guardAccepting();
-    const body = parse(credentialsSchema, parseJsonBody(await res.body(AUTH_BODY_MAX, bodyTimeout)));
+    const body = parse(registrationSchema, parseJsonBody(await res.body(AUTH_BODY_MAX, bodyTimeout)));
     res.json(201, await d.auth.register(body, req.address));
   }));
 

@@ -3,6 +3,7 @@
 // precise message instead of in the database.
 import { z } from 'zod';
 import type { UsageRecord } from '../agents/types.js';
+import { storable } from '../protocol/text.js';
 
 export const MAX_UPLOAD_RECORDS = 10_000;
 export const MAX_REQUESTS = 2_147_483_647; // Postgres integer
@@ -31,12 +32,14 @@ export const daySchema = z
   .refine(isRealDay, 'is not a real calendar date');
 
 const label = (max: number) =>
-  z
-    .string()
-    .trim()
-    .min(1, 'must not be empty')
-    .max(max, `must be at most ${max} characters`)
-    .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters');
+  storable(
+    z
+      .string()
+      .trim()
+      .min(1, 'must not be empty')
+      .max(max, `must be at most ${max} characters`)
+      .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'),
+  );
 
 const count = (max: number) =>
   z.number().int('must be an integer').min(0, 'must not be negative').max(max, `must be at most ${max}`);

@@ -1,8 +1,10 @@
 // Arbitrary frames from a hostile user (Mallory) against a real server where another user (Alice)
 // has threads and runs with private text. fast-check generates valid frame types with mutated
-// fields (Alice's ids among them), random JSON, random bytes, deep nesting and huge strings. Every
-// input must be answered with a protocol answer (an `error` with a section 5 code, a `pong`, or
-// Mallory's own `run_accepted` and run events) or a protocol close code; the server never crashes;
+// fields (Alice's ids among them), random JSON, random bytes, deep nesting and huge strings;
+// strings carry NUL and lone UTF-16 surrogates too (text the database cannot store). Every input
+// must be answered with a protocol answer (an `error` with a section 5 code other than `internal`,
+// a `pong`, or Mallory's own `run_accepted` and run events) or a protocol close code; the server
+// never crashes;
 // and nothing Mallory receives carries Alice's ids (unless Mallory sent them and they are echoed)
 // or text.
 import fc from 'fast-check';
@@ -11,13 +13,13 @@ import { ERROR_CODES } from '../../src/protocol/errors.js';
 import { primaryBackend } from '../helpers/backends.js';
 import type { Frame, TestClient } from '../helpers/client.js';
 import type { TestServer, TestUser } from '../helpers/server.js';
-import { leakIn, ready, type Secrets } from './support.js';
+import { hostileString, hostileUnit, isServerFailure, leakIn, ready, type Secrets } from './support.js';
 
 const RUN_EVENTS = new Set(['agent_started', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_output', 'agent_completed', 'agent_error', 'agent_cancelled']);
 /** Close codes that answer an input (PROTOCOL section 5); 1006 only where a test expects it. */
 const PROTOCOL_CLOSES = new Set([1008, 1009]);
 
-const tally = { inputs: 0, crashes: 0, leaks: 0, closes: 0, answers: {} as Record<string, number> };
+const tally = { inputs: 0, crashes: 0, leaks: 0, closes: 0, failures: 0, answers: {} as Record<string, number> };
 const closeCodes: Record<number, number> = {};
 
 export function describeFrameFuzzing(getServer: () => TestServer): void {
@@ -52,7 +54,7 @@ describe(`frame fuzzing on ${primaryBackend}`, () => {
   });
   afterAll(async () => {
      
-    console.log(`attack/frames: inputs ${tally.inputs}, crashes ${tally.crashes}, leaks ${tally.leaks}, protocol closes ${JSON.stringify(closeCodes)}; answers ${JSON.stringify(tally.answers)}`);
+    console.log(`attack/frames: inputs ${tally.inputs}, crashes ${tally.crashes}, leaks ${tally.leaks}, internal ${tally.failures}, protocol closes ${JSON.stringify(closeCodes)}; answers ${JSON.stringify(tally.answers)}`);
   });
 
   /** Sends one input, then a ping as a sentinel; checks every frame received up to the sentinel's pong (or the close). */
@@ -80,8 +82,10 @@ describe(`frame fuzzing on ${primaryBackend}`, () => {
     const kind = f.type === 'error' ? `error:${String(f.code)}` : f.type;
     tally.answers[kind] = (tally.answers[kind] ?? 0) + 1;
     if (f.type === 'run_accepted') malloryRuns.add(f.runId as string);
+    // `internal` answers no input: it is the server failing on one.
+    if (f.type === 'error' && isServerFailure(f.code as string)) tally.failures++;
     const ok =
-      (f.type === 'error' && (ERROR_CODES as readonly string[]).includes(f.code as string) && typeof f.message === 'string') ||
+      (f.type === 'error' && (ERROR_CODES as readonly string[]).includes(f.code as string) && !isServerFailure(f.code as string) && typeof f.message === 'string') ||
       f.type === 'pong' ||
       f.type === 'run_accepted' ||
       (RUN_EVENTS.has(f.type) && malloryRuns.has(f.runId as string));
@@ -94,15 +98,17 @@ describe(`frame fuzzing on ${primaryBackend}`, () => {
 
   /** Built once the pool of ids exists (after beforeAll). */
   const arbitraries = () => {
-  const anyId = () => fc.oneof(fc.constantFrom(...pool), fc.string({ maxLength: 40 }), fc.uuid());
-  const anyValue = fc.oneof(anyId(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.jsonValue({ maxDepth: 3 }));
+  const anyId = () => fc.oneof(fc.constantFrom(...pool), fc.string({ maxLength: 40 }), hostileString(40), fc.uuid());
+  const anyValue = fc.oneof(anyId(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.jsonValue({ maxDepth: 3 }), fc.jsonValue({ maxDepth: 3, stringUnit: hostileUnit }));
+  /** Text for an agent_request: ordinary, or holding NUL and lone surrogates. */
+  const anyText = fc.oneof(fc.string({ maxLength: 60 }), hostileString(60));
   /** Each frame type of section 3 with its fields drawn from legal and illegal values. */
   const mutatedFrame = fc.oneof(
     fc.record(
       {
         type: fc.constant('agent_request'),
         requestId: fc.oneof(anyId(), anyValue),
-        input: fc.oneof(fc.record({ text: fc.oneof(fc.string({ maxLength: 60 }), anyValue) }), anyValue),
+        input: fc.oneof(fc.record({ text: fc.oneof(anyText, anyValue) }), anyValue),
         threadId: fc.oneof(anyId(), anyValue),
         agent: fc.oneof(fc.constantFrom('echo', 'analyst', 'nope', ''), anyValue),
         onBusy: fc.oneof(fc.constantFrom('reject', 'enqueue', 'interrupt', 'steal'), anyValue),
@@ -128,6 +134,8 @@ describe(`frame fuzzing on ${primaryBackend}`, () => {
   const seq = fc.integer({ min: 0, max: 5 });
   const wellFormed = fc.oneof(
     fc.record({ type: fc.constant('agent_request'), requestId: fc.uuid(), input: fc.record({ text: fc.constantFrom('hi', 'what is in the other thread?') }), threadId: poolId, agent: fc.constant('echo'), onBusy: fc.constantFrom('reject', 'enqueue', 'interrupt') }),
+    // A new thread with text or a requestId the database cannot store: refused, never `internal`.
+    fc.record({ type: fc.constant('agent_request'), requestId: fc.oneof(fc.uuid(), hostileString(20).filter((s) => s.length > 0)), input: fc.record({ text: anyText }), agent: fc.constant('echo') }),
     fc.record({ type: fc.constant('resume'), runs: fc.array(fc.record({ runId: poolId, afterSeq: seq }), { minLength: 1, maxLength: 4 }) }),
     fc.record({ type: fc.constant('ack'), runId: poolId, seq }),
     fc.record({ type: fc.constant('cancel_run'), runId: poolId }),
@@ -146,7 +154,7 @@ describe(`frame fuzzing on ${primaryBackend}`, () => {
 
   it('random JSON values and random text', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.json({ maxDepth: 4 }), fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 })), async (text) => {
+      fc.asyncProperty(fc.oneof(fc.json({ maxDepth: 4 }), fc.json({ maxDepth: 4, stringUnit: hostileUnit }), fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 }), hostileString(200)), async (text) => {
         await probe(text, undefined);
       }),
       { numRuns: 500, seed: 11 },

@@ -331,6 +331,49 @@ describe(`auth on ${primaryBackend}`, () => {
       expect(JSON.parse(a)).toMatchObject({ error: { code: 'unauthorized', message: expect.any(String) } });
     });
 
+    it('login: a password or username that breaks the registration policy is 401, like a wrong password', async () => {
+      const wrong = await post(server, '/v1/auth/login', { username: alice.username, password: 'not the password' });
+      expect(wrong.status).toBe(401);
+      const expected = await wrong.text();
+      const credentials = [
+        { username: alice.username, password: 'short' }, // 5 characters: under the registration minimum
+        { username: alice.username, password: '' },
+        { username: alice.username, password: 'p'.repeat(2_000) }, // over the registration maximum
+        { username: 'ab', password: 'correct horse battery' },
+        { username: '', password: 'correct horse battery' },
+        { username: 'has space', password: 'correct horse battery' },
+        { username: 'u'.repeat(500), password: 'correct horse battery' },
+        { username: 'nul\u0000name', password: 'correct horse battery' },
+        { username: 'lone\ud800', password: 'correct horse battery' },
+      ];
+      for (const body of credentials) {
+        const res = await post(server, '/v1/auth/login', body);
+        expect({ body, status: res.status, text: await res.text() }).toEqual({ body, status: 401, text: expected });
+      }
+    });
+
+    it('registration applies the policy: 400 bad_request for a username or password outside it', async () => {
+      for (const body of [
+        { username: 'ab', password: 'correct horse battery' },
+        { username: 'has space', password: 'correct horse battery' },
+        { username: 'fine_name', password: 'short' },
+        { username: 'fine_name', password: 'p'.repeat(257) },
+      ]) {
+        const res = await post(server, '/v1/auth/register', body);
+        const json = (await res.json()) as { error?: { code?: string } };
+        expect({ body, status: res.status, code: json.error?.code }).toEqual({ body, status: 400, code: 'bad_request' });
+      }
+    });
+
+    it('a password change checks the current password like a login (403 for any mismatch) and the new one against the policy (400)', async () => {
+      const change = (body: unknown) => post(server, '/v1/auth/password', body, { authorization: `Bearer ${alice.token}` });
+      for (const currentPassword of ['short', '', 'p'.repeat(2_000)]) {
+        const res = await change({ currentPassword, newPassword: 'another good password' });
+        expect({ currentPassword, status: res.status }).toEqual({ currentPassword, status: 403 });
+      }
+      expect((await change({ currentPassword: alice.password, newPassword: 'short' })).status).toBe(400);
+    });
+
     it('invalid bodies are 400 bad_request', async () => {
       const bodies: unknown[] = [
         'not json',
@@ -341,10 +384,8 @@ describe(`auth on ${primaryBackend}`, () => {
         {},
         { username: 'someone' },
         { password: 'correct horse battery' },
-        { username: 'ab', password: 'correct horse battery' },
-        { username: 'has space', password: 'correct horse battery' },
-        { username: 'fine_name', password: 'short' },
         { username: 42, password: 'correct horse battery' },
+        { username: 'fine_name', password: null },
         { username: 'fine_name', password: 'correct horse battery', admin: true },
       ];
       for (const path of ['/v1/auth/register', '/v1/auth/login']) {

@@ -1,21 +1,24 @@
 // The client SDK against a real server, with every connection cut at random moments by a TCP
-// proxy in between: each run's events still arrive exactly once, in order, to the end.
+// proxy in between: each run's events still arrive exactly once, in order, to the end. close()
+// leaves nothing hanging: pending connect() and ask() reject, open runs' iterations end.
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentwireClient, type RunEvent, type WebSocketFactory } from '../../client/src/index.js';
-import { floodAgent, pacedAgent, scriptedAgent } from '../helpers/agents.js';
+import { AgentwireClient, AgentwireError, type RunEvent, type WebSocketFactory } from '../../client/src/index.js';
+import { floodAgent, Gates, pacedAgent, scriptedAgent } from '../helpers/agents.js';
 import { primaryBackend } from '../helpers/backends.js';
 import { startProxy, type CuttableProxy } from '../helpers/proxy.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { settledNow } from '../helpers/wait.js';
 
 const USERS = 6;
 const RUNS_PER_USER = 5;
+const gates = new Gates();
 
 describe(`client SDK on ${primaryBackend}`, () => {
   let server: TestServer;
   let proxy: CuttableProxy;
   beforeAll(async () => {
-    server = await startServer(primaryBackend, { agents: [scriptedAgent, floodAgent(60, 2048), pacedAgent(80, 15)] });
+    server = await startServer(primaryBackend, { agents: [scriptedAgent, floodAgent(60, 2048), pacedAgent(80, 15), gates.agent()] });
     proxy = await startProxy(Number(new URL(server.url).port));
   });
   afterAll(async () => {
@@ -110,6 +113,67 @@ describe(`client SDK on ${primaryBackend}`, () => {
     await client.connect();
     await expect(client.ask('x', { agent: 'no-such-agent' })).rejects.toMatchObject({ code: 'bad_request' });
     client.close();
+  });
+
+  describe('close()', () => {
+    /** What a promise settled with (its value, or the error it rejected with) by the next macrotask. */
+    const outcome = (p: Promise<unknown>) => settledNow(p.then((v) => ({ resolved: v }), (err: unknown) => err));
+
+    it('rejects a pending connect() with AgentwireError code closed', async () => {
+      const u = await server.register();
+      const client = clientFor(u.token);
+      const connecting = client.connect();
+      client.close();
+      const got = await outcome(connecting);
+      expect(got).toBeInstanceOf(AgentwireError);
+      expect(got).toMatchObject({ code: 'closed' });
+      expect(client.state).toBe('closed');
+    });
+
+    it('rejects a pending ask() with closed, and an ask() made after close() at once', async () => {
+      const u = await server.register();
+      const client = clientFor(u.token);
+      await client.connect();
+      // Sent, but its run_accepted cannot arrive before close() runs.
+      const asking = client.ask('What do I spend?');
+      client.close();
+      const got = await outcome(asking);
+      expect(got).toBeInstanceOf(AgentwireError);
+      expect(got).toMatchObject({ code: 'closed' });
+      expect(await outcome(client.ask('after close'))).toMatchObject({ code: 'closed' });
+    });
+
+    it("ends an open run's iteration after the events received and rejects its done; the run goes on on the server", async () => {
+      const u = await server.register();
+      const client = clientFor(u.token);
+      await client.connect();
+      const key = `held-${u.userId}`;
+      const run = await client.ask(key, { agent: 'gated' });
+      const seen: RunEvent[] = [];
+      let thinking!: () => void;
+      const thought = new Promise<void>((resolve) => (thinking = resolve));
+      const iterating = (async () => {
+        for await (const e of run) {
+          seen.push(e);
+          if (e.type === 'agent_thinking') thinking();
+        }
+        return 'ended';
+      })();
+      await thought;
+      client.close();
+      expect(await outcome(iterating)).toEqual({ resolved: 'ended' });
+      expect(seen.map((e) => e.type)).toEqual(['agent_started', 'agent_thinking']);
+      expect(run.terminal).toBeUndefined();
+      await expect(run.done).rejects.toMatchObject({ code: 'closed' });
+
+      // Closing the client stopped following the run, not the run.
+      gates.release(key);
+      const again = clientFor(u.token);
+      await again.connect();
+      const followed = again.follow(run.runId, run.threadId, run.lastSeq);
+      expect((await followed.done).type).toBe('agent_completed');
+      again.close();
+    });
   });
 });
 

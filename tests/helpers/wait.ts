@@ -9,3 +9,13 @@ export async function until<T>(probe: () => Promise<T | undefined | false> | T |
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/**
+ * The promise's outcome if it has settled by the next macrotask, else 'pending': for promises that
+ * must already be settled by a synchronous call (no timer, no sleep), where "still hanging" is the
+ * failure to report.
+ */
+export async function settledNow<T>(p: Promise<T>): Promise<T | 'pending'> {
+  const pending = new Promise<'pending'>((resolve) => setImmediate(() => resolve('pending')));
+  return Promise.race([p, pending]);
+}

@@ -134,6 +134,26 @@ describe.each(backends)('takeover replay on %s', (backend) => {
     expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => i + 1));
   });
 
+  it('matches text it stored repaired (a NUL became U+FFFD) as the same step: nothing stored twice', async () => {
+    // The first attempt thought "second\u0000", stored as "second\uFFFD", and died inside double(2).
+    const { all, published } = await takeOver(
+      [
+        { type: 'agent_thinking', text: 'first' },
+        { type: 'tool_executing', toolCallId: 'c1', tool: 'double', args: { n: 1 } },
+        { type: 'tool_completed', toolCallId: 'c1', tool: 'double', ok: true, result: { doubled: 2 }, durationMs: 1 },
+        { type: 'agent_thinking', text: 'second\uFFFD' },
+        { type: 'tool_executing', toolCallId: 'c2', tool: 'double', args: { n: 2 } },
+      ],
+      '\u0000',
+    );
+    expect(calls).toBe(1);
+    expect(published.map((e) => [e.type, 'toolCallId' in e ? e.toolCallId : undefined])).toEqual([
+      ['tool_completed', 'c2'],
+      ['agent_completed', undefined],
+    ]);
+    expect(all.at(-1)).toMatchObject({ type: 'agent_completed', text: 'sum 6' });
+  });
+
   it('continues the request trace on the attempt that takes the run over, with a link to the request', async () => {
     const { run } = await crashed([{ type: 'agent_thinking', text: 'first' }]);
     // The crashed attempt's request context, as the accepting transaction stored it.

@@ -124,6 +124,17 @@ describe('decodeClientFrame: refusals', () => {
     expect(accepted(decodeClientFrame(req('x'.repeat(MAX_INPUT_CHARS)))).type).toBe('agent_request');
   });
 
+  it('refuses text and requestIds the database cannot store (NUL, lone surrogates), saying why', () => {
+    const req = (text: string, requestId = 'r') => json({ type: 'agent_request', requestId, input: { text } });
+    expect(refused(decodeClientFrame(req('a\u0000b'))).message).toBe('agent_request: input.text: must not contain a NUL character (U+0000)');
+    for (const lone of ['\ud800', 'x\udbff', '\udc00y', 'a\udfff\ud800b']) {
+      expect(refused(decodeClientFrame(req(lone))).message).toBe('agent_request: input.text: must not contain a lone UTF-16 surrogate (not valid Unicode)');
+    }
+    expect(refused(decodeClientFrame(req('hi', 'r\u0000'))).message).toMatch(/^agent_request: requestId: must not contain a NUL/);
+    // A surrogate pair (an emoji) is valid Unicode, and the text of the escape is only text.
+    expect(accepted(decodeClientFrame(req('\ud83d\udd25 \\u0000'))).type).toBe('agent_request');
+  });
+
   it('echoes only well-formed correlation ids', () => {
     const long = 'r'.repeat(129);
     const d = refused(decodeClientFrame(json({ type: 'nope', requestId: long, runId: 42 })));
