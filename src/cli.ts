@@ -20,7 +20,7 @@ export async function runServer(extra: { agents?: Agent[]; tools?: Tool[] } = {}
   const log = createLogger(config.logLevel);
   const runtime = new Runtime({ config, log, ...extra });
   // A bug must not take every user's sockets down with it: log it, keep serving.
-  process.on('unhandledRejection', (err) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'unhandled rejection'));
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -38,7 +38,7 @@ export async function runServer(extra: { agents?: Agent[]; tools?: Tool[] } = {}
     runtime.stop().then(
       () => process.exit(0),
       (err: unknown) => {
-        log.error({ err: String(err) }, 'shutdown failed');
+        log.error({ err }, 'shutdown failed');
         process.exit(1);
       },
     );
@@ -60,7 +60,7 @@ export async function runServer(extra: { agents?: Agent[]; tools?: Tool[] } = {}
       `agentwire listening on ${url}`,
     );
   } catch (err) {
-    log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'start failed');
+    log.fatal({ err }, 'start failed');
     await runtime.stop().catch(() => undefined);
     process.exit(1);
   }

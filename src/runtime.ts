@@ -154,7 +154,7 @@ export class Runtime {
       },
       onAccepted: (userId, runId) => hub?.runActive(userId, runId),
       telemetry: this.telemetry,
-      onInterruptFailed: (runId, err) => log.warn({ runId, err: err instanceof Error ? err.message : String(err) }, 'interrupting a run failed'),
+      onInterruptFailed: (runId, err) => log.warn({ runId, err }, 'interrupting a run failed'),
     });
     const worker: RunWorker | undefined = working
       ? new RunWorker(
@@ -282,6 +282,8 @@ export class Runtime {
               recentRuns: (limit) => recentRuns(db, limit),
               allowedOrigins: () => config.allowedOrigins ?? [`http://localhost:${this.port}`, `http://127.0.0.1:${this.port}`],
               log,
+              bodyTimeoutMs: config.security.httpBodyTimeoutMs,
+              clientAddressHeader: config.security.clientAddressHeader,
             })
         : undefined,
     );
@@ -302,7 +304,7 @@ export class Runtime {
       this.revocationTimer = setInterval(() => {
         server.sockets
           ?.check(async (ids) => new Map([...(await tokenStates(db, ids))].map(([id, st]) => [id, st.tokenVersion])))
-          .catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'revocation check failed'));
+          .catch((err: unknown) => log.warn({ err }, 'revocation check failed'));
       }, config.security.revocationCheckMs);
     }
     this.acceptingWork = true;
@@ -359,8 +361,8 @@ export class Runtime {
     this.hub?.closeAll(1001, 'server shutting down; reconnect and resume');
     await this.worker?.stop();
     await this.notifier?.stop();
-    await this.queue?.stop().catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'queue stop failed'));
+    await this.queue?.stop().catch((err: unknown) => this.o.log.warn({ err }, 'queue stop failed'));
     await this.db?.close();
-    await this.tracing?.shutdown().catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'trace exporter shutdown failed'));
+    await this.tracing?.shutdown().catch((err: unknown) => this.o.log.warn({ err }, 'trace exporter shutdown failed'));
   }
 }

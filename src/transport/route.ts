@@ -1,0 +1,59 @@
+// The one wrapper of every HTTP route, for both servers (the API in routes.ts, the visualizer in
+// debug/server.ts). uWS's request lives only until the handler's first await and uWS hands the
+// body only to a reader attached before it, so both are taken here, synchronously, before the
+// handler runs; whatever the handler throws becomes an error answer, and an unexpected error is
+// logged with its stack.
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { Logger } from '../log/logger.js';
+import { AppError } from '../protocol/errors.js';
+import { clientAddress, readReq, Res, type Req } from './http.js';
+
+export interface RouteRequest extends Req {
+  /** The body of a route declared with `body`; rejects (already answered 413 or 408) when too large or too slow. */
+  body(): Promise<Buffer>;
+}
+
+export type RouteHandler = (req: RouteRequest, res: Res) => Promise<void>;
+
+export interface RouteShape {
+  /** How many `:params` the pattern has. */
+  params?: number;
+  /** The route takes a body of at most this many bytes. */
+  body?: number;
+}
+
+export interface RouterOptions {
+  log: Logger;
+  /** A body not received whole within this is answered 408 (docs/security.md). */
+  bodyTimeoutMs: number;
+  /** Where a trusted proxy puts the client's address (CLIENT_ADDRESS_HEADER). */
+  clientAddressHeader?: string | undefined;
+}
+
+/** Makes uWS handlers from route handlers. */
+export function router(o: RouterOptions): (shape: RouteShape, handler: RouteHandler) => (res: HttpResponse, req: HttpRequest) => void {
+  return (shape, handler) => (res, req) => {
+    const r = new Res(res);
+    const request = readReq(req, shape.params ?? 0, clientAddress(res, req, o.clientAddressHeader));
+    let pending: Promise<Buffer> | undefined;
+    if (shape.body !== undefined) {
+      pending = r.body(shape.body, o.bodyTimeoutMs);
+      // Answered by the reader itself; the handler sees the rejection when it awaits the body.
+      pending.catch(() => undefined);
+    }
+    const routeRequest: RouteRequest = {
+      ...request,
+      body: () => pending ?? Promise.reject(new Error(`route ${request.method} ${request.path} takes no body`)),
+    };
+    let done: Promise<void>;
+    try {
+      done = handler(routeRequest, r);
+    } catch (err) {
+      done = Promise.reject(err);
+    }
+    done.catch((err: unknown) => {
+      if (!(err instanceof AppError)) o.log.error({ err, method: request.method, path: request.path }, 'request failed');
+      r.error(err);
+    });
+  };
+}
