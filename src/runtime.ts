@@ -10,6 +10,7 @@ import { ExternalTokenVerifier } from './auth/external.js';
 import { AuthService } from './auth/service.js';
 import { TokenService } from './auth/tokens.js';
 import type { Config } from './config/index.js';
+import { lockDataDir } from './config/data-dir-lock.js';
 import { loadOrCreateSecret } from './config/secret.js';
 import type { Logger } from './log/logger.js';
 import { AppError } from './protocol/errors.js';
@@ -71,6 +72,8 @@ export class Runtime {
   /** Tracer and metrics of this runtime (tests read the metrics through /metrics). */
   readonly telemetry: Telemetry;
   private stopPromise: Promise<void> | undefined;
+  /** Releases the embedded database's directory (PGlite only). */
+  private unlockDataDir: (() => void) | undefined;
   readonly nodeId: string;
   port = 0;
 
@@ -91,6 +94,8 @@ export class Runtime {
     const { config, log } = this.o;
     const gateway = config.role !== 'worker';
     const working = config.role !== 'gateway';
+    // The embedded database has one owner: a second process on the directory stops here, naming the first.
+    if (!config.databaseUrl) this.unlockDataDir = lockDataDir(config.dataDir);
     const secret = config.jwtSecret ?? loadOrCreateSecret(config.dataDir).secret;
     if (!config.jwtSecret && config.databaseUrl) {
       log.warn('JWT_SECRET is not set: using the one kept in the data directory; set it so every process shares it');
@@ -289,6 +294,8 @@ export class Runtime {
     );
     feed?.start();
     this.server = server;
+    // The address before the worker: a second process on a taken port stops here, having claimed no run.
+    this.port = await server.listen(config.host, config.port);
 
     worker?.start();
     if (hub) {
@@ -308,7 +315,6 @@ export class Runtime {
       }, config.security.revocationCheckMs);
     }
     this.acceptingWork = true;
-    this.port = await server.listen(config.host, config.port);
     return this.port;
   }
 
@@ -363,6 +369,8 @@ export class Runtime {
     await this.notifier?.stop();
     await this.queue?.stop().catch((err: unknown) => this.o.log.warn({ err }, 'queue stop failed'));
     await this.db?.close();
+    this.unlockDataDir?.();
+    this.unlockDataDir = undefined;
     await this.tracing?.shutdown().catch((err: unknown) => this.o.log.warn({ err }, 'trace exporter shutdown failed'));
   }
 }
