@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCK_FILE } from '../../src/config/data-dir-lock.js';
@@ -53,6 +54,21 @@ function start(env: Record<string, string>): Proc {
   return p;
 }
 
+/**
+ * A port free right now. The first process must be given a number, as an operator would: Linux
+ * lets a second listener share a port only when the first asked for it by number, not for port 0.
+ */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 /** How a start that should fail ended: its exit code, or 'listening' if it started after all. */
 function outcome(p: Proc): Promise<number | null | 'listening'> {
   return Promise.race([p.exited, p.listening.then(() => 'listening' as const)]);
@@ -76,8 +92,9 @@ describe('one process per port and per data directory', () => {
   });
 
   it('a second process on a port in use exits with 3 and names the port', async () => {
-    const a = start({ AGENTWIRE_DATA_DIR: dir() });
-    const port = new URL(await a.listening).port;
+    const port = String(await freePort());
+    const a = start({ AGENTWIRE_DATA_DIR: dir(), PORT: port });
+    await a.listening;
     const b = start({ AGENTWIRE_DATA_DIR: dir(), PORT: port });
     expect(await outcome(b)).toBe(3);
     expect(b.stderr.join('')).toContain(`agentwire: port ${port} on 127.0.0.1 is already in use`);
