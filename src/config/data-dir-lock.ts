@@ -2,18 +2,26 @@
 // processes on one directory both start, and each overwrites what the other wrote. So the process
 // that opens it writes its pid to `agentwire.lock` in the data directory; a second start reads the
 // file and refuses while that process lives. A lock left by a process that died without releasing
-// it (SIGKILL, a crash, a power cut) is taken over: liveness, not age, decides, so a restart right
-// after a crash works and a live process that is merely slow keeps its lock.
+// it (SIGKILL, a crash, a power cut) is taken over: on the same host liveness, not age, decides, so
+// a restart right after a crash works and a live process that is merely slow keeps its lock.
+// A pid means nothing on another host (another container sharing the volume has its own pids), so
+// there the lock's age decides: the holder touches the file every HEARTBEAT_MS, and a lock from
+// another host untouched for STALE_MS is taken over (a container re-created after a crash gets a
+// new hostname and waits that long).
 //
 // Hand-written, not proper-lockfile: that library decides staleness by age (an mtime refreshed on
 // a timer), so a restart after SIGKILL waits out the stale period, a blocked event loop can lose a
 // live lock, and it keeps no pid to name the holder. Liveness of a pid is what this needs.
 import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
 export const LOCK_FILE = 'agentwire.lock';
+/** How often the holder touches its lock. */
+export const HEARTBEAT_MS = 10_000;
+/** A lock from another host untouched this long is taken over. */
+export const STALE_MS = 30_000;
 
 export interface LockHolder {
   pid: number;
@@ -33,7 +41,9 @@ export class DataDirLocked extends Error {
   ) {
     super(
       `data directory ${dataDir} is in use by process ${holder.pid} on ${holder.host} (since ${holder.since}); ` +
-        'stop that process, or set AGENTWIRE_DATA_DIR to another directory',
+        (holder.host === hostname()
+          ? 'stop that process, or set AGENTWIRE_DATA_DIR to another directory'
+          : `stop it, or set AGENTWIRE_DATA_DIR to another directory; a lock from another host not refreshed for ${STALE_MS / 1000} s is taken over`),
     );
   }
 }
@@ -60,7 +70,12 @@ export function lockDataDir(dataDir: string): () => void {
     try {
       linkSync(tmp, path);
       heldHere.add(key);
-      return () => release(key, path, body);
+      const heartbeat = setInterval(() => touch(path, body), HEARTBEAT_MS);
+      heartbeat.unref();
+      return () => {
+        clearInterval(heartbeat);
+        release(key, path, body);
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     } finally {
@@ -69,7 +84,7 @@ export function lockDataDir(dataDir: string): () => void {
     const found = read(path);
     if (found === undefined) continue; // released meanwhile: try again
     const holder = parse(found);
-    if (holder && alive(holder)) throw new DataDirLocked(dataDir, holder);
+    if (holder && alive(holder, path)) throw new DataDirLocked(dataDir, holder);
     breakStale(path, found);
   }
   throw new Error(`cannot lock ${dataDir}: ${LOCK_FILE} keeps changing (several processes starting at once?)`);
@@ -104,8 +119,30 @@ function breakStale(path: string, stale: string): void {
   }
 }
 
-/** Whether the process a lock names still runs (a pid of ours that we do not hold is a past life of ours). */
-function alive(h: LockHolder): boolean {
+/** Keeps our lock fresh for other hosts; never touches a lock that is no longer ours. */
+function touch(path: string, body: string): void {
+  try {
+    if (read(path) === body) {
+      const now = new Date();
+      utimesSync(path, now, now);
+    }
+  } catch {
+    // A data directory that cannot be written will fail the database first, and say so.
+  }
+}
+
+/**
+ * Whether the holder still holds: on another host, whether it touched the lock lately; here,
+ * whether its process runs (a pid of ours that we do not hold is a past life of ours).
+ */
+function alive(h: LockHolder, path: string): boolean {
+  if (h.host !== hostname()) {
+    try {
+      return Date.now() - statSync(path).mtimeMs < STALE_MS;
+    } catch {
+      return false;
+    }
+  }
   if (h.pid === process.pid) return false;
   try {
     process.kill(h.pid, 0);

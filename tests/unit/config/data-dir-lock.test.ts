@@ -1,11 +1,12 @@
 // The embedded data directory's lock, in one process: held, refused while its holder lives,
-// taken over when the holder is gone (dead pid, or a pid now used by another process), released.
+// taken over when the holder is gone (dead pid, or a pid now used by another process; on another
+// host, a lock no longer refreshed), released.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DataDirLocked, LOCK_FILE, lockDataDir } from '../../../src/config/data-dir-lock.js';
+import { DataDirLocked, LOCK_FILE, STALE_MS, lockDataDir } from '../../../src/config/data-dir-lock.js';
 
 const dirs: string[] = [];
 const dir = () => {
@@ -23,6 +24,20 @@ function deadPid(): number {
   return Number(r.stdout.toString());
 }
 
+const here = hostname();
+const since = '2026-01-01T00:00:00.000Z';
+
+/** The DataDirLocked a lock attempt throws (fails the test if it does not throw one). */
+function refusal(d: string): DataDirLocked {
+  try {
+    lockDataDir(d)();
+  } catch (err) {
+    if (err instanceof DataDirLocked) return err;
+    throw err;
+  }
+  throw new Error('the lock was taken');
+}
+
 const lockOf = (d: string) => JSON.parse(readFileSync(join(d, LOCK_FILE), 'utf8')) as { pid: number; procStart?: number };
 
 describe('the data directory lock', () => {
@@ -38,23 +53,17 @@ describe('the data directory lock', () => {
 
   it('names a live holder (here the parent process) and leaves its lock alone', () => {
     const d = dir();
-    const theirs = `${JSON.stringify({ pid: process.ppid, host: 'elsewhere', since: '2026-01-01T00:00:00.000Z' })}\n`;
+    const theirs = `${JSON.stringify({ pid: process.ppid, host: here, since })}\n`;
     writeFileSync(join(d, LOCK_FILE), theirs);
-    let thrown: unknown;
-    try {
-      lockDataDir(d);
-    } catch (err) {
-      thrown = err;
-    }
-    expect(thrown).toBeInstanceOf(DataDirLocked);
-    expect((thrown as DataDirLocked).holder.pid).toBe(process.ppid);
-    expect((thrown as Error).message).toContain(`is in use by process ${process.ppid} on elsewhere`);
+    const thrown = refusal(d);
+    expect(thrown.holder.pid).toBe(process.ppid);
+    expect(thrown.message).toContain(`is in use by process ${process.ppid} on ${here}`);
     expect(readFileSync(join(d, LOCK_FILE), 'utf8')).toBe(theirs);
   });
 
   it('takes over a lock whose process is gone', () => {
     const d = dir();
-    writeFileSync(join(d, LOCK_FILE), JSON.stringify({ pid: deadPid(), host: 'here', since: '2026-01-01T00:00:00.000Z' }));
+    writeFileSync(join(d, LOCK_FILE), JSON.stringify({ pid: deadPid(), host: here, since }));
     const release = lockDataDir(d);
     expect(lockOf(d).pid).toBe(process.pid);
     release();
@@ -62,11 +71,22 @@ describe('the data directory lock', () => {
 
   it.runIf(existsSync('/proc/self/stat'))('takes over a lock whose pid now belongs to another process started at another time (needs Linux /proc)', () => {
     const d = dir();
-    writeFileSync(join(d, LOCK_FILE), JSON.stringify({ pid: process.ppid, host: 'here', since: '2026-01-01T00:00:00.000Z', procStart: 1 }));
+    writeFileSync(join(d, LOCK_FILE), JSON.stringify({ pid: process.ppid, host: here, since, procStart: 1 }));
     const release = lockDataDir(d);
     expect(lockOf(d)).toMatchObject({ pid: process.pid });
     expect(lockOf(d).procStart).toBeGreaterThan(1);
     release();
+  });
+
+  it('on another host, refuses a lock refreshed lately and takes over one left alone for STALE_MS', () => {
+    const d = dir();
+    const path = join(d, LOCK_FILE);
+    // A pid that is dead here says nothing about the other host's process.
+    writeFileSync(path, JSON.stringify({ pid: deadPid(), host: 'other-container', since }));
+    expect(refusal(d).message).toContain('on other-container');
+    const old = new Date(Date.now() - STALE_MS - 1_000);
+    utimesSync(path, old, old);
+    lockDataDir(d)();
   });
 
   it('takes over a lock that is not one (unreadable content)', () => {
