@@ -24,8 +24,8 @@ export interface RouteShape {
 
 export interface RouterOptions {
   log: Logger;
-  /** A body not received whole within this is answered 408 (docs/security.md). */
-  bodyTimeoutMs: number;
+  /** A body not received whole within this is answered 408 (HTTP_BODY_TIMEOUT_MS; 30 s when not given). */
+  bodyTimeoutMs?: number;
   /** Where a trusted proxy puts the client's address (CLIENT_ADDRESS_HEADER). */
   clientAddressHeader?: string | undefined;
 }
@@ -37,7 +37,7 @@ export function router(o: RouterOptions): (shape: RouteShape, handler: RouteHand
     const request = readReq(req, shape.params ?? 0, clientAddress(res, req, o.clientAddressHeader));
     let pending: Promise<Buffer> | undefined;
     if (shape.body !== undefined) {
-      pending = r.body(shape.body, o.bodyTimeoutMs);
+      pending = r.body(shape.body, o.bodyTimeoutMs ?? 30_000);
       // Answered by the reader itself; the handler sees the rejection when it awaits the body.
       pending.catch(() => undefined);
     }

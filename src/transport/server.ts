@@ -22,7 +22,7 @@ export class HttpServer {
     this.app = uWS.App();
     if (ws) {
       this.sockets = registerWebSocket(this.app, ws);
-      registerWebApp(this.app);
+      registerWebApp(this.app, routes.log);
     }
     extra?.(this.app);
     registerRoutes(this.app, routes, { gateway: ws !== undefined });

@@ -3,7 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TemplatedApp } from 'uWebSockets.js';
-import { Res } from './http.js';
+import type { Logger } from '../log/logger.js';
+import { router } from './route.js';
 
 const WEB_DIR = join(import.meta.dirname, '..', '..', 'web');
 const CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -32,21 +33,20 @@ async function build(): Promise<Map<string, Asset>> {
   ]);
 }
 
-export function registerWebApp(app: TemplatedApp): void {
+export function registerWebApp(app: TemplatedApp, log: Logger): void {
+  const route = router({ log });
   for (const path of ['/', '/app.js', '/app.css']) {
-    app.get(path, (res) => {
-      const r = new Res(res);
-      assets ??= build();
-      assets.then(
-        (map) => {
-          const a = map.get(path)!;
-          r.send(200, a.body, a.type, [['Content-Security-Policy', CSP]]);
-        },
-        (err: unknown) => {
+    app.get(
+      path,
+      route({}, async (_req, res) => {
+        assets ??= build().catch((err: unknown) => {
+          // Built again on the next request; this one is answered `internal`, the log has why.
           assets = undefined;
-          r.error(err);
-        },
-      );
-    });
+          throw err;
+        });
+        const a = (await assets).get(path)!;
+        res.send(200, a.body, a.type, [['Content-Security-Policy', CSP]]);
+      }),
+    );
   }
 }
