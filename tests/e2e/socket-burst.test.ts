@@ -13,7 +13,6 @@ import { startNode, type NodeProcess } from '../helpers/node-process.js';
 
 const API_SOCKETS = 300;
 const FEED_SOCKETS = 30;
-const DEBUG_TOKEN = 'burst-test-debug-token-0123456789abcdef';
 
 /** The first frame of `type`, or a failure naming the close code if the socket closes first. */
 function first(c: TestClient, type: string): Promise<void> {
@@ -38,7 +37,7 @@ describe(`${API_SOCKETS + FEED_SOCKETS} sockets opened at once against a server 
       AGENTWIRE_DATA_DIR: dataDir,
       DATABASE_URL: db?.url ?? '',
       DEBUG_ENABLED: 'true',
-      DEBUG_TOKEN,
+      ADMIN_USERS: 'burst_user',
       MAX_SOCKETS_PER_USER: String(API_SOCKETS),
     });
     // A process on the embedded database takes long to start on a busy machine.
@@ -60,7 +59,8 @@ describe(`${API_SOCKETS + FEED_SOCKETS} sockets opened at once against a server 
     const [api, feed] = await Promise.all([
       Promise.all(Array.from({ length: API_SOCKETS }, () => TestClient.open(node.wsUrl, { protocols: ['agentwire.v1', `bearer.${token}`] }))),
       Promise.all(
-        Array.from({ length: FEED_SOCKETS }, () => TestClient.open(node.wsUrl.replace('/v1/ws', '/debug/ws'), { headers: { authorization: `Bearer ${DEBUG_TOKEN}` } })),
+        // An admin's JWT, not the debug token: its check reads the database, so the upgrade is answered after an await.
+        Array.from({ length: FEED_SOCKETS }, () => TestClient.open(node.wsUrl.replace('/v1/ws', '/debug/ws'), { headers: { authorization: `Bearer ${token}` } })),
       ),
     ]);
     await Promise.all([...api.map((c) => first(c, 'session_ready')), ...feed.map((c) => first(c, 'live'))]);
