@@ -19,7 +19,7 @@ import type { RunEvent } from '../protocol/events.js';
 import type { RunRow } from '../store/runs.js';
 import { parseJsonBody, type Res } from '../transport/http.js';
 import { acceptUpgrade, recordClose, recordOpen, refuseUpgrade, type Opening } from '../transport/upgrade.js';
-import { router, type RouteRequest, type RouteShape } from '../transport/route.js';
+import { checkingCredential, router, type RouteRequest, type RouteShape } from '../transport/route.js';
 import { COOKIE, credentialOf, type Access, type DebugAccess } from './access.js';
 import type { DebugFeed, FeedSubscriber } from './feed.js';
 import { machineGraph } from './graph.js';
@@ -100,7 +100,10 @@ export function registerDebug(app: TemplatedApp, d: DebugDeps): void {
   // Every route learns who is asking; the check is awaited inside the shared wrapper, after it
   // has attached the body reader (uWS drops a body that arrives with no reader attached).
   const route = (shape: RouteShape, handler: (req: RouteRequest, res: Res, access: Access) => Promise<void>) =>
-    wrap(shape, async (req, res) => handler(req, res, await d.access.check(credentialOf(req.headers.authorization, req.headers.cookie))));
+    wrap(shape, async (req, res) => {
+      const credential = credentialOf(req.headers.authorization, req.headers.cookie);
+      return handler(req, res, credential ? await checkingCredential([credential], () => d.access.check(credential)) : { ok: false, status: 401 });
+    });
   const require = (a: Access) => {
     if (!a.ok) throw refusal(a.status);
   };
@@ -127,11 +130,12 @@ export function registerDebug(app: TemplatedApp, d: DebugDeps): void {
     let maxAge: number | undefined;
     if ('token' in body.data) credential = body.data.token;
     else {
-      const { token, expiresAt } = await d.login(body.data);
+      const login = body.data;
+      const { token, expiresAt } = await checkingCredential([login.password], () => d.login(login));
       credential = token;
       maxAge = Math.max(1, Math.floor((expiresAt.getTime() - Date.now()) / 1000));
     }
-    const access = await d.access.check(credential);
+    const access = await checkingCredential([credential], () => d.access.check(credential));
     require(access);
     const cookie = `${COOKIE}=${encodeURIComponent(credential)}; Path=/debug; HttpOnly; SameSite=Strict${maxAge ? `; Max-Age=${maxAge}` : ''}`;
     res.send(200, JSON.stringify({ who: access.ok ? access.who : '' }), 'application/json', [['Set-Cookie', cookie]]);

@@ -4,8 +4,8 @@
 // handler runs; whatever the handler throws becomes an error answer, and an unexpected error is
 // logged with its stack.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import type { Logger } from '../log/logger.js';
-import { AppError } from '../protocol/errors.js';
+import { withoutSecrets, type Logger } from '../log/logger.js';
+import { AppError, toAppError } from '../protocol/errors.js';
 import { clientAddress, readReq, Res, type Req } from './http.js';
 
 export interface RouteRequest extends Req {
@@ -52,8 +52,23 @@ export function router(o: RouterOptions): (shape: RouteShape, handler: RouteHand
       done = Promise.reject(err);
     }
     done.catch((err: unknown) => {
-      if (!(err instanceof AppError)) o.log.error({ err, method: request.method, path: request.path }, 'request failed');
+      if (unexpected(err)) o.log.error({ err, method: request.method, path: request.path }, 'request failed');
       r.error(err);
     });
   };
+}
+
+/** Worth a log line with a stack: anything but a deliberate refusal (an internal or unavailable answer made from something thrown counts). */
+function unexpected(err: unknown): boolean {
+  return !(err instanceof AppError) || ((err.code === 'internal' || err.code === 'unavailable') && err.cause !== undefined);
+}
+
+/**
+ * Runs a credential check (a token, a password). Whatever it throws may quote the credential, so
+ * it leaves as a protocol error whose cause has the credential replaced (`withoutSecrets`).
+ */
+export function checkingCredential<T>(credentials: readonly string[], check: () => Promise<T>): Promise<T> {
+  return check().catch((err: unknown) => {
+    throw toAppError(withoutSecrets(err, credentials));
+  });
 }

@@ -9,7 +9,7 @@ import type { RunService } from '../runs/service.js';
 import { pageQuery, type ThreadService } from '../runs/threads.js';
 import { RateLimiter } from '../session/rate-limit.js';
 import { bearer, parseJsonBody, type Req } from './http.js';
-import { router } from './route.js';
+import { checkingCredential, router } from './route.js';
 
 export interface RouteDeps {
   auth: AuthService;
@@ -51,7 +51,7 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway:
   /** Every bearer route: a valid, unrevoked token, then the caller's HTTP request budget. */
   const authed = async (req: Req): Promise<string> => {
     const token = bearer(req.headers.authorization);
-    const user = token ? await d.auth.authenticate(token) : undefined;
+    const user = token ? await checkingCredential([token], () => d.auth.authenticate(token)) : undefined;
     if (!user) throw new AppError('unauthorized', 'a valid bearer token is required');
     const wait = perUser.take(user.userId);
     if (wait > 0) throw new AppError('rate_limited', 'too many requests', { retryAfterMs: wait });
@@ -92,7 +92,7 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway:
 
   app.post('/v1/auth/login', route({ body: AUTH_BODY_MAX }, async (req, res) => {
     const body = parse(credentialsSchema, parseJsonBody(await req.body()));
-    const { token, expiresAt, userId } = await d.auth.login(body, req.address);
+    const { token, expiresAt, userId } = await checkingCredential([body.password], () => d.auth.login(body, req.address));
     res.json(200, { token, expiresAt: expiresAt.toISOString(), userId });
   }));
 
@@ -107,7 +107,7 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway:
   app.post('/v1/auth/password', route({ body: AUTH_BODY_MAX }, async (req, res) => {
     const userId = await authed(req);
     const body = parse(passwordChangeSchema, parseJsonBody(await req.body()));
-    const { token, expiresAt } = await d.auth.changePassword(userId, body, req.address);
+    const { token, expiresAt } = await checkingCredential([body.currentPassword, body.newPassword], () => d.auth.changePassword(userId, body, req.address));
     const version = await d.auth.tokenVersion(userId);
     if (version !== undefined) sec.onRevoked?.(userId, version);
     res.json(200, { token, expiresAt: expiresAt.toISOString(), userId });

@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger, withoutSecrets } from '../../../src/log/logger.js';
 import { AppError, errorBody, errorFrame, toAppError } from '../../../src/protocol/errors.js';
+import { checkingCredential } from '../../../src/transport/route.js';
 
 /** One log line, written by a real pino logger, parsed back. */
 function logged(write: (log: ReturnType<typeof createLogger>) => void): Record<string, unknown> {
@@ -89,6 +90,23 @@ describe('an error and its cause', () => {
     expect((line.err as { stack: string }).stack).toContain('caused by: DatabaseFailure: invalid input syntax for type uuid: "[redacted]"');
     // The original is untouched.
     expect(err.message).toContain(token);
+  });
+
+  it('a credential check that throws leaves as a protocol error whose cause no longer quotes the credential', async () => {
+    const password = 'correct horse battery staple';
+    const refused = await checkingCredential([password], async () => {
+      throw new TypeError(`cannot compare "${password}"`);
+    }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(AppError);
+    expect(refused).toMatchObject({ code: 'internal', message: 'internal error' });
+    const line = JSON.stringify(logged((log) => log.error({ err: refused }, 'request failed')));
+    expect(line).not.toContain('horse');
+    expect(line).toContain('caused by: TypeError: cannot compare \\"[redacted]\\"');
+    // A refusal the check makes on purpose passes through as it is.
+    const wrong = await checkingCredential([password], async () => {
+      throw new AppError('unauthorized', 'wrong username or password');
+    }).catch((err: unknown) => err);
+    expect(wrong).toMatchObject({ code: 'unauthorized', message: 'wrong username or password' });
   });
 
   it('fields that can carry secrets are still redacted by path', () => {
