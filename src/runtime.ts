@@ -10,6 +10,7 @@ import { ExternalTokenVerifier } from './auth/external.js';
 import { AuthService } from './auth/service.js';
 import { TokenService } from './auth/tokens.js';
 import type { Config } from './config/index.js';
+import { lockDataDir } from './config/data-dir-lock.js';
 import { loadOrCreateSecret } from './config/secret.js';
 import type { Logger } from './log/logger.js';
 import { AppError } from './protocol/errors.js';
@@ -71,6 +72,8 @@ export class Runtime {
   /** Tracer and metrics of this runtime (tests read the metrics through /metrics). */
   readonly telemetry: Telemetry;
   private stopPromise: Promise<void> | undefined;
+  /** Releases the embedded database's directory (PGlite only). */
+  private unlockDataDir: (() => void) | undefined;
   readonly nodeId: string;
   port = 0;
 
@@ -91,6 +94,8 @@ export class Runtime {
     const { config, log } = this.o;
     const gateway = config.role !== 'worker';
     const working = config.role !== 'gateway';
+    // The embedded database has one owner: a second process on the directory stops here, naming the first.
+    if (!config.databaseUrl) this.unlockDataDir = lockDataDir(config.dataDir);
     const secret = config.jwtSecret ?? loadOrCreateSecret(config.dataDir).secret;
     if (!config.jwtSecret && config.databaseUrl) {
       log.warn('JWT_SECRET is not set: using the one kept in the data directory; set it so every process shares it');
@@ -154,7 +159,7 @@ export class Runtime {
       },
       onAccepted: (userId, runId) => hub?.runActive(userId, runId),
       telemetry: this.telemetry,
-      onInterruptFailed: (runId, err) => log.warn({ runId, err: err instanceof Error ? err.message : String(err) }, 'interrupting a run failed'),
+      onInterruptFailed: (runId, err) => log.warn({ runId, err }, 'interrupting a run failed'),
     });
     const worker: RunWorker | undefined = working
       ? new RunWorker(
@@ -282,11 +287,15 @@ export class Runtime {
               recentRuns: (limit) => recentRuns(db, limit),
               allowedOrigins: () => config.allowedOrigins ?? [`http://localhost:${this.port}`, `http://127.0.0.1:${this.port}`],
               log,
+              bodyTimeoutMs: config.security.httpBodyTimeoutMs,
+              clientAddressHeader: config.security.clientAddressHeader,
             })
         : undefined,
     );
     feed?.start();
     this.server = server;
+    // The address before the worker: a second process on a taken port stops here, having claimed no run.
+    this.port = await server.listen(config.host, config.port);
 
     worker?.start();
     if (hub) {
@@ -302,11 +311,10 @@ export class Runtime {
       this.revocationTimer = setInterval(() => {
         server.sockets
           ?.check(async (ids) => new Map([...(await tokenStates(db, ids))].map(([id, st]) => [id, st.tokenVersion])))
-          .catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'revocation check failed'));
+          .catch((err: unknown) => log.warn({ err }, 'revocation check failed'));
       }, config.security.revocationCheckMs);
     }
     this.acceptingWork = true;
-    this.port = await server.listen(config.host, config.port);
     return this.port;
   }
 
@@ -359,8 +367,10 @@ export class Runtime {
     this.hub?.closeAll(1001, 'server shutting down; reconnect and resume');
     await this.worker?.stop();
     await this.notifier?.stop();
-    await this.queue?.stop().catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'queue stop failed'));
+    await this.queue?.stop().catch((err: unknown) => this.o.log.warn({ err }, 'queue stop failed'));
     await this.db?.close();
-    await this.tracing?.shutdown().catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'trace exporter shutdown failed'));
+    this.unlockDataDir?.();
+    this.unlockDataDir = undefined;
+    await this.tracing?.shutdown().catch((err: unknown) => this.o.log.warn({ err }, 'trace exporter shutdown failed'));
   }
 }

@@ -29,7 +29,9 @@ export class DebugAccess {
   async check(credential: string | undefined): Promise<Access> {
     if (!credential) return { ok: false, status: 401 };
     if (this.isDebugToken(credential)) return { ok: true, who: 'debug-token' };
-    const user = await this.d.authenticate(credential).catch(() => undefined);
+    // A credential that names no one is 401; a failing database is not a bad credential, and
+    // propagates (503, logged with its cause).
+    const user = await this.d.authenticate(credential);
     if (!user) return { ok: false, status: 401 };
     const name = await this.d.usernameOf(user.userId);
     if (name === undefined || !this.d.adminUsers.includes(name)) return { ok: false, status: 403 };

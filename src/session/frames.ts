@@ -1,6 +1,6 @@
 // What each client frame does (PROTOCOL section 3). Refusals are `error` frames; the socket stays open.
 import type { ClientFrame } from '../protocol/frames.js';
-import { AppError, toAppError } from '../protocol/errors.js';
+import { AppError, errorFrame, toAppError } from '../protocol/errors.js';
 import type { ErrorFrame } from '../protocol/events.js';
 import type { RunService } from '../runs/service.js';
 import type { Logger } from '../log/logger.js';
@@ -111,14 +111,8 @@ export class FrameHandler {
 
   refuse(channel: SocketChannel, err: unknown, ids: { requestId?: string; runId?: string }): void {
     const e = toAppError(err);
-    if (e.code === 'internal') this.d.log.error({ err: err instanceof Error ? err.message : String(err) }, 'frame failed');
-    send(channel, {
-      type: 'error',
-      code: e.code,
-      message: e.message,
-      ...ids,
-      ...(e.details.retryAfterMs !== undefined ? { retryAfterMs: e.details.retryAfterMs } : {}),
-    });
+    if (e.code === 'internal') this.d.log.error({ err: e, userId: channel.userId, ...ids }, 'frame failed');
+    send(channel, errorFrame(e, ids));
   }
 }
 

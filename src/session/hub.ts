@@ -131,7 +131,7 @@ export class SessionHub {
         this.log.warn({ userId, socketId: c.sink.id }, 'socket buffer full; closing it');
         c.sink.close(CLOSE_TOO_SLOW.code, CLOSE_TOO_SLOW.reason);
       },
-      onError: (err) => this.log.error({ err: errMessage(err), userId }, 'delivery from the log failed'),
+      onError: (err) => this.log.error({ err, userId }, 'delivery from the log failed'),
     });
     let session = this.sessions.get(userId);
     if (!session) {
@@ -224,7 +224,7 @@ export class SessionHub {
     try {
       created = await this.createdAt([...runs.keys()]);
     } catch (err) {
-      this.log.warn({ err: errMessage(err) }, 'looking up runs for delivery failed');
+      this.log.warn({ err }, 'looking up runs for delivery failed');
       return;
     }
     for (const [runId, info] of created) {
@@ -282,4 +282,3 @@ export class SessionHub {
   }
 }
 
-const errMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));

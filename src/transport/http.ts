@@ -2,13 +2,13 @@
 // synchronous part, so everything needed is copied out first; responses written after an await
 // are corked and skipped when the client went away.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { AppError, HTTP_STATUS, toAppError } from '../protocol/errors.js';
+import { AppError, HTTP_STATUS, errorBody, toAppError } from '../protocol/errors.js';
 
 export interface Req {
   method: string;
   path: string;
   query: URLSearchParams;
-  headers: { authorization: string; contentType: string; contentLength: string };
+  headers: { authorization: string; contentType: string; contentLength: string; cookie: string };
   params: string[];
   /** The client's address: the peer's, or the one a trusted proxy put in CLIENT_ADDRESS_HEADER. */
   address: string;
@@ -38,6 +38,7 @@ export function readReq(req: HttpRequest, paramCount = 0, address = ''): Req {
       authorization: req.getHeader('authorization'),
       contentType: req.getHeader('content-type'),
       contentLength: req.getHeader('content-length'),
+      cookie: req.getHeader('cookie'),
     },
     params,
     address,
@@ -83,6 +84,34 @@ export const SECURITY_HEADERS: ReadonlyArray<[string, string]> = [
 /** JSON and text answers load nothing; the chat page sends its own policy instead. */
 export const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'";
 
+/** Writes one whole answer (call inside `res.cork`): status, type, security headers, a CSP unless given, extra headers, body. */
+export function writeAnswer(
+  res: HttpResponse,
+  status: number,
+  body: string,
+  contentType: string,
+  extraHeaders: ReadonlyArray<[string, string]>,
+  closeConnection: boolean,
+): void {
+  res.writeStatus(STATUS_TEXT[status] ?? `${status} Status`);
+  res.writeHeader('Content-Type', contentType);
+  for (const [k, v] of SECURITY_HEADERS) res.writeHeader(k, v);
+  if (!extraHeaders.some(([k]) => k.toLowerCase() === 'content-security-policy')) res.writeHeader('Content-Security-Policy', DEFAULT_CSP);
+  for (const [k, v] of extraHeaders) res.writeHeader(k, v);
+  res.end(body, closeConnection);
+}
+
+/** The status, JSON body and Retry-After of an error answer. */
+export function errorAnswer(err: unknown): { status: number; body: string; headers: Array<[string, string]> } {
+  const e = toAppError(err);
+  const retry = e.details.retryAfterMs;
+  return {
+    status: HTTP_STATUS[e.code],
+    body: JSON.stringify(errorBody(e)),
+    headers: retry !== undefined ? [['Retry-After', String(Math.ceil(retry / 1000))]] : [],
+  };
+}
+
 /** Wraps a response: tracks abortion, corks writes, writes exactly once. */
 export class Res {
   private done = false;
@@ -97,32 +126,24 @@ export class Res {
   send(status: number, body: string, contentType = 'application/json', extraHeaders: ReadonlyArray<[string, string]> = [], closeConnection = false): void {
     if (this.done || this.aborted) return;
     this.done = true;
-    this.res.cork(() => {
-      this.res.writeStatus(STATUS_TEXT[status] ?? `${status} Status`);
-      this.res.writeHeader('Content-Type', contentType);
-      for (const [k, v] of SECURITY_HEADERS) this.res.writeHeader(k, v);
-      if (!extraHeaders.some(([k]) => k.toLowerCase() === 'content-security-policy')) this.res.writeHeader('Content-Security-Policy', DEFAULT_CSP);
-      for (const [k, v] of extraHeaders) this.res.writeHeader(k, v);
-      this.res.end(body, closeConnection);
-    });
+    this.res.cork(() => writeAnswer(this.res, status, body, contentType, extraHeaders, closeConnection));
   }
 
   json(status: number, body: unknown): void {
     this.send(status, JSON.stringify(body));
   }
 
-  error(err: unknown, closeConnection = false): void {
-    const e = toAppError(err);
-    const status = HTTP_STATUS[e.code];
-    const retry = e.details.retryAfterMs;
-    const body = JSON.stringify({ error: { code: e.code, message: e.message, ...(retry ? { retryAfterMs: retry } : {}) } });
-    this.send(status, body, 'application/json', retry ? [['Retry-After', String(Math.ceil(retry / 1000))]] : [], closeConnection);
+  /** Answers an error: its code's status (or `status`), `{error: {code, message, retryAfterMs?}}`, Retry-After. */
+  error(err: unknown, o: { close?: boolean; status?: number } = {}): void {
+    const a = errorAnswer(err);
+    this.send(o.status ?? a.status, a.body, 'application/json', a.headers, o.close ?? false);
   }
 
   /**
    * Reads the body up to `max` bytes; beyond it answers 413 and rejects. A body that has not
    * arrived whole within `timeoutMs` (a slow-POST attack: uWS has no timer once the headers are
-   * in) is answered 408 and the connection closed.
+   * in) is answered 408 and the connection closed. uWS hands the body only to a reader attached
+   * before the handler's first await: call this first (src/transport/route.ts does).
    */
   body(max: number, timeoutMs = 30_000): Promise<Buffer> {
     return new Promise((resolve, reject) => {
@@ -133,15 +154,7 @@ export class Res {
         if (failed) return;
         failed = true;
         const err = new AppError('bad_request', `request body not received within ${timeoutMs} ms`);
-        if (!this.done && !this.aborted) {
-          this.done = true;
-          this.res.cork(() => {
-            this.res.writeStatus(STATUS_TEXT[408]!).writeHeader('Content-Type', 'application/json');
-            for (const [k, v] of SECURITY_HEADERS) this.res.writeHeader(k, v);
-            this.res.writeHeader('Content-Security-Policy', DEFAULT_CSP);
-            this.res.end(JSON.stringify({ error: { code: err.code, message: err.message } }), true);
-          });
-        }
+        this.error(err, { status: 408, close: true });
         reject(err);
       }, timeoutMs);
       this.res.onAborted(() => {
@@ -179,7 +192,7 @@ export function bearer(authorization: string): string | undefined {
 export function parseJsonBody(buf: Buffer): unknown {
   try {
     return JSON.parse(buf.toString('utf8'));
-  } catch {
-    throw new AppError('bad_request', 'body is not valid JSON');
+  } catch (err) {
+    throw new AppError('bad_request', 'body is not valid JSON', {}, { cause: err });
   }
 }

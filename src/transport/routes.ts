@@ -1,5 +1,5 @@
 // The HTTP routes of PROTOCOL section 1 (and `POST /v1/usage`, documented in docs/protocol-notes.md).
-import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { TemplatedApp } from 'uWebSockets.js';
 import { z } from 'zod';
 import { timingSafeEqual } from 'node:crypto';
 import { credentialsSchema, passwordChangeSchema, registrationSchema, type AuthService } from '../auth/service.js';
@@ -8,7 +8,8 @@ import { AppError, badRequest } from '../protocol/errors.js';
 import type { RunService } from '../runs/service.js';
 import { pageQuery, type ThreadService } from '../runs/threads.js';
 import { RateLimiter } from '../session/rate-limit.js';
-import { bearer, clientAddress, parseJsonBody, readReq, Res, type Req } from './http.js';
+import { bearer, parseJsonBody, type Req } from './http.js';
+import { checkingCredential, router } from './route.js';
 
 export interface RouteDeps {
   auth: AuthService;
@@ -33,8 +34,6 @@ export interface RouteDeps {
   };
 }
 
-type Handler = (req: Req, res: Res) => Promise<void>;
-
 const AUTH_BODY_MAX = 16 * 1024;
 
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {
@@ -48,18 +47,11 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway:
   const sec = d.security ?? {};
   const bodyTimeout = sec.bodyTimeoutMs ?? 30_000;
   const perUser = new RateLimiter(sec.httpRequestsPerMinute ?? 600, 60_000);
-  const route = (paramCount: number, handler: Handler) => (res: HttpResponse, req: HttpRequest) => {
-    const r = new Res(res);
-    const request = readReq(req, paramCount, clientAddress(res, req, sec.clientAddressHeader));
-    handler(request, r).catch((err: unknown) => {
-      if (!(err instanceof AppError)) d.log.error({ err: err instanceof Error ? err.message : String(err), path: request.path }, 'request failed');
-      r.error(err);
-    });
-  };
+  const route = router({ log: d.log, bodyTimeoutMs: bodyTimeout, clientAddressHeader: sec.clientAddressHeader });
   /** Every bearer route: a valid, unrevoked token, then the caller's HTTP request budget. */
   const authed = async (req: Req): Promise<string> => {
     const token = bearer(req.headers.authorization);
-    const user = token ? await d.auth.authenticate(token) : undefined;
+    const user = token ? await checkingCredential([token], () => d.auth.authenticate(token)) : undefined;
     if (!user) throw new AppError('unauthorized', 'a valid bearer token is required');
     const wait = perUser.take(user.userId);
     if (wait > 0) throw new AppError('rate_limited', 'too many requests', { retryAfterMs: wait });
@@ -75,16 +67,16 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway:
     if (!d.accepting()) throw new AppError('unavailable', 'the server is shutting down; retry on another node or later');
   };
 
-  app.get('/healthz', route(0, async (_req, res) => res.json(200, { status: 'ok' })));
-  app.get('/readyz', route(0, async (_req, res) => {
+  app.get('/healthz', route({}, async (_req, res) => res.json(200, { status: 'ok' })));
+  app.get('/readyz', route({}, async (_req, res) => {
     const ok = d.accepting() && (await d.ready());
     res.json(ok ? 200 : 503, { status: ok ? 'ready' : 'unavailable' });
   }));
-  app.get('/metrics', route(0, async (req, res) => {
+  app.get('/metrics', route({}, async (req, res) => {
     if (!metricsAllowed(req)) throw new AppError('unauthorized', 'metrics need the METRICS_TOKEN bearer token');
     res.send(200, d.metrics(), 'text/plain; version=0.0.4');
   }));
-  const notFound = route(0, async (req, res) => {
+  const notFound = route({}, async (req, res) => {
     res.json(404, { error: { code: 'not_found', message: `no route ${req.method.toUpperCase()} ${req.path}` } });
   });
   if (!opts.gateway) {
@@ -92,50 +84,48 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway:
     return;
   }
 
-  app.post('/v1/auth/register', route(0, async (req, res) => {
+  app.post('/v1/auth/register', route({ body: AUTH_BODY_MAX }, async (req, res) => {
     guardAccepting();
-    const body = parse(registrationSchema, parseJsonBody(await res.body(AUTH_BODY_MAX, bodyTimeout)));
+    const body = parse(registrationSchema, parseJsonBody(await req.body()));
     res.json(201, await d.auth.register(body, req.address));
   }));
 
-  app.post('/v1/auth/login', route(0, async (req, res) => {
-    const body = parse(credentialsSchema, parseJsonBody(await res.body(AUTH_BODY_MAX, bodyTimeout)));
-    const { token, expiresAt, userId } = await d.auth.login(body, req.address);
+  app.post('/v1/auth/login', route({ body: AUTH_BODY_MAX }, async (req, res) => {
+    const body = parse(credentialsSchema, parseJsonBody(await req.body()));
+    const { token, expiresAt, userId } = await checkingCredential([body.password], () => d.auth.login(body, req.address));
     res.json(200, { token, expiresAt: expiresAt.toISOString(), userId });
   }));
 
   // Not in PROTOCOL section 1 (docs/protocol-notes.md): revoke every token of the caller.
-  app.post('/v1/auth/logout', route(0, async (req, res) => {
+  app.post('/v1/auth/logout', route({}, async (req, res) => {
     const userId = await authed(req);
     const version = await d.auth.logout(userId);
     sec.onRevoked?.(userId, version);
     res.json(200, { revoked: true });
   }));
 
-  app.post('/v1/auth/password', route(0, async (req, res) => {
-    const pending = res.body(AUTH_BODY_MAX, bodyTimeout);
-    pending.catch(() => undefined);
+  app.post('/v1/auth/password', route({ body: AUTH_BODY_MAX }, async (req, res) => {
     const userId = await authed(req);
-    const body = parse(passwordChangeSchema, parseJsonBody(await pending));
-    const { token, expiresAt } = await d.auth.changePassword(userId, body, req.address);
+    const body = parse(passwordChangeSchema, parseJsonBody(await req.body()));
+    const { token, expiresAt } = await checkingCredential([body.currentPassword, body.newPassword], () => d.auth.changePassword(userId, body, req.address));
     const version = await d.auth.tokenVersion(userId);
     if (version !== undefined) sec.onRevoked?.(userId, version);
     res.json(200, { token, expiresAt: expiresAt.toISOString(), userId });
   }));
 
-  app.post('/v1/auth/ws-ticket', route(0, async (req, res) => {
+  app.post('/v1/auth/ws-ticket', route({}, async (req, res) => {
     const userId = await authed(req);
     const { ticket, expiresAt } = await d.auth.issueTicket(userId);
     res.json(200, { ticket, expiresAt: expiresAt.toISOString() });
   }));
 
-  app.get('/v1/threads', route(0, async (req, res) => {
+  app.get('/v1/threads', route({}, async (req, res) => {
     const userId = await authed(req);
     const q = parse(pageQuery, Object.fromEntries(req.query));
     res.json(200, await d.threads.list(userId, q));
   }));
 
-  app.get('/v1/threads/:threadId', route(1, async (req, res) => {
+  app.get('/v1/threads/:threadId', route({ params: 1 }, async (req, res) => {
     const userId = await authed(req);
     res.json(200, await d.threads.get(userId, req.params[0] ?? ''));
   }));
@@ -144,7 +134,7 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway:
     after: z.coerce.number().int().min(0).max(2 ** 31 - 1).default(0),
     limit: z.coerce.number().int().min(1).max(1000).default(1000),
   });
-  app.get('/v1/runs/:runId/events', route(1, async (req, res) => {
+  app.get('/v1/runs/:runId/events', route({ params: 1 }, async (req, res) => {
     const userId = await authed(req);
     const q = parse(eventsQuery, Object.fromEntries(req.query));
     const runId = req.params[0] ?? '';
@@ -153,12 +143,9 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway:
     res.send(200, `{"runId":${JSON.stringify(runId)},"events":[${events.map((e) => e.json).join(',')}]}`);
   }));
 
-  app.post('/v1/usage', route(0, async (req, res) => {
-    // uWS delivers the body only to a reader attached before the first await.
-    const pending = res.body(d.bodyMaxBytes, bodyTimeout);
-    pending.catch(() => undefined);
+  app.post('/v1/usage', route({ body: d.bodyMaxBytes }, async (req, res) => {
     const userId = await authed(req);
-    const body = await pending;
+    const body = await req.body();
     const inserted = await d.uploadUsage(userId, body.toString('utf8'), req.headers.contentType);
     res.json(201, { inserted });
   }));

@@ -3,7 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TemplatedApp } from 'uWebSockets.js';
-import { Res } from './http.js';
+import type { Logger } from '../log/logger.js';
+import { router } from './route.js';
 
 const WEB_DIR = join(import.meta.dirname, '..', '..', 'web');
 const CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -40,22 +41,21 @@ async function build(): Promise<Map<string, Asset>> {
 const ORIGINS_META = '<meta name="agentwire-allowed-origins" content="">';
 const escapeAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-export function registerWebApp(app: TemplatedApp, allowedOrigins?: () => readonly string[]): void {
+export function registerWebApp(app: TemplatedApp, log: Logger, allowedOrigins?: () => readonly string[]): void {
+  const route = router({ log });
   for (const path of ['/', '/app.js', '/app.css']) {
-    app.get(path, (res) => {
-      const r = new Res(res);
-      assets ??= build();
-      assets.then(
-        (map) => {
-          const a = map.get(path)!;
-          const body = path === '/' && allowedOrigins ? a.body.replace(ORIGINS_META, ORIGINS_META.replace('content=""', `content="${escapeAttr(allowedOrigins().join(' '))}"`)) : a.body;
-          r.send(200, body, a.type, [['Content-Security-Policy', CSP]]);
-        },
-        (err: unknown) => {
+    app.get(
+      path,
+      route({}, async (_req, res) => {
+        assets ??= build().catch((err: unknown) => {
+          // Built again on the next request; this one is answered `internal`, the log has why.
           assets = undefined;
-          r.error(err);
-        },
-      );
-    });
+          throw err;
+        });
+        const a = (await assets).get(path)!;
+        const body = path === '/' && allowedOrigins ? a.body.replace(ORIGINS_META, ORIGINS_META.replace('content=""', `content="${escapeAttr(allowedOrigins().join(' '))}"`)) : a.body;
+        res.send(200, body, a.type, [['Content-Security-Policy', CSP]]);
+      }),
+    );
   }
 }

@@ -3,8 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type WebSocket, type us_socket_context_t } from 'uWebSockets.js';
 import type { AuthService } from '../auth/service.js';
-import type { Logger } from '../log/logger.js';
+import { withoutSecrets, type Logger } from '../log/logger.js';
 import { decodeClientFrame } from '../protocol/decode.js';
+import { AppError, badRequest, errorFrame, unavailable } from '../protocol/errors.js';
 import type { RunService } from '../runs/service.js';
 import type { SendResult, SocketChannel, SocketSink } from '../session/cursor.js';
 import type { FrameHandler } from '../session/frames.js';
@@ -12,13 +13,14 @@ import type { SessionHub } from '../session/hub.js';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { ATTR, SPAN, Telemetry } from '../telemetry/index.js';
 import { RateLimiter } from '../session/rate-limit.js';
-import { DEFAULT_CSP, SECURITY_HEADERS, bearer } from './http.js';
+import { bearer } from './http.js';
+import { acceptUpgrade, recordClose, recordOpen, refuseUpgrade, type Opening } from './upgrade.js';
 
 export const SUBPROTOCOL = 'agentwire.v1';
 const BEARER_PREFIX = 'bearer.';
 export const CLOSE_TOKEN_EXPIRED = 4401;
 
-interface SocketData {
+interface SocketData extends Opening<SocketData> {
   userId: string;
   socketId: string;
   expiresAt: number;
@@ -153,24 +155,6 @@ function credential(protocols: string, authorization: string, query: string): { 
   return undefined;
 }
 
-function refuseUpgrade(
-  res: HttpResponse,
-  status: '400 Bad Request' | '401 Unauthorized' | '403 Forbidden' | '429 Too Many Requests' | '503 Service Unavailable',
-  code: string,
-  message: string,
-  span?: Span,
-  retryAfterMs?: number,
-): void {
-  if (span) endUpgradeSpan(span, Number.parseInt(status, 10), code);
-  res.cork(() => {
-    res.writeStatus(status).writeHeader('Content-Type', 'application/json');
-    for (const [k, v] of SECURITY_HEADERS) res.writeHeader(k, v);
-    res.writeHeader('Content-Security-Policy', DEFAULT_CSP);
-    if (retryAfterMs !== undefined) res.writeHeader('Retry-After', String(Math.ceil(retryAfterMs / 1000)));
-    res.end(JSON.stringify({ error: { code, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) } }));
-  });
-}
-
 /** Settles with 'timeout' if `p` has not settled within `ms`. */
 function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
@@ -198,6 +182,42 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): SocketRegistry 
     return allowed.includes('*') || allowed.includes(origin);
   };
 
+  /** A socket's life after the upgrade: its sink, its session, its expiry, then session_ready. */
+  const startSession = (ws: WebSocket<SocketData>): void => {
+    const data = ws.getUserData();
+    d.log.debug({ userId: data.userId, socketId: data.socketId }, 'socket opened');
+    const sink = new UwsSink(data.socketId, ws);
+    data.sink = sink;
+    sockets.add(data.userId, data.socketId, data.tokenVersion, sink);
+    data.release?.();
+    const channel = d.hub.open(data.userId, sink);
+    data.channel = channel;
+    data.pending = 0;
+    data.queue = new Promise<void>((resolve) => (data.ready = resolve));
+    if (Number.isFinite(data.expiresAt)) {
+      // Timers over 2^31-1 ms fire at once; tokens live at most a week, well under that.
+      const ms = Math.max(0, Math.min(data.expiresAt - Date.now(), 2 ** 31 - 1));
+      data.expiryTimer = setTimeout(() => sink.close(CLOSE_TOKEN_EXPIRED, 'token expired; reconnect with a new one'), ms);
+    }
+    d.runs
+      .sessionSnapshot(data.userId)
+      .then(({ runs, asOf }) => {
+        d.hub.ready(channel, asOf, {
+          type: 'session_ready',
+          sessionId: data.socketId,
+          userId: data.userId,
+          serverTime: new Date().toISOString(),
+          limits: { maxFrameBytes: d.maxFrameBytes, requestsPerMinute: d.requestsPerMinute },
+          runs,
+        });
+        data.ready?.();
+      })
+      .catch((err: unknown) => {
+        d.log.error({ err, userId: data.userId, socketId: data.socketId }, 'session snapshot failed');
+        sink.close(1011, 'internal error; reconnect');
+      });
+  };
+
   app.ws<SocketData>('/v1/ws', {
     compression: uWS.DISABLED,
     // uWS drops a frame over its own limit without a close frame; ours is enforced in `message`
@@ -221,12 +241,16 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): SocketRegistry 
       res.onAborted(() => {
         aborted = true;
       });
-      // RFC 6455 asks for `Connection: Upgrade`; with `close` uWS tears the accepted socket down.
-      if (!connection.includes('upgrade') || /\bclose\b/.test(connection))
-        return refuseUpgrade(res, '400 Bad Request', 'bad_request', 'a WebSocket upgrade needs "Connection: Upgrade"', span);
-      if (!originAllowed(origin)) return refuseUpgrade(res, '403 Forbidden', 'forbidden', 'origin not allowed', span);
-      if (!d.accepting()) return refuseUpgrade(res, '503 Service Unavailable', 'unavailable', 'the server is shutting down', span);
-      if (!cred) return refuseUpgrade(res, '401 Unauthorized', 'unauthorized', 'a token or ticket is required', span);
+      const refuse = (err: AppError): void => {
+        const status = refuseUpgrade(res, err);
+        endUpgradeSpan(span, status, err.code);
+      };
+      // RFC 6455 asks for `Connection: Upgrade`; uWS marks a request that says `close` (or any
+      // five-letter value) "close the connection", and would close the socket it upgrades.
+      if (!connection.includes('upgrade') || /\bclose\b/.test(connection)) return refuse(badRequest('a WebSocket upgrade needs "Connection: Upgrade"'));
+      if (!originAllowed(origin)) return refuse(new AppError('forbidden', 'origin not allowed'));
+      if (!d.accepting()) return refuse(unavailable('the server is shutting down'));
+      if (!cred) return refuse(new AppError('unauthorized', 'a token or ticket is required'));
       const offered = protocols.split(',').map((p) => p.trim());
       // Answer with our protocol only; the token offered beside it is never echoed.
       const chosen = offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : '';
@@ -247,12 +271,13 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): SocketRegistry 
           };
           // A credential check that hangs (a database or identity provider that does not answer)
           // must not hold the connection: uWS has no timer on it once the request is in.
-          if ((await within(check(), upgradeTimeoutMs)) === 'timeout') throw new Error('credential check timed out');
+          if ((await within(check(), upgradeTimeoutMs)) === 'timeout') throw new Error(`credential check timed out after ${upgradeTimeoutMs} ms`);
         } catch (err) {
           auth.setStatus({ code: SpanStatusCode.ERROR, message: 'unavailable' });
           auth.end();
-          d.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'upgrade authentication failed');
-          if (!aborted) refuseUpgrade(res, '503 Service Unavailable', 'unavailable', 'try again later', span);
+          // The error came from checking this credential: it must not reach the log, whatever quoted it.
+          d.log.warn({ err: withoutSecrets(err, [cred.value]) }, 'upgrade authentication failed');
+          if (!aborted) refuse(unavailable('try again later', err));
           else span.end();
           return;
         }
@@ -262,15 +287,15 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): SocketRegistry 
           span.end();
           return;
         }
-        if (!user) return refuseUpgrade(res, '401 Unauthorized', 'unauthorized', 'invalid token or ticket', span);
+        if (!user) return refuse(new AppError('unauthorized', 'invalid token or ticket'));
         // The server may have begun shutting down while the credential was checked.
-        if (!d.accepting()) return refuseUpgrade(res, '503 Service Unavailable', 'unavailable', 'the server is shutting down', span);
+        if (!d.accepting()) return refuse(unavailable('the server is shutting down'));
         const userId = user.userId;
         const inFlight = opening.get(userId) ?? 0;
         if (sockets.count(userId) + inFlight >= maxSockets)
-          return refuseUpgrade(res, '429 Too Many Requests', 'rate_limited', `at most ${maxSockets} open sockets per user`, span, 1000);
-        // Counted until `open` runs (or, should it never run, for a second), so parallel upgrades
-        // cannot overshoot; `open` then counts the socket itself.
+          return refuse(new AppError('rate_limited', `at most ${maxSockets} open sockets per user`, { retryAfterMs: 1000 }));
+        // Counted until the session starts (or, should it never start, for a second), so parallel
+        // upgrades cannot overshoot; the session then counts the socket itself.
         opening.set(userId, inFlight + 1);
         let reserved = true;
         const release = () => {
@@ -282,50 +307,15 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): SocketRegistry 
         };
         setTimeout(release, 1000).unref();
         const data: SocketData = { userId: user.userId, socketId: randomUUID(), expiresAt: user.expiresAt, tokenVersion: user.tokenVersion, release };
-        // Deliberately not inside res.cork(): in this uWS build, cork() after an asynchronous
-        // upgrade can misread the upgraded socket's memory as HTTP state and close it right after
-        // `open` (uNetworking/uWebSockets#1928, fixed upstream by #1929). uWS prints a warning
-        // about the missing cork on stderr; a dropped socket would be worse.
         if (span.isRecording()) span.setAttributes({ [ATTR.userId]: data.userId, [ATTR.socketId]: data.socketId });
         endUpgradeSpan(span, 101);
-        res.upgrade(data, key, chosen, extensions, context);
+        // `open` only records the socket; the session starts here, once uWS is done (upgrade.ts says why).
+        const ws = acceptUpgrade(res, data, key, chosen, extensions, context);
+        if (ws) startSession(ws);
       })();
     },
 
-    open: (ws) => {
-      const data = ws.getUserData();
-      d.log.debug({ userId: data.userId, socketId: data.socketId }, 'socket opened');
-      const sink = new UwsSink(data.socketId, ws);
-      data.sink = sink;
-      sockets.add(data.userId, data.socketId, data.tokenVersion, sink);
-      data.release?.();
-      const channel = d.hub.open(data.userId, sink);
-      data.channel = channel;
-      data.pending = 0;
-      data.queue = new Promise<void>((resolve) => (data.ready = resolve));
-      if (Number.isFinite(data.expiresAt)) {
-        // Timers over 2^31-1 ms fire at once; tokens live at most a week, well under that.
-        const ms = Math.max(0, Math.min(data.expiresAt - Date.now(), 2 ** 31 - 1));
-        data.expiryTimer = setTimeout(() => sink.close(CLOSE_TOKEN_EXPIRED, 'token expired; reconnect with a new one'), ms);
-      }
-      d.runs
-        .sessionSnapshot(data.userId)
-        .then(({ runs, asOf }) => {
-          d.hub.ready(channel, asOf, {
-            type: 'session_ready',
-            sessionId: data.socketId,
-            userId: data.userId,
-            serverTime: new Date().toISOString(),
-            limits: { maxFrameBytes: d.maxFrameBytes, requestsPerMinute: d.requestsPerMinute },
-            runs,
-          });
-          data.ready?.();
-        })
-        .catch((err: unknown) => {
-          d.log.error({ err: err instanceof Error ? err.message : String(err) }, 'session snapshot failed');
-          sink.close(1011, 'internal error; reconnect');
-        });
-    },
+    open: recordOpen,
 
     message: (ws, message, isBinary) => {
       const data = ws.getUserData();
@@ -356,21 +346,13 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): SocketRegistry 
           if (channel.closed) return;
           if (wait > 0) {
             const ids = decoded.ok ? { ...('requestId' in decoded.frame ? { requestId: decoded.frame.requestId } : {}), ...('runId' in decoded.frame ? { runId: decoded.frame.runId } : {}) } : {};
-            channel.sink.send(JSON.stringify({ type: 'error', code: 'rate_limited', message: 'too many frames', retryAfterMs: wait, ...ids }));
+            channel.sink.send(JSON.stringify(errorFrame(new AppError('rate_limited', 'too many frames', { retryAfterMs: wait }), ids)));
             return;
           }
           if (decoded.ok) return d.frames.handle(channel, decoded.frame);
-          channel.sink.send(
-            JSON.stringify({
-              type: 'error',
-              code: 'bad_request',
-              message: decoded.message,
-              ...(decoded.requestId !== undefined ? { requestId: decoded.requestId } : {}),
-              ...(decoded.runId !== undefined ? { runId: decoded.runId } : {}),
-            }),
-          );
+          channel.sink.send(JSON.stringify(errorFrame(badRequest(decoded.message), { requestId: decoded.requestId, runId: decoded.runId })));
         })
-        .catch((err: unknown) => d.log.error({ err: err instanceof Error ? err.message : String(err) }, 'frame handling failed'))
+        .catch((err: unknown) => d.log.error({ err, userId: data.userId, socketId: data.socketId }, 'frame handling failed'))
         .finally(() => {
           data.pending = (data.pending ?? 1) - 1;
         });
@@ -382,6 +364,7 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): SocketRegistry 
     },
 
     close: (ws, code) => {
+      recordClose(ws);
       const data = ws.getUserData();
       d.log.debug({ userId: data.userId, socketId: data.socketId, code }, 'socket closed');
       if (data.sink) data.sink.closed = true;

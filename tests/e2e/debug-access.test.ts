@@ -7,6 +7,7 @@ import { machines } from '../../machines/index.js';
 import { machineGraph } from '../../src/debug/graph.js';
 import { primaryBackend } from '../helpers/backends.js';
 import { TestClient, UpgradeRefused } from '../helpers/client.js';
+import { rawUpgrade } from '../helpers/raw-upgrade.js';
 import { startServer, type TestServer, type TestUser } from '../helpers/server.js';
 
 const TOKEN = 'debug-token-for-the-access-test-0123456789';
@@ -27,7 +28,8 @@ describe(`visualizer access on ${primaryBackend}`, () => {
   beforeAll(async () => {
     [off, on] = await Promise.all([
       startServer(primaryBackend),
-      startServer(primaryBackend, { env: { DEBUG_ENABLED: 'true', DEBUG_TOKEN: TOKEN, ADMIN_USERS: 'boss_admin, other' } }),
+      // A short body timeout: a body the server failed to read is a 408 in seconds, not a hang.
+      startServer(primaryBackend, { env: { DEBUG_ENABLED: 'true', DEBUG_TOKEN: TOKEN, ADMIN_USERS: 'boss_admin, other', HTTP_BODY_TIMEOUT_MS: '3000' } }),
     ]);
     admin = await on.register('boss_admin');
     user = await on.register('plain_user');
@@ -90,6 +92,37 @@ describe(`visualizer access on ${primaryBackend}`, () => {
     const cookie = ok.headers.get('set-cookie') ?? '';
     expect(cookie).toMatch(/^aw_debug=[^;]+; Path=\/debug; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
     expect((await get('/debug/api/machines', { cookie: cookie.split(';')[0]! })).status).toBe(200);
+  });
+
+  // The access check reads the database for a JWT; the body must be taken before that await.
+  it('reads the sign-in body of a request that also carries a JWT (header or cookie)', async () => {
+    const post = (body: unknown, headers: Record<string, string>) => fetch(`${on.url}/debug/session`, { method: 'POST', headers, body: JSON.stringify(body) });
+    const withHeader = await post({ username: 'boss_admin', password: admin.password }, { authorization: `Bearer ${user.token}` });
+    expect(withHeader.status).toBe(200);
+    expect(await withHeader.json()).toEqual({ who: 'boss_admin' });
+    const withCookie = await post({ token: TOKEN }, { cookie: `aw_debug=${admin.token}` });
+    expect(withCookie.status).toBe(200);
+    expect(await withCookie.json()).toEqual({ who: 'debug-token' });
+  });
+
+  it('refuses a feed socket with the same answer as every refused upgrade: JSON error, security headers, CSP', async () => {
+    const api = await rawUpgrade(on, {});
+    expect(api.status).toBe(401);
+    const cases: Array<[Record<string, string>, number, string]> = [
+      [{}, 401, 'unauthorized'],
+      [{ cookie: `aw_debug=${user.token}` }, 403, 'forbidden'],
+      [{ authorization: `Bearer ${TOKEN}`, origin: 'https://evil.example' }, 403, 'forbidden'],
+    ];
+    for (const [headers, status, code] of cases) {
+      const raw = await rawUpgrade(on, headers, '', '/debug/ws');
+      expect(raw.status).toBe(status);
+      expect(JSON.parse(raw.body)).toMatchObject({ error: { code } });
+      expect(raw.headers['content-type']).toBe('application/json');
+      for (const h of ['content-security-policy', 'x-content-type-options', 'cache-control', 'referrer-policy', 'x-frame-options', 'cross-origin-resource-policy']) {
+        expect(raw.headers[h], h).toBe(api.headers[h]);
+      }
+      expect(raw.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+    }
   });
 
   it('opens the feed socket only for the token or an admin, and only from this server\'s pages', async () => {

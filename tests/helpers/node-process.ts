@@ -13,6 +13,8 @@ export interface NodeProcess {
   wsUrl: string;
   nodeId: string;
   lines: string[];
+  /** What the process wrote to stderr, as it came (also interleaved into `lines`). */
+  stderr: string[];
   exited: Promise<number | null>;
   kill(signal: NodeJS.Signals): void;
   /** Peak resident memory (VmHWM) in KiB, read from /proc while the process lives. */
@@ -44,6 +46,7 @@ export function startNode(env: Record<string, string>, script = 'tests/faults/fi
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
+  const stderr: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -57,12 +60,16 @@ export function startNode(env: Record<string, string>, script = 'tests/faults/fi
         wsUrl: `${parsed.url.replace('http', 'ws')}/v1/ws`,
         nodeId: parsed.node,
         lines,
+        stderr,
         exited,
         kill: (signal) => child.kill(signal),
         peakRssKb: () => readPeakRss(child.pid!),
       });
     });
-    child.stderr!.on('data', (d: Buffer) => lines.push(d.toString()));
+    child.stderr!.on('data', (d: Buffer) => {
+      lines.push(d.toString());
+      stderr.push(d.toString());
+    });
     void exited.then((code) => reject(new Error(`node exited with ${code} before listening:\n${lines.slice(-20).join('\n')}`)));
   });
 }

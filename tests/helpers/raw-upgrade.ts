@@ -12,8 +12,8 @@ export interface RawAnswer {
 }
 
 /** An upgrade request by hand: the 101 with its headers, or the refusal with its body. */
-export function rawUpgrade(server: TestServer, headers: Record<string, string>, query = ''): Promise<RawAnswer> {
-  const url = new URL(`${server.url}/v1/ws${query}`);
+export function rawUpgrade(server: TestServer, headers: Record<string, string>, query = '', path = '/v1/ws'): Promise<RawAnswer> {
+  const url = new URL(`${server.url}${path}${query}`);
   return new Promise((resolve, reject) => {
     const req = httpRequest({
       host: url.hostname,
