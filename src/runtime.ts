@@ -198,7 +198,7 @@ export class Runtime {
       onCancel: (runId, reason) => void worker?.abort(runId, reason),
       onQueued: () => worker?.wake(),
       onReconnect: () => {
-        hub?.repairAll();
+        hub?.repairAll(true);
         worker?.wake();
       },
     });
