@@ -103,7 +103,7 @@ export class Runtime {
     const applied = await migrate(db);
     if (applied.length > 0) log.info({ applied }, 'migrations applied');
 
-    const queue = new RunQueue(db, log, { expireInSeconds: Math.ceil(config.runTimeoutMs / 1000) + 300 });
+    const queue = new RunQueue(db, log);
     this.queue = queue;
     await queue.start();
 
@@ -144,11 +144,7 @@ export class Runtime {
         worker?.wake();
         notifier.publishQueued();
       },
-      runQueued: (runId) => {
-        if (worker?.offer(runId)) return;
-        worker?.wake();
-        notifier.publishQueued();
-      },
+      reserveSlot: () => worker?.reserve(),
       abortRun: (runId, reason) => {
         if (!worker?.abort(runId, reason)) notifier.publishCancel(runId, reason);
       },
@@ -167,15 +163,7 @@ export class Runtime {
             log,
             usageFor: (userId) => usageReader(db, userId),
             history: (threadId, runId) => threads.history(threadId, runId),
-            afterTerminal: async (tx, run) => {
-              await queue.completeInTx(tx, run.id);
-              if (await runs.promoteNext(tx, run.thread_id)) {
-                setImmediate(() => {
-                  worker?.wake();
-                  notifier.publishQueued();
-                });
-              }
-            },
+            afterTerminal: (lock) => runs.promoteNext(lock),
             toolTimeoutMs: config.toolTimeoutMs,
             runTimeoutMs: config.runTimeoutMs,
             telemetry: this.telemetry,
@@ -186,6 +174,8 @@ export class Runtime {
             pollIntervalMs: this.o.pollIntervalMs ?? 2_000,
             nodeId: this.nodeId,
             leaseMs: config.leaseMs,
+            maxAttempts: config.runMaxAttempts,
+            retryDelayMs: config.runRetryDelayMs,
             telemetry: this.telemetry,
             ...(feed ? { inspector: feed } : {}),
           },
@@ -325,6 +315,12 @@ export class Runtime {
 
   private metrics(): string {
     return this.telemetry.registry.render();
+  }
+
+  /** The run queue (for tests and tools that inspect state, through pg-boss's API). */
+  get runQueue(): RunQueue {
+    if (!this.queue) throw new Error('runtime not started');
+    return this.queue;
   }
 
   /** The database (for tests and tools that inspect state). */
