@@ -33,6 +33,7 @@ import { HttpServer } from './transport/server.js';
 import { parseUsageUpload, sampleUsage } from './usage/index.js';
 import type { TracerProvider } from '@opentelemetry/api';
 import { Telemetry } from './telemetry/index.js';
+import { EventLoopLag } from './telemetry/event-loop.js';
 import { createTracing, type Tracing } from './telemetry/tracing.js';
 import { DebugAccess } from './debug/access.js';
 import { DebugFeed } from './debug/feed.js';
@@ -71,6 +72,7 @@ export class Runtime {
   /** Tracer and metrics of this runtime (tests read the metrics through /metrics). */
   readonly telemetry: Telemetry;
   private stopPromise: Promise<void> | undefined;
+  private eventLoopLag: EventLoopLag | undefined;
   readonly nodeId: string;
   port = 0;
 
@@ -311,6 +313,7 @@ export class Runtime {
     r.counterFrom('agentwire_run_attempts_total', 'Run attempts this node ended, by outcome.', outcomes);
     r.counterFrom('agentwire_run_takeovers_total', 'Runs this node took over after their lease lapsed.', () => this.worker?.stats.takeovers ?? 0);
     r.counterFrom('agentwire_statechart_rejections_total', 'Events the run statechart refused.', () => this.worker?.stats.refusedEvents ?? 0);
+    this.eventLoopLag = new EventLoopLag(r);
   }
 
   private metrics(): string {
@@ -357,6 +360,7 @@ export class Runtime {
     await this.notifier?.stop();
     await this.queue?.stop().catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'queue stop failed'));
     await this.db?.close();
+    this.eventLoopLag?.stop();
     await this.tracing?.shutdown().catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'trace exporter shutdown failed'));
   }
 }
