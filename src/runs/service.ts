@@ -95,8 +95,9 @@ export class RunService {
     this.d.onAccepted?.(userId, result.accepted.runId);
     handoff.committed();
     // The new run is accepted whatever happens here; a cancel that fails is logged, and the new
-    // run then waits its turn behind the old one (onBusy enqueue).
-    for (const run of result.interrupt) {
+    // run then waits its turn behind the old one (onBusy enqueue). Newest first: the waiting runs
+    // end before the running one, whose end would otherwise give the thread to one of them.
+    for (const run of [...result.interrupt].reverse()) {
       await this.cancelRun(run, 'interrupted by a newer request').catch((err: unknown) => this.d.onInterruptFailed?.(run.id, err));
     }
     return result.accepted;
