@@ -378,7 +378,7 @@ export class RunWorker {
       if (run.cancel_reason) controller.abort(new RunAborted('cancel', run.cancel_reason));
       // A run with nothing stored (its first attempt, nearly always) has no log to rebuild from.
       const stored =
-        run.last_seq === 0 ? [] : (await retryWhileUnreachable(() => readEvents(this.db, run.id, 0, 100_000), controller.signal)).map((s) => s.event as RunEvent);
+        run.last_seq === 0 ? [] : (await retryWhileUnreachable(() => readEvents(this.db, run.id, 0, 100_000), this.stopping.signal)).map((s) => s.event as RunEvent);
       const last = stored[stored.length - 1];
       if (last && isTerminal(last.type)) {
         // Finished before, but its row was not updated (the finish's outcome was lost): mend it.
