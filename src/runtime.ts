@@ -152,7 +152,7 @@ export class Runtime {
       },
       onAccepted: (userId, runId) => hub?.runActive(userId, runId),
       telemetry: this.telemetry,
-      onInterruptFailed: (runId, err) => log.warn({ runId, err: err instanceof Error ? err.message : String(err) }, 'interrupting a run failed'),
+      onInterruptFailed: (runId, err) => log.warn({ runId, err }, 'interrupting a run failed'),
     });
     const worker: RunWorker | undefined = working
       ? new RunWorker(
@@ -294,7 +294,7 @@ export class Runtime {
       this.revocationTimer = setInterval(() => {
         server.sockets
           ?.check(async (ids) => new Map([...(await tokenStates(db, ids))].map(([id, st]) => [id, st.tokenVersion])))
-          .catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'revocation check failed'));
+          .catch((err: unknown) => log.warn({ err }, 'revocation check failed'));
       }, config.security.revocationCheckMs);
     }
     this.acceptingWork = true;
@@ -358,9 +358,9 @@ export class Runtime {
     this.hub?.closeAll(1001, 'server shutting down; reconnect and resume');
     await this.worker?.stop();
     await this.notifier?.stop();
-    await this.queue?.stop().catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'queue stop failed'));
+    await this.queue?.stop().catch((err: unknown) => this.o.log.warn({ err }, 'queue stop failed'));
     await this.db?.close();
     this.eventLoopLag?.stop();
-    await this.tracing?.shutdown().catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'trace exporter shutdown failed'));
+    await this.tracing?.shutdown().catch((err: unknown) => this.o.log.warn({ err }, 'trace exporter shutdown failed'));
   }
 }

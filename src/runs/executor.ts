@@ -167,7 +167,7 @@ export async function executeRun(
         await terminal({ type: 'agent_error', code: 'timeout', message: reason.message, retryable: true });
         return 'failed';
       }
-      deps.log.warn({ runId: run.id, err: err instanceof Error ? err.message : String(err) }, 'run failed');
+      deps.log.warn({ runId: run.id, err }, 'run failed');
       await terminal(errorEvent(err));
       return 'failed';
     } catch (inner) {
