@@ -34,6 +34,7 @@ import { HttpServer } from './transport/server.js';
 import { parseUsageUpload, sampleUsage } from './usage/index.js';
 import type { TracerProvider } from '@opentelemetry/api';
 import { Telemetry } from './telemetry/index.js';
+import { EventLoopLag } from './telemetry/event-loop.js';
 import { createTracing, type Tracing } from './telemetry/tracing.js';
 import { DebugAccess } from './debug/access.js';
 import { DebugFeed } from './debug/feed.js';
@@ -74,6 +75,7 @@ export class Runtime {
   private stopPromise: Promise<void> | undefined;
   /** Releases the embedded database's directory (PGlite only). */
   private unlockDataDir: (() => void) | undefined;
+  private eventLoopLag: EventLoopLag | undefined;
   readonly nodeId: string;
   port = 0;
 
@@ -108,7 +110,7 @@ export class Runtime {
     const applied = await migrate(db);
     if (applied.length > 0) log.info({ applied }, 'migrations applied');
 
-    const queue = new RunQueue(db, log, { expireInSeconds: Math.ceil(config.runTimeoutMs / 1000) + 300 });
+    const queue = new RunQueue(db, log);
     this.queue = queue;
     await queue.start();
 
@@ -149,11 +151,7 @@ export class Runtime {
         worker?.wake();
         notifier.publishQueued();
       },
-      runQueued: (runId) => {
-        if (worker?.offer(runId)) return;
-        worker?.wake();
-        notifier.publishQueued();
-      },
+      reserveSlot: () => worker?.reserve(),
       abortRun: (runId, reason) => {
         if (!worker?.abort(runId, reason)) notifier.publishCancel(runId, reason);
       },
@@ -172,15 +170,7 @@ export class Runtime {
             log,
             usageFor: (userId) => usageReader(db, userId),
             history: (threadId, runId) => threads.history(threadId, runId),
-            afterTerminal: async (tx, run) => {
-              await queue.completeInTx(tx, run.id);
-              if (await runs.promoteNext(tx, run.thread_id)) {
-                setImmediate(() => {
-                  worker?.wake();
-                  notifier.publishQueued();
-                });
-              }
-            },
+            afterTerminal: (lock) => runs.promoteNext(lock),
             toolTimeoutMs: config.toolTimeoutMs,
             runTimeoutMs: config.runTimeoutMs,
             telemetry: this.telemetry,
@@ -191,6 +181,8 @@ export class Runtime {
             pollIntervalMs: this.o.pollIntervalMs ?? 2_000,
             nodeId: this.nodeId,
             leaseMs: config.leaseMs,
+            maxAttempts: config.runMaxAttempts,
+            retryDelayMs: config.runRetryDelayMs,
             telemetry: this.telemetry,
             ...(feed ? { inspector: feed } : {}),
           },
@@ -203,7 +195,7 @@ export class Runtime {
       onCancel: (runId, reason) => void worker?.abort(runId, reason),
       onQueued: () => worker?.wake(),
       onReconnect: () => {
-        hub?.repairAll();
+        hub?.repairAll(true);
         worker?.wake();
       },
     });
@@ -329,10 +321,17 @@ export class Runtime {
     r.counterFrom('agentwire_run_attempts_total', 'Run attempts this node ended, by outcome.', outcomes);
     r.counterFrom('agentwire_run_takeovers_total', 'Runs this node took over after their lease lapsed.', () => this.worker?.stats.takeovers ?? 0);
     r.counterFrom('agentwire_statechart_rejections_total', 'Events the run statechart refused.', () => this.worker?.stats.refusedEvents ?? 0);
+    this.eventLoopLag = new EventLoopLag(r);
   }
 
   private metrics(): string {
     return this.telemetry.registry.render();
+  }
+
+  /** The run queue (for tests and tools that inspect state, through pg-boss's API). */
+  get runQueue(): RunQueue {
+    if (!this.queue) throw new Error('runtime not started');
+    return this.queue;
   }
 
   /** The database (for tests and tools that inspect state). */
@@ -371,6 +370,7 @@ export class Runtime {
     await this.db?.close();
     this.unlockDataDir?.();
     this.unlockDataDir = undefined;
+    this.eventLoopLag?.stop();
     await this.tracing?.shutdown().catch((err: unknown) => this.o.log.warn({ err }, 'trace exporter shutdown failed'));
   }
 }

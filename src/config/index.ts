@@ -87,6 +87,13 @@ export const envSchema = z.object({
   /** How long a worker's hold on a run lasts without renewal; a run whose lease lapses is taken over. */
   LEASE_MS: int(1_000, 600_000).default(5_000),
   RUN_TIMEOUT_MS: int(1_000, 24 * 3600 * 1000).default(10 * 60 * 1000),
+  /**
+   * Attempts a run gets that fail (throw outside the agent's own error handling, or lose their
+   * lease); then it ends with `agent_error attempts_exhausted`. Handovers at shutdown do not count.
+   */
+  RUN_MAX_ATTEMPTS: int(1, 100).default(5),
+  /** The wait before a failed attempt's retry: doubled per failed attempt (at most 64 times this), with jitter. */
+  RUN_RETRY_DELAY_MS: int(10, 600_000).default(1_000),
   TOOL_TIMEOUT_MS: int(100, 3600 * 1000).default(30_000),
   /** A socket that reads nothing for this long while its buffer is full is closed (1013). */
   SLOW_SOCKET_CLOSE_MS: int(1_000, 3600 * 1000).default(30_000),
@@ -234,6 +241,8 @@ export interface Config {
   readonly nodeId: string | undefined;
   readonly leaseMs: number;
   readonly runTimeoutMs: number;
+  readonly runMaxAttempts: number;
+  readonly runRetryDelayMs: number;
   readonly toolTimeoutMs: number;
   readonly slowSocketCloseMs: number;
   /** Undefined: no LLM agent (no model configured). */
@@ -341,6 +350,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     nodeId: e.NODE_ID,
     leaseMs: e.LEASE_MS,
     runTimeoutMs: e.RUN_TIMEOUT_MS,
+    runMaxAttempts: e.RUN_MAX_ATTEMPTS,
+    runRetryDelayMs: e.RUN_RETRY_DELAY_MS,
     toolTimeoutMs: e.TOOL_TIMEOUT_MS,
     slowSocketCloseMs: e.SLOW_SOCKET_CLOSE_MS,
     debug: Object.freeze({

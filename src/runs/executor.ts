@@ -21,13 +21,14 @@ import {
 import type { Logger } from '../log/logger.js';
 import type { RunEvent, RunEventBody } from '../protocol/events.js';
 import { storableJson, storableText } from '../protocol/text.js';
-import type { Db, Queryable } from '../store/db.js';
+import type { Db } from '../store/db.js';
 import { StaleAttemptError } from '../store/event-log.js';
-import { insertMessage, type ClaimedRun, type RunRow } from '../store/runs.js';
+import { insertMessage, lockThread, type ClaimedRun, type RunRow, type ThreadLock } from '../store/runs.js';
 import { retryWhileUnreachable } from '../store/retry.js';
 import { context, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
 import { ATTR, SPAN, Telemetry } from '../telemetry/index.js';
 import { IllegalEventError, type RunRecorder } from './recorder.js';
+import type { Handoff } from './handoff.js';
 
 export interface ExecutorDeps {
   db: Db;
@@ -35,8 +36,11 @@ export interface ExecutorDeps {
   log: Logger;
   usageFor(userId: string): UsageReader;
   history(threadId: string, beforeRunId: string): Promise<ChatMessage[]>;
-  /** In the terminal event's transaction: hands the thread to its next waiting run. */
-  afterTerminal(tx: Queryable, run: RunRow): Promise<void>;
+  /**
+   * In the terminal event's transaction, which holds the thread's lock: hands the thread to its
+   * next waiting run (`committed` once the transaction committed, `abandoned` if it did not).
+   */
+  afterTerminal(lock: ThreadLock, run: RunRow): Promise<Handoff>;
   toolTimeoutMs: number;
   runTimeoutMs: number;
   telemetry?: Telemetry;
@@ -104,13 +108,25 @@ export async function executeRun(
   const runSignal = controller.signal;
   if (signal.aborted) forward();
 
-  const terminal = (body: Body<'agent_completed'> | Body<'agent_error'> | Body<'agent_cancelled'>) =>
-    recorder.append(body, async (tx) => {
-      if (body.type === 'agent_completed') {
-        await insertMessage(tx, { id: randomUUID(), threadId: run.thread_id, runId: run.id, role: 'assistant', content: body.text });
-      }
-      await deps.afterTerminal(tx, run);
-    });
+  const terminal = async (body: Body<'agent_completed'> | Body<'agent_error'> | Body<'agent_cancelled'>) => {
+    let next: Handoff | undefined;
+    try {
+      await recorder.append(body, async (tx, store) => {
+        next?.abandoned(); // a retried transaction: the earlier one rolled back
+        // The thread before the run, as in every transaction that locks both.
+        const lock = await lockThread(tx, run.thread_id);
+        await store();
+        if (body.type === 'agent_completed') {
+          await insertMessage(tx, { id: randomUUID(), threadId: run.thread_id, runId: run.id, role: 'assistant', content: body.text });
+        }
+        next = await deps.afterTerminal(lock, run);
+      });
+    } catch (err) {
+      next?.abandoned();
+      throw err;
+    }
+    next?.committed();
+  };
 
   try {
     const agent = deps.agents.agent(run.agent);
@@ -153,7 +169,7 @@ export async function executeRun(
         await terminal({ type: 'agent_error', code: 'timeout', message: reason.message, retryable: true });
         return 'failed';
       }
-      deps.log.warn({ runId: run.id, err: err instanceof Error ? err.message : String(err) }, 'run failed');
+      deps.log.warn({ runId: run.id, err }, 'run failed');
       await terminal(errorEvent(err));
       return 'failed';
     } catch (inner) {

@@ -1,93 +1,123 @@
-// Runs are durable pg-boss jobs. The job is sent in the transaction that stores the run, so a
-// run exists exactly when its job does. pg-boss polls; the worker is woken directly instead.
+// The queue of runs no worker has claimed yet, on pg-boss, through its public API only. A run gets
+// a job (id = run id) only when no worker could claim it as it was stored: accepted while this
+// node's worker had no free slot (or on a gateway), or given its thread's turn after waiting. Any
+// worker fetches the job and claims the run in the same transaction, and the job is completed
+// there: from the claim on, the runs table alone (lease, attempt, failed attempts) decides who
+// executes the run and whether it is tried again (docs/reliability.md, "Who owns what").
 import PgBoss from 'pg-boss';
 import type { Logger } from '../log/logger.js';
+import { ThrottledLog } from '../log/throttled.js';
 import type { Db, Queryable, Row } from '../store/db.js';
 
 export const RUN_QUEUE = 'agentwire-runs';
 
-/**
- * A CTE for `claimRun`: moves the run's job from created to active, as pg-boss's own fetch would,
- * so a worker that claims a run it was handed directly (accepted on this node) never fetches it.
- * It writes pg-boss's table (schema `pgboss`, pg-boss 10, pinned exactly in package.json): the
- * columns are those of its fetch, and tests/integration/queue-handoff.test.ts fails if they change.
- */
-export const QUEUE_JOB_TAKE = `WITH job AS (
-  UPDATE pgboss.job SET state = 'active', started_on = now()
-  WHERE name = '${RUN_QUEUE}' AND id = $1::uuid AND state < 'active'
-) `;
-
-export interface RunJob {
-  runId: string;
+/** The fetch failed: pg-boss's `fetch` returns no jobs for any error, so its query's error is kept here. */
+export class QueueFetchError extends Error {
+  override name = 'QueueFetchError';
 }
 
-/** pg-boss's `db` option over our `Db`: parameterless SQL (its schema scripts) goes the simple path. */
-function bossDb(q: Queryable): PgBoss.Db {
+/**
+ * pg-boss's `db` option over our `Queryable`. Parameterless SQL (its schema scripts) goes the
+ * simple path. `failed` receives every error on the way through: pg-boss's `fetch` swallows them
+ * (an outage would look like an empty queue), this is how they are seen.
+ */
+function bossDb(q: Queryable, failed?: (err: unknown) => void): PgBoss.Db {
   return {
     async executeSql(text: string, values?: unknown[]): Promise<{ rows: Row[] }> {
-      if (!values || values.length === 0) return { rows: await q.simple(text) };
-      return { rows: await q.query(text, values) };
+      try {
+        if (!values || values.length === 0) return { rows: await q.simple(text) };
+        return { rows: await q.query(text, values) };
+      } catch (err) {
+        failed?.(err);
+        throw err;
+      }
     },
   };
 }
 
+/**
+ * pg-boss 10 completes several jobs as `complete(name, ids, data, options)`; its typings list the
+ * array form without `data`, which its implementation would take `options` for (and then run on
+ * its own connection, outside our transaction).
+ */
+const completeMany = (boss: PgBoss, ids: string[], options: PgBoss.ConnectionOptions) =>
+  (boss.complete as unknown as (name: string, ids: string[], data: object, options: PgBoss.ConnectionOptions) => Promise<unknown>).call(
+    boss,
+    RUN_QUEUE,
+    ids,
+    {},
+    options,
+  );
+
 export class RunQueue {
   private readonly boss: PgBoss;
   private started = false;
+  private readonly maintenanceErrors: ThrottledLog;
 
   constructor(
-    db: Db,
-    private readonly log: Logger,
-    private readonly options: { expireInSeconds: number },
+    private readonly db: Db,
+    log: Logger,
   ) {
     this.boss = new PgBoss({
       db: bossDb(db),
       schema: 'pgboss',
-      // Cron is not used; maintenance (expiry, archiving) is.
+      // Cron is not used; maintenance (archiving completed jobs) is.
       schedule: false,
       supervise: true,
       maintenanceIntervalSeconds: 60,
       monitorStateIntervalSeconds: 60,
     });
-    this.boss.on('error', (err: Error) => this.log.warn({ err: err.message }, 'queue maintenance error'));
+    this.maintenanceErrors = new ThrottledLog(log, 'warn', 'queue maintenance error', 60_000);
+    this.boss.on('error', (err: Error) => this.maintenanceErrors.report(err));
   }
 
   async start(): Promise<void> {
     if (this.started) return;
     await this.boss.start();
-    const existing = await this.boss.getQueue(RUN_QUEUE);
-    if (!existing) {
-      await this.boss.createQueue(RUN_QUEUE, {
-        name: RUN_QUEUE,
-        retryLimit: 5,
-        retryDelay: 1,
-        expireInSeconds: this.options.expireInSeconds,
-      });
-    }
+    // A job never stays active outside the transaction that fetches it (the claim completes it
+    // there), so pg-boss's expiry and retries never apply to it.
+    if (!(await this.boss.getQueue(RUN_QUEUE))) await this.boss.createQueue(RUN_QUEUE, { name: RUN_QUEUE, retryLimit: 0 });
     this.started = true;
   }
 
-  /**
-   * Sends the run's job inside the caller's transaction. The job's id is the run's id: whichever
-   * worker finishes the run (its first one, or one that took it over) completes the job by it.
-   */
+  /** Queues the run (job id = run id) inside the caller's transaction: the job exists exactly when the queued run does. */
   async sendInTx(tx: Queryable, runId: string): Promise<void> {
-    await this.boss.send(RUN_QUEUE, { runId }, { id: runId, db: bossDb(tx), expireInSeconds: this.options.expireInSeconds });
+    await this.boss.send(RUN_QUEUE, { runId }, { id: runId, db: bossDb(tx) });
   }
 
-  async fetch(max: number): Promise<RunJob[]> {
-    const jobs = await this.boss.fetch<{ runId: string }>(RUN_QUEUE, { batchSize: max });
-    return jobs.map((j) => ({ runId: j.data.runId }));
+  /**
+   * Takes up to `max` queued runs, in one transaction: fetches their jobs, lets `claim` claim the
+   * runs, and completes the jobs. A job whose run is no longer queued (cancelled before it
+   * started) is completed too: nothing is left to do for it. If anything fails, nothing is taken
+   * (the jobs stay queued). A failing fetch throws `QueueFetchError` with the cause.
+   */
+  async take<T>(max: number, claim: (tx: Queryable, runIds: string[]) => Promise<T[]>): Promise<T[]> {
+    return this.db.transaction(async (tx) => {
+      let failure: unknown;
+      const jobs = await this.boss.fetch<{ runId: string }>(RUN_QUEUE, { batchSize: max, db: bossDb(tx, (err) => (failure ??= err)) });
+      if (failure !== undefined) throw new QueueFetchError('fetching queued runs failed', { cause: failure });
+      if (jobs.length === 0) return [];
+      const claimed = await claim(
+        tx,
+        jobs.map((j) => j.data.runId),
+      );
+      await completeMany(
+        this.boss,
+        jobs.map((j) => j.id),
+        { db: bossDb(tx) },
+      );
+      return claimed;
+    });
   }
 
-  /** Completes the run's job in the caller's transaction (the one storing the terminal event): one commit fewer per run. */
-  async completeInTx(tx: Queryable, runId: string): Promise<void> {
-    await this.boss.complete(RUN_QUEUE, runId, {}, { db: bossDb(tx) });
+  /** Cancels the job of a run cancelled before a worker took it (in the cancelling transaction). */
+  async cancelInTx(tx: Queryable, runId: string): Promise<void> {
+    await this.boss.cancel(RUN_QUEUE, runId, { db: bossDb(tx) });
   }
 
-  /** Completes the run's job (a no-op if it is not active). */
-  async complete(runId: string): Promise<void> {
-    await this.boss.complete(RUN_QUEUE, runId);
+  /** The run's job as pg-boss keeps it (null: it never had one, or it was archived). */
+  job(runId: string): Promise<{ state: string } | null> {
+    return this.boss.getJobById(RUN_QUEUE, runId);
   }
 
   async ready(): Promise<boolean> {
@@ -100,6 +130,7 @@ export class RunQueue {
   }
 
   async stop(): Promise<void> {
+    this.maintenanceErrors.stop();
     if (!this.started) return;
     this.started = false;
     await this.boss.stop({ graceful: false, wait: true, close: false });

@@ -23,6 +23,9 @@ export class IllegalEventError extends Error {
   }
 }
 
+/** A transaction around one event's append: see `RunRecorder.append`. */
+export type InTransaction = (tx: Queryable, store: () => Promise<void>) => Promise<void>;
+
 export interface RunIdentity {
   runId: string;
   threadId: string;
@@ -134,20 +137,22 @@ export class RunRecorder {
     return stepRun(this.snapshot, toMachineEvent(body)) !== undefined;
   }
 
-  /**
-   * Stores one event and announces it. `inTx` runs in the same transaction as the append (used by
-   * terminal events to store the answer and hand the thread to the next run).
-   */
   /** Appends one at a time, in call order, even when an agent makes calls concurrently. */
   private tail: Promise<unknown> = Promise.resolve();
 
-  append(body: RunEventBody, inTx?: (tx: Queryable) => Promise<void>): Promise<RunEvent> {
+  /**
+   * Stores one event and announces it. With `inTx` the event is stored in a transaction of its
+   * own: `inTx` gets it and a `store` function that appends the event, and calls it exactly once,
+   * after taking whatever locks must come first (terminal events: the thread, see ThreadLock) and
+   * before what must follow (the answer, the thread's next run).
+   */
+  append(body: RunEventBody, inTx?: InTransaction): Promise<RunEvent> {
     const next = this.tail.then(() => this.appendNow(body, inTx));
     this.tail = next.catch(() => undefined);
     return next;
   }
 
-  private async appendNow(body: RunEventBody, inTx?: (tx: Queryable) => Promise<void>): Promise<RunEvent> {
+  private async appendNow(body: RunEventBody, inTx?: InTransaction): Promise<RunEvent> {
     // Agents, tools and models may produce NUL or lone surrogates: replaced before anything sees them.
     const { value: event, json } = storableJson({
       ...body,
@@ -170,8 +175,12 @@ export class RunRecorder {
       () =>
         inTx
           ? this.db.transaction(async (tx) => {
-              await appendEvent(tx, record);
-              await inTx(tx);
+              let stored = false;
+              await inTx(tx, async () => {
+                await appendEvent(tx, record);
+                stored = true;
+              });
+              if (!stored) throw new Error(`the transaction storing ${event.type} did not store it`);
             })
           : finalStatus
             ? appendEvent(this.db, record)

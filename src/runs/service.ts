@@ -23,10 +23,12 @@ import {
   touchThread,
   upsertAck,
   type RunRow,
+  type ThreadLock,
 } from '../store/runs.js';
 import type { Telemetry } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';
 import type { RunQueue } from './queue.js';
+import { NO_HANDOFF, prepareHandoff, type Handoff, type PreparedHandoff, type RunSlot } from './handoff.js';
 
 export interface Accepted {
   runId: string;
@@ -41,10 +43,10 @@ export interface RunServiceDeps {
   bus: RunEventBus;
   agents: AgentRegistry;
   defaultAgent: string;
-  /** A run was queued: wake the workers (this node's at once, others by notification). */
+  /** A run was queued (it has a job): wake the workers (this node's at once, others by notification). */
   wakeWorker(): void;
-  /** A run this node accepted is queued: a local worker with room claims it directly, or the queue wakes one. */
-  runQueued(runId: string): void;
+  /** A free slot of this node's worker, if it has one (none on a gateway). */
+  reserveSlot?(): RunSlot | undefined;
   /** Cancels a run wherever it executes: this node's worker at once, others by notification. */
   abortRun(runId: string, reason: string): void;
   /** Told when a run of a user is accepted (the session statechart tracks it). */
@@ -59,53 +61,31 @@ const titleOf = (text: string) => {
   return line.length > 80 ? `${line.slice(0, 77).replace(/[\uD800-\uDBFF]$/, '')}…` : line;
 };
 
+/** Rolls back a transaction that found nothing to do (its run was no longer waiting). */
+class NothingToDo extends Error {}
+
 export class RunService {
   constructor(private readonly d: RunServiceDeps) {}
 
-  /** `traceContext`: the accepting request's traceparent, stored with the run for its worker. */
+  /**
+   * Stores the run and its user message. When this node's worker has a free slot, the run is
+   * stored claimed by it (running, attempt 1, its lease) and starts at once, with no claim and no
+   * queue job; otherwise it is queued with a pg-boss job that any worker fetches. A run whose
+   * thread is busy waits (`pending`, no job) for its turn (`promoteNext`).
+   * `traceContext`: the accepting request's traceparent, stored with the run for its worker.
+   */
   async accept(userId: string, f: AgentRequestFrame, traceContext: string | null = null): Promise<Accepted> {
     const agent = f.agent ?? this.d.defaultAgent;
     if (!this.d.agents.agent(agent)) throw badRequest(`unknown agent ${JSON.stringify(agent)}`);
+    const slot = this.d.reserveSlot?.();
+    const handoff = this.handoff(slot);
     // No lookup of the request key first: a repeated requestId is rare, and the key's insert below
     // (which conflicts, rolls back, and answers the first run) covers it in the same round trips.
-    let result: { accepted: Accepted; queued: boolean; interrupt: RunRow[] };
+    let result: { accepted: Accepted; interrupt: RunRow[] };
     try {
-      result = await this.d.db.transaction(async (tx) => {
-        const runId = randomUUID();
-        if (f.threadId === undefined) {
-          // The common case, a new thread: nothing can be busy, one statement stores it all.
-          const threadId = randomUUID();
-          const stored = await insertNewThreadRun(tx, {
-            userId,
-            requestId: f.requestId,
-            runId,
-            threadId,
-            title: titleOf(f.input.text),
-            agent,
-            text: f.input.text,
-            messageId: randomUUID(),
-            traceContext,
-          });
-          if (!stored) throw new DuplicateRequest();
-          await this.d.queue.sendInTx(tx, runId);
-          return { accepted: { runId, threadId }, queued: true, interrupt: [] };
-        }
-        const threadId = f.threadId;
-        await lockOwnThreadFor(tx, userId, threadId);
-        if (!(await insertRequestKey(tx, { userId, requestId: f.requestId, runId, threadId }))) throw new DuplicateRequest();
-        const active = await activeRunsOfThread(tx, threadId);
-        const onBusy = f.onBusy ?? 'reject';
-        if (active.length > 0 && onBusy === 'reject') {
-          throw new AppError('thread_busy', 'the thread has an active run; send onBusy "enqueue" or "interrupt", or wait');
-        }
-        const queued = active.length === 0;
-        await insertRun(tx, { id: runId, threadId, userId, agent, input: { text: f.input.text }, status: queued ? 'queued' : 'pending', traceContext });
-        await insertMessage(tx, { id: randomUUID(), threadId, runId, role: 'user', content: f.input.text });
-        await touchThread(tx, threadId);
-        if (queued) await this.d.queue.sendInTx(tx, runId);
-        return { accepted: { runId, threadId }, queued, interrupt: onBusy === 'interrupt' ? active : [] };
-      });
+      result = f.threadId === undefined ? await this.acceptNewThread(userId, f, agent, traceContext, handoff) : await this.acceptOnThread(userId, f, f.threadId, agent, traceContext, handoff);
     } catch (err) {
+      handoff.abandoned();
       if (err instanceof DuplicateRequest) {
         const again = await findRequestKey(this.d.db, userId, f.requestId);
         if (again) return { runId: again.run_id, threadId: again.thread_id };
@@ -114,13 +94,68 @@ export class RunService {
     }
     this.d.telemetry?.runsAccepted.inc();
     this.d.onAccepted?.(userId, result.accepted.runId);
-    if (result.queued) this.d.runQueued(result.accepted.runId);
+    handoff.committed();
     // The new run is accepted whatever happens here; a cancel that fails is logged, and the new
-    // run then waits its turn behind the old one (onBusy enqueue).
-    for (const run of result.interrupt) {
+    // run then waits its turn behind the old one (onBusy enqueue). Newest first: the waiting runs
+    // end before the running one, whose end would otherwise give the thread to one of them.
+    for (const run of [...result.interrupt].reverse()) {
       await this.cancelRun(run, 'interrupted by a newer request').catch((err: unknown) => this.d.onInterruptFailed?.(run.id, err));
     }
     return result.accepted;
+  }
+
+  /** The common case, a new thread: nothing can be busy. Claimed here, it is one statement and no transaction. */
+  private async acceptNewThread(userId: string, f: AgentRequestFrame, agent: string, traceContext: string | null, handoff: PreparedHandoff) {
+    const runId = randomUUID();
+    const threadId = randomUUID();
+    const store = (q: Queryable) =>
+      insertNewThreadRun(q, {
+        userId,
+        requestId: f.requestId,
+        runId,
+        threadId,
+        title: titleOf(f.input.text),
+        agent,
+        text: f.input.text,
+        messageId: randomUUID(),
+        traceContext,
+        claim: handoff.lease,
+      });
+    const run = handoff.lease
+      ? await store(this.d.db)
+      : await this.d.db.transaction(async (tx) => {
+          const stored = await store(tx);
+          if (stored) await this.d.queue.sendInTx(tx, runId);
+          return stored;
+        });
+    if (!run) throw new DuplicateRequest();
+    handoff.stored(run);
+    return { accepted: { runId, threadId }, interrupt: [] };
+  }
+
+  private async acceptOnThread(userId: string, f: AgentRequestFrame, threadId: string, agent: string, traceContext: string | null, handoff: PreparedHandoff) {
+    return this.d.db.transaction(async (tx) => {
+      const runId = randomUUID();
+      await lockOwnThreadFor(tx, userId, threadId);
+      if (!(await insertRequestKey(tx, { userId, requestId: f.requestId, runId, threadId }))) throw new DuplicateRequest();
+      const active = await activeRunsOfThread(tx, threadId);
+      const onBusy = f.onBusy ?? 'reject';
+      if (active.length > 0 && onBusy === 'reject') {
+        throw new AppError('thread_busy', 'the thread has an active run; send onBusy "enqueue" or "interrupt", or wait');
+      }
+      const input = { text: f.input.text };
+      if (active.length > 0) {
+        await insertRun(tx, { id: runId, threadId, userId, agent, input, status: 'pending', traceContext });
+      } else if (handoff.lease) {
+        handoff.stored(await insertRun(tx, { id: runId, threadId, userId, agent, input, status: 'running', traceContext, claim: handoff.lease }));
+      } else {
+        handoff.stored(await insertRun(tx, { id: runId, threadId, userId, agent, input, status: 'queued', traceContext }));
+        await this.d.queue.sendInTx(tx, runId);
+      }
+      await insertMessage(tx, { id: randomUUID(), threadId, runId, role: 'user', content: f.input.text });
+      await touchThread(tx, threadId);
+      return { accepted: { runId, threadId }, interrupt: onBusy === 'interrupt' ? active : [] };
+    });
   }
 
   /**
@@ -143,21 +178,28 @@ export class RunService {
         { type: 'agent_started', ...base, seq: 1, agent: run.agent, input: run.input },
         { type: 'agent_cancelled', ...base, seq: 2, reason },
       ];
-      let promoted = false;
-      const done = await this.d.db.transaction(async (tx) => {
-        // Thread first, then the run: the order every transaction that touches both uses.
-        await lockThread(tx, run.thread_id);
-        if (!(await appendUnstartedTerminal(tx, events, 'cancelled'))) return false;
-        promoted = await this.promoteNext(tx, run.thread_id);
-        return true;
-      });
-      if (done) {
+      let next: Handoff | undefined;
+      try {
+        await this.d.db.transaction(async (tx) => {
+          next?.abandoned(); // a retried transaction: the earlier one rolled back
+          // The thread, then the run's job, then the run: the order of every transaction here.
+          const lock = await lockThread(tx, run.thread_id);
+          await this.d.queue.cancelInTx(tx, run.id);
+          if (!(await appendUnstartedTerminal(tx, events, 'cancelled'))) throw new NothingToDo();
+          next = await this.promoteNext(lock);
+        });
+      } catch (err) {
+        next?.abandoned();
+        if (!(err instanceof NothingToDo)) throw err;
+        next = undefined;
+      }
+      if (next) {
         const acceptedAt = new Date(run.created_at).getTime();
         for (const e of events) {
           this.d.telemetry?.eventStored(e, acceptedAt);
           this.d.bus.publish(run.user_id, { event: e, json: JSON.stringify(e) });
         }
-        if (promoted) this.d.wakeWorker();
+        next.committed();
         return;
       }
       // A worker claimed it meanwhile: cancel it as a running run.
@@ -172,18 +214,31 @@ export class RunService {
   }
 
   /**
-   * Hands the thread to its oldest waiting run when no run holds it. Runs in the transaction that
-   * ended the previous run. True when a run was queued.
+   * Hands the thread to its oldest waiting run when no run holds it, in the transaction that ended
+   * the previous run (which holds the thread's lock, so it sees what `accept` and cancels
+   * committed, and they see what it commits). The run is stored claimed by this node's worker
+   * when it has a free slot, else queued. The caller calls `committed` or `abandoned` on the
+   * result once its transaction ended (always, whether a run was promoted or not).
    */
-  async promoteNext(tx: Queryable, threadId: string): Promise<boolean> {
-    // The thread lock orders this against `accept` (which holds it while it enqueues) and
-    // against cancels: each sees what the other committed.
-    await lockThread(tx, threadId);
-    const next = await nextPendingRun(tx, threadId);
-    if (!next) return false;
-    if (!(await promotePending(tx, next.id))) return false;
-    await this.d.queue.sendInTx(tx, next.id);
-    return true;
+  async promoteNext(lock: ThreadLock): Promise<Handoff> {
+    const next = await nextPendingRun(lock.tx, lock.threadId);
+    if (!next) return NO_HANDOFF;
+    const handoff = this.handoff(this.d.reserveSlot?.());
+    try {
+      const run = await promotePending(lock.tx, next.id, handoff.lease);
+      if (run) {
+        handoff.stored(run);
+        if (!handoff.lease) await this.d.queue.sendInTx(lock.tx, next.id);
+      }
+    } catch (err) {
+      handoff.abandoned();
+      throw err;
+    }
+    return handoff;
+  }
+
+  private handoff(slot: RunSlot | undefined): PreparedHandoff {
+    return prepareHandoff(slot, () => this.d.wakeWorker());
   }
 
   async ack(userId: string, runId: string, seq: number): Promise<number> {

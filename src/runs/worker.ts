@@ -1,19 +1,35 @@
 // Executes runs, up to `concurrency` at once, and keeps them alive across worker deaths:
-// - fetches run jobs (woken directly when a run is queued, polling only as a safety net);
+// - lends a free slot to a transaction that stores a run on this node (./handoff.ts): the run is
+//   stored claimed by this worker and starts when it commits;
+// - takes queued runs from the queue (woken when a run is queued, polling only as a safety net);
 // - holds a lease on each run it executes and renews it; a run whose lease is lost is stopped;
-// - takes over runs whose lease lapsed (their worker died), rebuilding them from the log;
+// - takes over runs whose lease lapsed (their worker died, or an attempt failed and waited its
+//   backoff), rebuilding them from the log; ends a run whose attempts are used up (./attempts.ts);
 // - on shutdown, hands its runs back (releases their leases) for another worker or the next start.
 import { isTerminal, statusForTerminal, type RunEvent, type TerminalType } from '../protocol/events.js';
 import type { Logger } from '../log/logger.js';
 import type { Db } from '../store/db.js';
-import { readEvents } from '../store/event-log.js';
-import { claimRun, getRun, lapsedRuns, releaseLease, renewLeases, settleFinishedRun, type ClaimedRun, type Lease } from '../store/runs.js';
+import { readEvents, StaleAttemptError } from '../store/event-log.js';
+import {
+  claimQueuedRuns,
+  claimRun,
+  lapsedRuns,
+  releaseAfterFailure,
+  releaseLease,
+  renewLeases,
+  settleFinishedRun,
+  type ClaimedRun,
+  type Lease,
+} from '../store/runs.js';
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ATTR, fromTraceparent, SPAN, Telemetry, withRemoteParent } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';
 import { executeRun, RunAborted, type ExecutorDeps, type Outcome } from './executor.js';
-import { QUEUE_JOB_TAKE, type RunQueue } from './queue.js';
+import type { RunQueue } from './queue.js';
 import { retryWhileUnreachable } from '../store/retry.js';
+import { ThrottledLog } from '../log/throttled.js';
+import { endExhausted, retryDelayMs } from './attempts.js';
+import type { RunSlot } from './handoff.js';
 import { RunRecorder, type IllegalEventError, type RunInspector } from './recorder.js';
 
 export interface WorkerOptions {
@@ -21,6 +37,10 @@ export interface WorkerOptions {
   pollIntervalMs: number;
   nodeId: string;
   leaseMs: number;
+  /** Failed attempts a run gets before it ends with `attempts_exhausted` (RUN_MAX_ATTEMPTS). */
+  maxAttempts: number;
+  /** The first retry's delay, doubled per failed attempt (RUN_RETRY_DELAY_MS). */
+  retryDelayMs: number;
   telemetry?: Telemetry;
   /** The statechart visualizer's live feed, when it is on. */
   inspector?: RunInspector;
@@ -31,15 +51,20 @@ interface Inflight {
   attempt: number;
 }
 
+/** How an attempt ended here: the executor's outcome, or `retried` (it failed and the run waits for another attempt). */
+export type AttemptOutcome = Outcome | 'retried';
+
 export interface WorkerStats {
   refusedEvents: number;
   takeovers: number;
-  outcomes: Record<Outcome, number>;
+  outcomes: Record<AttemptOutcome, number>;
 }
 
 export class RunWorker {
   private readonly inflight = new Map<string, Inflight>();
   private readonly tasks = new Set<Promise<void>>();
+  /** Slots lent to transactions storing a run claimed by this worker, not yet started or released. */
+  private reserved = 0;
   private running = false;
   private wakeRequested = false;
   /** The queue may hold runs nobody has fetched: a freed slot then fetches at once instead of at the next poll. */
@@ -55,8 +80,11 @@ export class RunWorker {
   readonly stats: WorkerStats = {
     refusedEvents: 0,
     takeovers: 0,
-    outcomes: { completed: 0, failed: 0, cancelled: 0, handedOver: 0, superseded: 0 },
+    outcomes: { completed: 0, failed: 0, cancelled: 0, handedOver: 0, superseded: 0, retried: 0 },
   };
+  private readonly fetchFailures: ThrottledLog;
+  private readonly reapFailures: ThrottledLog;
+  private readonly renewFailures: ThrottledLog;
 
   constructor(
     private readonly db: Db,
@@ -68,6 +96,15 @@ export class RunWorker {
   ) {
     this.lease = { owner: options.nodeId, ms: options.leaseMs };
     this.telemetry = options.telemetry ?? Telemetry.off();
+    // In an outage these fail at every poll, scan and renewal: logged once per interval.
+    this.fetchFailures = new ThrottledLog(log, 'warn', 'fetching queued runs failed');
+    this.reapFailures = new ThrottledLog(log, 'warn', 'scanning for lapsed runs failed');
+    this.renewFailures = new ThrottledLog(log, 'warn', 'renewing leases failed');
+  }
+
+  /** Slots in use: runs executing or being claimed, and slots lent to transactions. */
+  private get busy(): number {
+    return this.tasks.size + this.reserved;
   }
 
   get activeRuns(): number {
@@ -102,13 +139,29 @@ export class RunWorker {
   }
 
   /**
-   * A run was queued on this node: claim it directly (with its job, in one statement) instead of
-   * fetching it from the queue. False when there is no room here; then the queue decides who runs it.
+   * Lends a free slot to a transaction that stores a run on this node: the run is stored claimed
+   * by this worker (its lease in the same statement) and `start`ed once committed, with no claim
+   * and no queue job. Undefined when every slot is taken (the run is then queued).
    */
-  offer(runId: string): boolean {
-    if (!this.running || this.tasks.size >= this.options.concurrency || this.inflight.has(runId)) return false;
-    this.spawn(runId, () => retryWhileUnreachable(() => claimRun(this.db, runId, this.lease, QUEUE_JOB_TAKE), this.stopping.signal));
-    return true;
+  reserve(): RunSlot | undefined {
+    if (!this.running || this.busy >= this.options.concurrency) return undefined;
+    this.reserved++;
+    let used = false;
+    const settle = () => {
+      if (used) return false;
+      used = true;
+      this.reserved--;
+      return true;
+    };
+    return {
+      lease: this.lease,
+      start: (run) => {
+        if (settle()) this.spawn(run.id, () => Promise.resolve(run));
+      },
+      release: () => {
+        if (settle() && this.backlog) this.nudge();
+      },
+    };
   }
 
   /** Cancels a run executing here; false when it is not executing on this node. */
@@ -129,6 +182,7 @@ export class RunWorker {
     this.wakeUp?.();
     clearInterval(this.leaseTimer);
     clearTimeout(this.reapTimer);
+    for (const t of [this.fetchFailures, this.reapFailures, this.renewFailures]) t.stop();
     await this.loopDone;
     for (const f of this.inflight.values()) f.controller.abort(new RunAborted('handover', 'the worker is shutting down'));
     await Promise.allSettled([...this.tasks]);
@@ -137,22 +191,24 @@ export class RunWorker {
   private async loop(): Promise<void> {
     while (this.running) {
       this.wakeRequested = false;
-      const room = this.options.concurrency - this.tasks.size;
-      let fetched = 0;
+      const room = this.options.concurrency - this.busy;
+      let taken = 0;
       if (room > 0) {
         try {
           // Whatever is queued after this point wakes the loop again.
           this.backlog = false;
-          const jobs = await this.queue.fetch(room);
-          fetched = jobs.length;
-          if (fetched === room) this.backlog = true;
-          for (const job of jobs) this.spawn(job.runId, () => retryWhileUnreachable(() => claimRun(this.db, job.runId, this.lease), this.stopping.signal));
+          const runs = await this.queue.take(room, (tx, ids) => claimQueuedRuns(tx, ids, this.lease));
+          taken = runs.length;
+          if (taken === room) this.backlog = true;
+          for (const run of runs) this.spawn(run.id, () => Promise.resolve(run));
         } catch (err) {
-          this.log.warn({ err: errText(err) }, 'fetching runs failed');
+          // Not an empty queue: the runs stay queued, and the next poll tries again.
+          this.backlog = true;
+          this.fetchFailures.report(err);
         }
       }
       if (!this.running) break;
-      if (room > 0 && fetched === room) continue; // more may be waiting
+      if (room > 0 && taken === room) continue; // more may be waiting
       if (this.wakeRequested) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.options.pollIntervalMs);
@@ -167,7 +223,7 @@ export class RunWorker {
 
   /** Takes over runs whose worker died (lease lapsed). */
   private async reap(): Promise<void> {
-    const room = this.options.concurrency - this.tasks.size;
+    const room = this.options.concurrency - this.busy;
     if (!this.running || room <= 0) return;
     try {
       const ids = (await lapsedRuns(this.db, room)).filter((id) => !this.inflight.has(id));
@@ -182,7 +238,7 @@ export class RunWorker {
         });
       }
     } catch (err) {
-      this.log.warn({ err: errText(err) }, 'scanning for lapsed runs failed');
+      this.reapFailures.report(err);
     }
   }
 
@@ -194,7 +250,7 @@ export class RunWorker {
       rows = await renewLeases(this.db, this.lease, held);
     } catch (err) {
       // Unknown while the database is away: keep running; the appends wait, fencing decides later.
-      this.log.warn({ err: errText(err) }, 'renewing leases failed');
+      this.renewFailures.report(err);
       return;
     }
     const kept = new Map(rows.map((r) => [r.id, r.cancel_reason]));
@@ -210,8 +266,8 @@ export class RunWorker {
   }
 
   private spawn(runId: string, claim: () => Promise<ClaimedRun | undefined>): void {
-    const task = this.process(runId, claim)
-      .catch((err: unknown) => this.log.error({ runId, err: errText(err) }, 'run attempt failed'))
+    const task = this.process(claim)
+      .catch((err: unknown) => this.log.error({ runId, err }, 'run attempt failed'))
       .finally(() => {
         this.tasks.delete(task);
         if (this.backlog) this.nudge();
@@ -219,23 +275,72 @@ export class RunWorker {
     this.tasks.add(task);
   }
 
-  private async process(runId: string, claim: () => Promise<ClaimedRun | undefined>): Promise<void> {
+  private async process(claim: () => Promise<ClaimedRun | undefined>): Promise<void> {
     const run = await claim();
-    if (run && !this.running) {
+    // Finished, or held by a live worker.
+    if (!run) return;
+    if (!this.running) {
       // Claimed while stopping: hand it straight back.
       await releaseLease(this.db, run.id, this.lease.owner, run.attempt);
       return;
     }
-    if (!run) {
-      // Finished, or held by a live worker that completes its job itself.
-      const current = await getRun(this.db, runId);
-      if (!current || !['pending', 'queued', 'running'].includes(current.status)) await this.queue.complete(runId);
-      return;
-    }
     const controller = new AbortController();
     this.inflight.set(run.id, { controller, attempt: run.attempt });
+    let outcome: AttemptOutcome;
+    try {
+      if (run.failed_attempts >= this.options.maxAttempts) {
+        // Its earlier attempts lost their leases (their workers died): the limit is reached.
+        this.log.error({ runId: run.id, attempt: run.attempt, failedAttempts: run.failed_attempts }, 'run attempts exhausted: its last attempts stopped holding their lease');
+        outcome = await this.exhaust(run);
+      } else {
+        outcome = await this.attempt(run, controller).catch((err: unknown) => this.failed(run, controller.signal, err));
+      }
+    } finally {
+      this.inflight.delete(run.id);
+    }
+    this.stats.outcomes[outcome]++;
+    if (outcome === 'handedOver') await releaseLease(this.db, run.id, this.lease.owner, run.attempt);
+  }
+
+  /**
+   * The attempt threw outside the executor's terminal handling. Unless it was stopped (handover)
+   * or superseded, it failed: the run is let go with a backoff, for another attempt, or ended
+   * with `attempts_exhausted` when this was its last.
+   */
+  private async failed(run: ClaimedRun, signal: AbortSignal, err: unknown): Promise<AttemptOutcome> {
+    const reason: unknown = signal.aborted ? signal.reason : undefined;
+    if (this.stopping.signal.aborted || (reason instanceof RunAborted && reason.kind === 'handover')) return 'handedOver';
+    if (err instanceof StaleAttemptError || (reason instanceof RunAborted && reason.kind === 'superseded')) return 'superseded';
+    const failures = run.failed_attempts + 1;
+    const fields = { runId: run.id, attempt: run.attempt, failedAttempts: failures, maxAttempts: this.options.maxAttempts };
+    if (failures >= this.options.maxAttempts) {
+      this.log.error({ ...fields, err }, 'run attempts exhausted: the last attempt failed');
+      return this.exhaust(run);
+    }
+    const delay = retryDelayMs(failures, this.options.retryDelayMs);
+    this.log.warn({ ...fields, retryInMs: delay, err }, 'run attempt failed; the run is tried again later');
+    await retryWhileUnreachable(() => releaseAfterFailure(this.db, run.id, this.lease.owner, run.attempt, delay), this.stopping.signal);
+    return 'retried';
+  }
+
+  /** Ends the run with `attempts_exhausted`, as this attempt. */
+  private async exhaust(run: ClaimedRun): Promise<AttemptOutcome> {
+    try {
+      const stored = await retryWhileUnreachable(
+        () => endExhausted({ db: this.db, bus: this.bus, afterTerminal: this.deps.afterTerminal, telemetry: this.telemetry }, run, this.options.maxAttempts),
+        this.stopping.signal,
+      );
+      return stored ? 'failed' : 'completed';
+    } catch (err) {
+      if (err instanceof StaleAttemptError) return 'superseded';
+      if (this.stopping.signal.aborted) return 'handedOver';
+      throw err;
+    }
+  }
+
+  /** One attempt: rebuilds the run from its log and executes it. Throws when it fails outside the executor's terminal handling. */
+  private async attempt(run: ClaimedRun, controller: AbortController): Promise<AttemptOutcome> {
     let outcome: Outcome = 'superseded';
-    let endedHere = false;
     // The attempt continues the accepting request's trace (stored with the run), on every attempt.
     const t = this.telemetry;
     const request = fromTraceparent(run.trace_context);
@@ -272,7 +377,14 @@ export class RunWorker {
     try {
       if (run.cancel_reason) controller.abort(new RunAborted('cancel', run.cancel_reason));
       // A run with nothing stored (its first attempt, nearly always) has no log to rebuild from.
-      const stored = run.last_seq === 0 ? [] : (await readEvents(this.db, run.id, 0, 100_000)).map((s) => s.event as RunEvent);
+      const stored =
+        run.last_seq === 0 ? [] : (await retryWhileUnreachable(() => readEvents(this.db, run.id, 0, 100_000), this.stopping.signal)).map((s) => s.event as RunEvent);
+      const last = stored[stored.length - 1];
+      if (last && isTerminal(last.type)) {
+        // Finished before, but its row was not updated (the finish's outcome was lost): mend it.
+        await settleFinishedRun(this.db, run.id, statusForTerminal[last.type as TerminalType]);
+        return 'completed';
+      }
       recorder = new RunRecorder(
         { runId: run.id, threadId: run.thread_id, userId: run.user_id },
         run.attempt,
@@ -281,44 +393,26 @@ export class RunWorker {
         stored,
         (err: IllegalEventError) => {
           this.stats.refusedEvents++;
-          this.log.error({ runId: run.id, err: err.message }, 'run statechart refused an event');
+          this.log.error({ runId: run.id, err }, 'run statechart refused an event');
           inspector?.refused(run.id, err.eventType, err.state);
         },
         controller.signal,
         { telemetry: t, span, acceptedAt: new Date(run.created_at).getTime() },
         inspector?.inspect({ runId: run.id, userId: run.user_id, agent: run.agent, attempt: run.attempt }),
       );
-      const last = stored[stored.length - 1];
-      if (last && isTerminal(last.type)) {
-        // Finished before, but its row was not updated (the finish's outcome was lost): mend it.
-        await settleFinishedRun(this.db, run.id, statusForTerminal[last.type as TerminalType]);
-        outcome = 'completed';
-      } else {
-        const runCtx = trace.setSpan(context.active(), span);
-        const r = recorder;
-        outcome = await context.with(runCtx, () => executeRun(this.deps, run, r, controller.signal, runCtx));
-        endedHere = r.endedHere;
-      }
-      this.stats.outcomes[outcome]++;
+      const runCtx = trace.setSpan(context.active(), span);
+      const r = recorder;
+      outcome = await context.with(runCtx, () => executeRun(this.deps, run, r, controller.signal, runCtx));
+      return outcome;
     } catch (err) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: errText(err) });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
       throw err;
     } finally {
-      this.inflight.delete(run.id);
       recorder?.close();
       inspector?.detached(run.id);
       if (span.isRecording()) span.setAttribute(ATTR.outcome, outcome);
       if (outcome === 'failed') span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
     }
-    if (outcome === 'handedOver') {
-      await releaseLease(this.db, run.id, this.lease.owner, run.attempt);
-      return;
-    }
-    // The job is the run's (job id = run id): whoever finishes the run completes it, in the
-    // terminal event's transaction when this attempt stored it.
-    if (outcome !== 'superseded' && !endedHere) await this.queue.complete(run.id);
   }
 }
-
-const errText = (err: unknown) => (err instanceof Error ? err.message : String(err));

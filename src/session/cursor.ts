@@ -19,6 +19,15 @@ export interface EventReader {
 
 export const PUMP_PAGE = 256;
 
+/**
+ * After a failed read of a run's log, the cursor waits before reading again: from RETRY_BASE_MS,
+ * doubling per failure up to RETRY_MAX_MS, half of it random so the cursors an outage failed
+ * together do not retry together. Without the wait a failing read is retried at once, and every
+ * carried run spins its socket's pump (a rejected read that needs no I/O starves the event loop).
+ */
+export const RETRY_BASE_MS = 250;
+export const RETRY_MAX_MS = 10_000;
+
 export class RunCursor {
   delivered: number;
   /** Highest seq known to exist (from live events); the pump reads the log until it reaches it. */
@@ -26,6 +35,10 @@ export class RunCursor {
   pumping = false;
   /** Live events offered beyond `delivered`: one arriving while the pump reads means it is not caught up. */
   hints = 0;
+  /** Reads failed in a row; the next retry waits longer for each. */
+  failures = 0;
+  /** Set while the cursor waits to read again after a failure: nothing pumps it before. */
+  retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly runId: string,
@@ -135,13 +148,31 @@ export class SocketChannel {
     if (knownSeq > 0 && this.ready && !this.paused) void this.pump(cursor);
   }
 
-  /** Reads every carried run up to the end of its log (after missed notifications). */
-  repair(): void {
+  /**
+   * Reads every carried run up to the end of its log (after missed notifications). `now`: the
+   * database is known to answer again (the listener reconnected), so cursors waiting out a failed
+   * read read at once instead of at their retry.
+   */
+  repair(now = false): void {
     if (!this.ready || this.paused || this.closed) return;
     for (const c of this.cursors.values()) {
       c.known = Math.max(c.known, c.delivered + 1);
       c.hints++;
+      if (now && c.retryTimer) {
+        clearTimeout(c.retryTimer);
+        c.retryTimer = undefined;
+        c.failures = 0;
+      }
       void this.pump(c);
+    }
+  }
+
+  /** The socket closed: nothing more is sent, and no retry stays scheduled. */
+  close(): void {
+    this.closed = true;
+    for (const c of this.cursors.values()) {
+      clearTimeout(c.retryTimer);
+      c.retryTimer = undefined;
     }
   }
 
@@ -189,6 +220,7 @@ export class SocketChannel {
     this.hooks.onSent?.(this, stored);
     if (res === 'backpressure') this.pause();
     if (isTerminalType(stored.event.type)) {
+      clearTimeout(cursor.retryTimer);
       this.cursors.delete(cursor.runId);
       const finished = (this.finished ??= new Set());
       finished.add(cursor.runId);
@@ -220,8 +252,9 @@ export class SocketChannel {
   }
 
   private async pump(cursor: RunCursor): Promise<void> {
-    if (cursor.pumping) return;
+    if (cursor.pumping || cursor.retryTimer) return;
     cursor.pumping = true;
+    let failed = false;
     try {
       while (this.ready && !this.closed && !this.paused && this.cursors.get(cursor.runId) === cursor) {
         const knownBefore = cursor.known;
@@ -251,15 +284,29 @@ export class SocketChannel {
           break;
         }
       }
+      cursor.failures = 0;
     } catch (err) {
+      failed = true;
       this.hooks.onError(err);
     } finally {
       cursor.pumping = false;
     }
+    if (this.closed || this.cursors.get(cursor.runId) !== cursor) return;
+    if (failed) this.retryLater(cursor);
     // An event may have been offered while the last read was in flight.
-    if (!this.closed && !this.paused && this.ready && cursor.delivered < cursor.known && this.cursors.get(cursor.runId) === cursor) {
-      void this.pump(cursor);
-    }
+    else if (!this.paused && this.ready && cursor.delivered < cursor.known) void this.pump(cursor);
+  }
+
+  private retryLater(cursor: RunCursor): void {
+    const ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** cursor.failures);
+    cursor.failures++;
+    cursor.retryTimer = setTimeout(
+      () => {
+        cursor.retryTimer = undefined;
+        void this.pump(cursor);
+      },
+      ceiling / 2 + Math.random() * (ceiling / 2),
+    );
   }
 }
 

@@ -8,6 +8,7 @@ import { isTerminal, type SessionReadyFrame } from '../protocol/events.js';
 import type { StoredEvent } from '../store/event-log.js';
 import { ROOT_CONTEXT, SpanKind, trace, type SpanContext } from '@opentelemetry/api';
 import { ATTR, SPAN, Telemetry } from '../telemetry/index.js';
+import { ThrottledLog } from '../log/throttled.js';
 import { SocketChannel, type EventReader, type SocketSink } from './cursor.js';
 
 type SessionSnapshot = SnapshotFrom<typeof sessionMachine>;
@@ -57,6 +58,8 @@ export class SessionHub {
   private readonly sessions = new Map<string, Session>();
   /** runId → the run span of the attempt that stored its latest first or terminal event. */
   private readonly runTraces = new Map<string, SpanContext>();
+  /** Failed log reads: an outage fails every carried run's reads, logged once per interval. */
+  private readonly readFailures: ThrottledLog;
 
   constructor(
     private readonly reader: EventReader,
@@ -66,7 +69,9 @@ export class SessionHub {
     private readonly telemetry: Telemetry = Telemetry.off(),
     /** The statechart visualizer's live feed, when it is on: XState inspection of each session actor. */
     private readonly inspect?: (userId: string) => (ev: InspectionEvent) => void,
-  ) {}
+  ) {
+    this.readFailures = new ThrottledLog(log, 'error', 'delivery from the log failed');
+  }
 
   /**
    * An event reached a socket: the storage-to-send delay, and for a run's first and last event a
@@ -131,7 +136,7 @@ export class SessionHub {
         this.log.warn({ userId, socketId: c.sink.id }, 'socket buffer full; closing it');
         c.sink.close(CLOSE_TOO_SLOW.code, CLOSE_TOO_SLOW.reason);
       },
-      onError: (err) => this.log.error({ err, userId }, 'delivery from the log failed'),
+      onError: (err) => this.readFailures.report(err, { userId }),
     });
     let session = this.sessions.get(userId);
     if (!session) {
@@ -165,7 +170,7 @@ export class SessionHub {
   }
 
   close(channel: SocketChannel): void {
-    channel.closed = true;
+    channel.close();
     const session = this.sessions.get(channel.userId);
     if (!session || session.channels.get(channel.sink.id) !== channel) return;
     session.channels.delete(channel.sink.id);
@@ -236,9 +241,12 @@ export class SessionHub {
     }
   }
 
-  /** Notifications may have been lost (listener reconnected): catch every socket up from the log. */
-  repairAll(): void {
-    for (const s of this.sessions.values()) for (const c of s.channels.values()) c.repair();
+  /**
+   * Notifications may have been lost: catch every socket up from the log. `now` (the listener
+   * reconnected, so the database answers): runs waiting to retry a failed read read at once.
+   */
+  repairAll(now = false): void {
+    for (const s of this.sessions.values()) for (const c of s.channels.values()) c.repair(now);
   }
 
   /** Every open socket of a user (for frames that concern all of them). */
@@ -275,6 +283,7 @@ export class SessionHub {
 
   /** Shutdown: every socket is closed with 1001 (going away: reconnect and resume). */
   closeAll(code = 1001, reason = 'server shutting down'): void {
+    this.readFailures.stop();
     for (const s of this.sessions.values()) {
       s.actor.send({ type: 'SHUTDOWN' });
       for (const c of [...s.channels.values()]) c.sink.close(code, reason);

@@ -144,6 +144,16 @@ CREATE TABLE external_identities (
 );
 `,
   },
+  {
+    version: 5,
+    name: 'failed run attempts',
+    sql: `
+-- Attempts of the run that failed: threw outside the agent's own error handling (counted when the
+-- worker lets the run go) or lost their lease (counted by the claim that takes the run over). A
+-- lease released at shutdown names no owner and does not count. RUN_MAX_ATTEMPTS caps it.
+ALTER TABLE runs ADD COLUMN failed_attempts integer NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 const LOCK_KEY = 74_205_118; // arbitrary, constant: "agentwire migrations"

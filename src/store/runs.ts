@@ -64,30 +64,62 @@ export async function insertRequestKey(
 }
 
 /**
- * A request on a new thread, in one statement: its idempotency key, the thread, the queued run
- * and the user's message. Nothing is stored when the key exists (false: a duplicate request).
+ * A request on a new thread, in one statement: its idempotency key, the thread, the run and the
+ * user's message. With `claim`, the run is stored already claimed by that worker (running, attempt
+ * 1, its lease taken); without, it is queued. Nothing is stored when the key exists (undefined: a
+ * duplicate request).
  */
 export async function insertNewThreadRun(
   q: Queryable,
-  r: { userId: string; requestId: string; runId: string; threadId: string; title: string; agent: string; text: string; messageId: string; traceContext?: string | null },
-): Promise<boolean> {
-  const rows = await q.query<{ n: number }>(
+  r: {
+    userId: string;
+    requestId: string;
+    runId: string;
+    threadId: string;
+    title: string;
+    agent: string;
+    text: string;
+    messageId: string;
+    traceContext?: string | null;
+    claim?: Lease | undefined;
+  },
+): Promise<ClaimedRun | undefined> {
+  const rows = await q.query<ClaimedRun & Record<string, unknown>>(
     `WITH k AS (
        INSERT INTO request_keys (user_id, request_id, run_id, thread_id) VALUES ($1, $2, $3, $4)
        ON CONFLICT (user_id, request_id) DO NOTHING RETURNING run_id
      ), t AS (
        INSERT INTO threads (id, user_id, title) SELECT $4, $1, $5 FROM k RETURNING id
      ), r AS (
-       INSERT INTO runs (id, thread_id, user_id, agent, input, status, trace_context, queued_at)
-       SELECT $3, t.id, $1, $6, $7::jsonb, 'queued', $8, now() FROM t RETURNING id
+       INSERT INTO runs (id, thread_id, user_id, agent, input, status, trace_context, queued_at, ${CLAIM_COLUMNS})
+       SELECT $3, t.id, $1, $6, $7::jsonb, CASE WHEN $11::text IS NULL THEN 'queued' ELSE 'running' END, $8, now(), ${claimValues('$11', '$12')}
+       FROM t RETURNING ${RUN_COLUMNS}, trace_context, failed_attempts
      ), m AS (
        INSERT INTO messages (id, thread_id, run_id, role, content) SELECT $9, $4, r.id, 'user', $10 FROM r
      )
-     SELECT count(*)::int AS n FROM k`,
-    [r.userId, r.requestId, r.runId, r.threadId, r.title, r.agent, JSON.stringify({ text: r.text }), r.traceContext ?? null, r.messageId, r.text],
+     SELECT r.*, 0::float8 AS queue_wait_ms, true AS only_run FROM r`,
+    [
+      r.userId,
+      r.requestId,
+      r.runId,
+      r.threadId,
+      r.title,
+      r.agent,
+      JSON.stringify({ text: r.text }),
+      r.traceContext ?? null,
+      r.messageId,
+      r.text,
+      r.claim?.owner ?? null,
+      r.claim?.ms ?? null,
+    ],
   );
-  return rows[0]?.n === 1;
+  return rows[0];
 }
+
+/** The columns a run stored already claimed sets (attempt, lease), and their values for an owner and a lease length. */
+const CLAIM_COLUMNS = 'attempt, lease_owner, lease_expires_at';
+const claimValues = (owner: string, ms: string) =>
+  `CASE WHEN ${owner}::text IS NULL THEN 0 ELSE 1 END, ${owner}::text, CASE WHEN ${owner}::text IS NULL THEN NULL ELSE now() + ${ms}::int * interval '1 millisecond' END`;
 
 /** The thread's oldest waiting run, if no run holds the thread (nothing queued or running). */
 export async function nextPendingRun(q: Queryable, threadId: string): Promise<{ id: string } | undefined> {
@@ -109,15 +141,31 @@ export async function activeRunsOfThread(q: Queryable, threadId: string): Promis
   );
 }
 
+/**
+ * Stores a run of an existing thread: `pending` (waits for the thread), `queued`, or, with
+ * `claim`, `running` already claimed by that worker (attempt 1, its lease taken).
+ */
 export async function insertRun(
   q: Queryable,
-  r: { id: string; threadId: string; userId: string; agent: string; input: { text: string }; status: RunStatus; traceContext?: string | null },
-): Promise<void> {
-  await q.query(
-    `INSERT INTO runs (id, thread_id, user_id, agent, input, status, trace_context, queued_at)
-     VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, CASE WHEN $6 = 'queued' THEN now() END)`,
-    [r.id, r.threadId, r.userId, r.agent, JSON.stringify(r.input), r.status, r.traceContext ?? null],
+  r: {
+    id: string;
+    threadId: string;
+    userId: string;
+    agent: string;
+    input: { text: string };
+    status: 'pending' | 'queued' | 'running';
+    traceContext?: string | null;
+    claim?: Lease | undefined;
+  },
+): Promise<ClaimedRun> {
+  if ((r.status === 'running') !== (r.claim !== undefined)) throw new Error('a run is stored running exactly when it is stored claimed');
+  const rows = await q.query<ClaimedRun & Record<string, unknown>>(
+    `INSERT INTO runs (id, thread_id, user_id, agent, input, status, trace_context, queued_at, ${CLAIM_COLUMNS})
+     VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, CASE WHEN $6 IN ('queued', 'running') THEN now() END, ${claimValues('$8', '$9')})
+     RETURNING ${RUN_COLUMNS}, trace_context, failed_attempts, 0::float8 AS queue_wait_ms, false AS only_run`,
+    [r.id, r.threadId, r.userId, r.agent, JSON.stringify(r.input), r.status, r.traceContext ?? null, r.claim?.owner ?? null, r.claim?.ms ?? null],
   );
+  return rows[0]!;
 }
 
 export async function insertMessage(
@@ -149,17 +197,36 @@ export async function getOwnRun(q: Queryable, runId: string, userId: string): Pr
   return run && run.user_id === userId ? run : undefined;
 }
 
-/** Locks a thread row for this transaction (no ownership check: internal callers only). */
-export async function lockThread(q: Queryable, threadId: string): Promise<void> {
-  await q.query('SELECT id FROM threads WHERE id = $1 FOR UPDATE', [threadId]);
+/**
+ * Proof that a transaction holds a thread's row lock. Locks are taken in one order everywhere:
+ * the thread, then its runs' queue jobs, then its runs (docs/reliability.md). What changes more
+ * than one run of a thread, or a run and its thread, asks for this first.
+ */
+export interface ThreadLock {
+  readonly tx: Queryable;
+  readonly threadId: string;
 }
 
-/** A waiting run gets its turn; false if it is no longer waiting (cancelled meanwhile). */
-export async function promotePending(q: Queryable, runId: string): Promise<boolean> {
-  const rows = await q.query(`UPDATE runs SET status = 'queued', queued_at = now(), updated_at = now() WHERE id = $1 AND status = 'pending' RETURNING id`, [
-    runId,
-  ]);
-  return rows.length === 1;
+/** Locks a thread row for this transaction (no ownership check: internal callers only). */
+export async function lockThread(tx: Queryable, threadId: string): Promise<ThreadLock> {
+  await tx.query('SELECT id FROM threads WHERE id = $1 FOR UPDATE', [threadId]);
+  return { tx, threadId };
+}
+
+/**
+ * A waiting run gets its turn: queued, or with `claim` running already claimed by that worker
+ * (attempt 1, its lease taken). Nothing when it is no longer waiting (cancelled meanwhile).
+ */
+export async function promotePending(q: Queryable, runId: string, claim?: Lease): Promise<ClaimedRun | undefined> {
+  const rows = await q.query<ClaimedRun & Record<string, unknown>>(
+    `UPDATE runs SET status = CASE WHEN $2::text IS NULL THEN 'queued' ELSE 'running' END, queued_at = now(), updated_at = now(),
+       attempt = CASE WHEN $2::text IS NULL THEN attempt ELSE attempt + 1 END, lease_owner = $2::text,
+       lease_expires_at = CASE WHEN $2::text IS NULL THEN NULL ELSE now() + $3::int * interval '1 millisecond' END
+     WHERE id = $1 AND status = 'pending'
+     RETURNING ${RUN_COLUMNS}, trace_context, failed_attempts, 0::float8 AS queue_wait_ms, false AS only_run`,
+    [runId, claim?.owner ?? null, claim?.ms ?? null],
+  );
+  return rows[0];
 }
 
 /** A run whose log ends in a terminal event but whose row says otherwise (its finish was lost): mend the row. */
@@ -180,34 +247,63 @@ export interface Lease {
 export interface ClaimedRun extends RunRow {
   /** The accepting request's W3C traceparent (null when tracing was off then). */
   trace_context: string | null;
-  /** First claims only: how long the job waited, by the database clock. */
+  /** First claims only: how long the run waited for a worker, by the database clock. */
   queue_wait_ms: number | null;
   /** The thread has no other run: no earlier message to read as history. */
   only_run: boolean;
+  /** Earlier attempts that failed (this one not counted). */
+  failed_attempts: number;
 }
 
-/**
- * Claims a run for execution: a queued run, or a running one whose lease lapsed (its worker died
- * or let it go). Bumps `attempt`, which fences every write of the earlier attempt, and takes the
- * lease. Returns nothing when the run is finished or held by a live lease.
- */
-export async function claimRun(
-  q: Queryable,
-  runId: string,
-  lease: Lease = { owner: 'anonymous', ms: 60_000 },
-  /** Also takes the run's queue job (job id = run id) in the same statement: see `QUEUE_JOB_TAKE`. */
-  takeJob?: string,
-): Promise<ClaimedRun | undefined> {
-  const rows = await q.query<ClaimedRun & Record<string, unknown>>(
-    `${takeJob ?? ''}UPDATE runs SET status = 'running', attempt = attempt + 1, lease_owner = $2,
-       lease_expires_at = now() + $3::int * interval '1 millisecond', updated_at = now()
-     WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
-     RETURNING ${RUN_COLUMNS}, trace_context,
+const CLAIMED = `${RUN_COLUMNS}, trace_context, failed_attempts,
        CASE WHEN attempt = 1 THEN (extract(epoch FROM now() - queued_at) * 1000)::float8 END AS queue_wait_ms,
-       NOT EXISTS (SELECT 1 FROM runs o WHERE o.thread_id = runs.thread_id AND o.id <> runs.id) AS only_run`,
+       NOT EXISTS (SELECT 1 FROM runs o WHERE o.thread_id = runs.thread_id AND o.id <> runs.id) AS only_run`;
+
+/**
+ * Claims a run for execution: a queued run, or a running one whose lease lapsed (its worker died,
+ * lost the database, or let it go). Bumps `attempt`, which fences every write of the earlier
+ * attempt, and takes the lease. A lapsed lease that still names its owner was not let go: that
+ * attempt failed, and counts in `failed_attempts`. Returns nothing when the run is finished or
+ * held by a live lease.
+ */
+export async function claimRun(q: Queryable, runId: string, lease: Lease = { owner: 'anonymous', ms: 60_000 }): Promise<ClaimedRun | undefined> {
+  const rows = await q.query<ClaimedRun & Record<string, unknown>>(
+    `UPDATE runs SET status = 'running', attempt = attempt + 1, lease_owner = $2,
+       lease_expires_at = now() + $3::int * interval '1 millisecond', updated_at = now(),
+       failed_attempts = failed_attempts + CASE WHEN status = 'running' AND lease_owner IS NOT NULL THEN 1 ELSE 0 END
+     WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
+     RETURNING ${CLAIMED}`,
     [runId, lease.owner, lease.ms],
   );
   return rows[0];
+}
+
+/** Claims those of `runIds` that are queued (their queue jobs were fetched in the same transaction). */
+export async function claimQueuedRuns(q: Queryable, runIds: readonly string[], lease: Lease): Promise<ClaimedRun[]> {
+  if (runIds.length === 0) return [];
+  return q.query<ClaimedRun & Record<string, unknown>>(
+    `UPDATE runs SET status = 'running', attempt = attempt + 1, lease_owner = $2,
+       lease_expires_at = now() + $3::int * interval '1 millisecond', updated_at = now()
+     WHERE id = ANY($1::uuid[]) AND status = 'queued'
+     RETURNING ${CLAIMED}`,
+    [runIds, lease.owner, lease.ms],
+  );
+}
+
+/**
+ * Lets a run go after its attempt failed: the lease names no owner and lapses in `delayMs`, when
+ * the scan for lapsed leases (any worker's) claims it again; the failure is counted. Fenced by
+ * `attempt`: nothing happens if another attempt holds the run. Returns the failures counted.
+ */
+export async function releaseAfterFailure(q: Queryable, runId: string, owner: string, attempt: number, delayMs: number): Promise<number | undefined> {
+  const rows = await q.query<{ failed_attempts: number }>(
+    `UPDATE runs SET lease_owner = NULL, lease_expires_at = now() + $4::int * interval '1 millisecond',
+       failed_attempts = failed_attempts + 1, updated_at = now()
+     WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND status = 'running'
+     RETURNING failed_attempts`,
+    [runId, owner, attempt, Math.round(delayMs)],
+  );
+  return rows[0]?.failed_attempts;
 }
 
 /**

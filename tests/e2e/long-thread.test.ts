@@ -45,8 +45,10 @@ describe(`a ${TURNS}-turn thread on ${primaryBackend}`, () => {
     const db = server.runtime.database;
     await db.transaction(async (tx) => {
       for (let n = 2; n <= TURNS; n++) {
-        await insertRun(tx, { id: orderedId(n), threadId, userId: user.userId, agent: 'capture', input: { text: `question ${n}` }, status: 'completed' });
+        await insertRun(tx, { id: orderedId(n), threadId, userId: user.userId, agent: 'capture', input: { text: `question ${n}` }, status: 'pending' });
       }
+      // Finished runs: stored as waiting, then marked done (nothing schedules a pending run here).
+      await tx.query(`UPDATE runs SET status = 'completed', finished_at = now() WHERE thread_id = $1 AND id <> $2`, [threadId, first.runId]);
     });
     // Every answer stored before every question (two transactions, two times): the messages' times
     // say nothing of the conversation's order, which is the runs' order.

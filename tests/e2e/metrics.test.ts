@@ -117,6 +117,10 @@ describe('/metrics', () => {
     expect(m.get('agentwire_sockets_closed_backpressure_total')).toBe(0);
     expect(m.get('agentwire_open_sockets')).toBe(2);
     expect(m.get('agentwire_sessions')).toBe(1);
+    // The event loop's delay since the previous scrape: three figures, none negative, p99 ≤ max.
+    const lag = ['p50', 'p99', 'max'].map((stat) => m.get(`agentwire_event_loop_lag_seconds{stat="${stat}"}`)!);
+    expect(lag.every((v) => v >= 0)).toBe(true);
+    expect(lag[1]).toBeLessThanOrEqual(lag[2]!);
     // Histograms: cumulative buckets ending in +Inf = count, and a sum within count × the largest.
     for (const h of ['agentwire_run_start_seconds', 'agentwire_run_terminal_seconds', 'agentwire_event_send_delay_seconds']) {
       const buckets = [...m.entries()].filter(([k]) => k.startsWith(`${h}_bucket`)).map(([, v]) => v);

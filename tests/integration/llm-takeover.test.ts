@@ -16,6 +16,7 @@ import type { Agent, Tool } from '../../src/agents/types.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { RunEvent } from '../../src/protocol/events.js';
 import { executeRun } from '../../src/runs/executor.js';
+import { NO_HANDOFF } from '../../src/runs/handoff.js';
 import { RunRecorder } from '../../src/runs/recorder.js';
 import { readEvents } from '../../src/store/event-log.js';
 import { migrate } from '../../src/store/migrations.js';
@@ -91,7 +92,7 @@ describe.each(backends)('LLM agent takeover on %s', (backend) => {
         log: createLogger('silent'),
         usageFor: () => ({ list: async () => [] }),
         history: async () => [],
-        afterTerminal: async () => undefined,
+        afterTerminal: async () => NO_HANDOFF,
         toolTimeoutMs: 5_000,
         runTimeoutMs: 60_000,
       },

@@ -11,6 +11,7 @@ import { createLogger } from '../../src/log/logger.js';
 import type { RunEvent } from '../../src/protocol/events.js';
 import { executeRun } from '../../src/runs/executor.js';
 import type { RunQueue } from '../../src/runs/queue.js';
+import { NO_HANDOFF } from '../../src/runs/handoff.js';
 import { RunRecorder } from '../../src/runs/recorder.js';
 import { RunWorker } from '../../src/runs/worker.js';
 import { ATTR, SPAN, Telemetry } from '../../src/telemetry/index.js';
@@ -66,7 +67,7 @@ describe.each(backends)('takeover replay on %s', (backend) => {
     log: createLogger('silent'),
     usageFor: () => ({ list: async () => [] }),
     history: async () => [],
-    afterTerminal: async () => undefined,
+    afterTerminal: async () => NO_HANDOFF,
     toolTimeoutMs: 5_000,
     runTimeoutMs: 60_000,
   });
@@ -167,14 +168,14 @@ describe.each(backends)('takeover replay on %s', (backend) => {
     const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
     const telemetry = new Telemetry({ enabled: true, tracer: provider.getTracer('test'), recordContent: false });
     // Only the takeover scan matters here: the queue hands out nothing.
-    const queue = { fetch: async () => [], complete: async () => undefined } as unknown as RunQueue;
+    const queue = { take: async () => [] } as unknown as RunQueue;
     const worker = new RunWorker(
       t.db,
       queue,
       { publish: () => undefined },
       { ...executorDeps(), telemetry },
       createLogger('silent'),
-      { concurrency: 2, pollIntervalMs: 60_000, nodeId: 'alive', leaseMs: 60_000, telemetry },
+      { concurrency: 2, pollIntervalMs: 60_000, nodeId: 'alive', leaseMs: 60_000, maxAttempts: 5, retryDelayMs: 1_000, telemetry },
     );
     worker.start();
     try {

@@ -39,6 +39,13 @@ describe('config', () => {
     expect(() => loadConfig({ OTEL_TRACES_EXPORTER: 'zipkin' })).toThrow(/OTEL_TRACES_EXPORTER/);
   });
 
+  it('caps failed run attempts (5 by default, at least 1) and backs off between them', () => {
+    expect(loadConfig({})).toMatchObject({ runMaxAttempts: 5, runRetryDelayMs: 1_000 });
+    expect(loadConfig({ RUN_MAX_ATTEMPTS: '2', RUN_RETRY_DELAY_MS: '50' })).toMatchObject({ runMaxAttempts: 2, runRetryDelayMs: 50 });
+    expect(() => loadConfig({ RUN_MAX_ATTEMPTS: '0' })).toThrow(/RUN_MAX_ATTEMPTS/);
+    expect(() => loadConfig({ RUN_RETRY_DELAY_MS: 'soon' })).toThrow(/RUN_RETRY_DELAY_MS/);
+  });
+
   it('names every bad variable in one readable error', () => {
     const attempt = () => loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', JWT_SECRET: 'short' });
     expect(attempt).toThrow(ConfigError);

@@ -1,6 +1,7 @@
 // SocketChannel: per-socket, per-run delivery. Live events are hints, the log is the truth.
-import { describe, it, expect } from 'vitest';
+import { afterEach, describe, it, expect, vi } from 'vitest';
 import {
+  RETRY_MAX_MS,
   SocketChannel,
   type ChannelHooks,
   type EventReader,
@@ -332,5 +333,115 @@ describe('SocketChannel', () => {
     channel.resumeAfterDrain();
     await log.releaseAll();
     expect(sink.seqs).toEqual(['a#1', 'b#1', 'a#2', 'b#2', 'a#3', 'a#4']);
+  });
+});
+
+/**
+ * A log that cannot be read (the database is away): every read fails, either after one I/O tick
+ * (a refused connection) or at once, without I/O (a pool that refuses while it is closed). After
+ * `breakAfter` reads it answers again, so code that spins ends instead of hanging the suite.
+ */
+class FailingLog implements EventReader {
+  reads = 0;
+  failing = true;
+  constructor(
+    private readonly how: 'io-tick' | 'no-io',
+    readonly events: StoredEvent[],
+    private readonly breakAfter = 2_000,
+  ) {}
+
+  read(_runId: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
+    this.reads++;
+    if (this.reads >= this.breakAfter) this.failing = false;
+    const answer = () => this.events.filter((e) => e.event.seq > afterSeq).slice(0, limit);
+    if (!this.failing) return Promise.resolve(answer());
+    const err = new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    if (this.how === 'no-io') return Promise.reject(err);
+    return new Promise((_resolve, reject) => setImmediate(() => reject(err)));
+  }
+}
+
+function failingSetup(how: 'io-tick' | 'no-io') {
+  const events = run('r1', 5);
+  const log = new FailingLog(how, events);
+  const sink = new Sink();
+  const errors: unknown[] = [];
+  const channel = new SocketChannel('user-1', sink, log, { onTerminal: () => undefined, onDropped: () => undefined, onError: (e) => errors.push(e) });
+  channel.markReady();
+  return { log, sink, channel, errors, events };
+}
+
+describe('SocketChannel when the log cannot be read', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('a read that fails after an I/O tick is retried later, not at once: a 100 ms timer sees at most a few reads', async () => {
+    const { log, channel, errors } = failingSetup('io-tick');
+    channel.resume('r1', 0); // a run whose log must be read
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const reads = log.reads;
+    channel.close();
+    expect(reads).toBeGreaterThanOrEqual(1);
+    expect(reads).toBeLessThanOrEqual(2);
+    expect(errors.length).toBe(reads);
+  });
+
+  it('a read that fails without I/O does not starve the event loop; retries back off, are bounded, and deliver once the log answers', async () => {
+    vi.useFakeTimers();
+    const { log, sink, channel } = failingSetup('no-io');
+    let fired = false;
+    setTimeout(() => (fired = true), 100);
+    channel.resume('r1', 0);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(fired).toBe(true);
+    expect(log.reads).toBeLessThanOrEqual(2);
+    // A minute of outage: the delay doubles up to its ceiling, so a cursor reads a dozen times or so.
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(log.reads).toBeGreaterThanOrEqual(6);
+    expect(log.reads).toBeLessThanOrEqual(16);
+    expect(sink.sent).toEqual([]);
+    // The log answers again: the next retry (at most RETRY_MAX_MS away) delivers the run, once.
+    log.failing = false;
+    await vi.advanceTimersByTimeAsync(RETRY_MAX_MS);
+    expect(sink.seqs).toEqual(seqs('r1', 1, 2, 3, 4, 5));
+  });
+
+  it('a live event that fills a gap waits for the retry instead of reading at once', async () => {
+    vi.useFakeTimers();
+    const { log, sink, channel, events } = failingSetup('no-io');
+    channel.resume('r1', 0);
+    await vi.advanceTimersByTimeAsync(0);
+    const reads = log.reads;
+    channel.offer(events[2]!); // seq 3 while 1 and 2 are unread: a gap
+    channel.offer(events[3]!);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(log.reads).toBe(reads);
+    log.failing = false;
+    await vi.advanceTimersByTimeAsync(RETRY_MAX_MS);
+    expect(sink.seqs).toEqual(seqs('r1', 1, 2, 3, 4, 5));
+  });
+
+  it('a repair after the database answers again reads at once instead of at the retry', async () => {
+    vi.useFakeTimers();
+    const { log, sink, channel } = failingSetup('no-io');
+    channel.resume('r1', 0);
+    await vi.advanceTimersByTimeAsync(30_000); // the retry delay is near its ceiling now
+    log.failing = false;
+    channel.repair(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sink.seqs).toEqual(seqs('r1', 1, 2, 3, 4, 5));
+  });
+
+  it('closing the socket cancels a scheduled retry', async () => {
+    vi.useFakeTimers();
+    const { log, channel } = failingSetup('no-io');
+    channel.resume('r1', 0);
+    await vi.advanceTimersByTimeAsync(0);
+    const reads = log.reads;
+    channel.close();
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(log.reads).toBe(reads);
   });
 });

@@ -1,5 +1,5 @@
 // SessionHub: one session per user; events reach that user's sockets and nobody else's.
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, vi } from 'vitest';
 import { SessionHub, CLOSE_TOO_SLOW } from '../../../src/session/hub.js';
 import type { EventReader, SendResult, SocketSink } from '../../../src/session/cursor.js';
 import type { StoredEvent } from '../../../src/store/event-log.js';
@@ -151,5 +151,54 @@ describe('SessionHub', () => {
     expect(a.closed).toBe(1001);
     expect(b.closed).toBe(1001);
     expect(hub.sessionStates().map((s) => s.value)).toEqual(['draining', 'draining']);
+  });
+});
+
+describe('SessionHub when the log cannot be read', () => {
+  it('logs failed reads once when they start and then once per interval, not once per read', async () => {
+    vi.useFakeTimers();
+    try {
+      let reads = 0;
+      let failing = true;
+      const reader: EventReader = {
+        read: () => {
+          reads++;
+          // Answers after 20,000 reads, so code that retries at once ends instead of hanging.
+          return failing && reads < 20_000 ? Promise.reject(new Error('connect ECONNREFUSED')) : Promise.resolve([]);
+        },
+      };
+      const lines: Array<{ msg: string; fields: Record<string, unknown> }> = [];
+      const logger = {
+        warn: () => undefined,
+        error: (fields: Record<string, unknown>, msg: string) => lines.push({ msg, fields }),
+      } as unknown as Logger;
+      const hub = new SessionHub(reader, logger);
+      // 20 sockets each carrying 10 runs: 200 cursors whose reads fail through a minute's outage.
+      for (let s = 0; s < 20; s++) {
+        const userId = `u${s}`;
+        const channel = hub.open(userId, new Sink(`s${s}`));
+        hub.ready(channel, 0, { type: 'session_ready', sessionId: 'x', userId, serverTime: TS, limits: { maxFrameBytes: 65536, requestsPerMinute: 60 }, runs: [] });
+        for (let r = 0; r < 10; r++) channel.resume(`run-${s}-${r}`, 0);
+      }
+      for (let i = 0; i < 6; i++) {
+        hub.repairAll(); // the repair timer, every 10 s
+        await vi.advanceTimersByTimeAsync(10_000);
+      }
+      expect(reads).toBeGreaterThan(200);
+      // The first failure at once, then at most one summary per 10 s interval.
+      expect(lines.length).toBeGreaterThanOrEqual(2);
+      expect(lines.length).toBeLessThanOrEqual(7);
+      expect(lines[0]).toMatchObject({ msg: 'delivery from the log failed' });
+      expect(lines[0]!.fields.err).toBeInstanceOf(Error);
+      expect(lines[1]).toMatchObject({ msg: 'delivery from the log failed (repeated)' });
+      // Every failure is counted in a line (those of the interval still open are not logged yet).
+      const counted = lines.slice(1).reduce((n, l) => n + (l.fields.repeated as number), 1);
+      expect(counted).toBeLessThanOrEqual(reads);
+      expect(counted).toBeGreaterThan(reads / 2);
+      failing = false;
+      hub.closeAll();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -1,0 +1,90 @@
+// The lock order (docs/reliability.md, "Lock order"): the thread, then the run. A transaction that
+// follows it (here: one that locks the thread, then updates the run, as a cancel would) and the
+// run's terminal transaction must never wait for each other in a cycle. The terminal transaction
+// is made to meet the thread's lock held by the other one: taking the thread first, it waits
+// without holding the run, so the other goes through. Taking the run first (the order before),
+// the two wait for each other and PostgreSQL aborts one of them as a deadlock.
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AgentRegistry } from '../../src/agents/registry.js';
+import type { Agent } from '../../src/agents/types.js';
+import { createLogger } from '../../src/log/logger.js';
+import { executeRun } from '../../src/runs/executor.js';
+import { NO_HANDOFF } from '../../src/runs/handoff.js';
+import { RunRecorder } from '../../src/runs/recorder.js';
+import type { Db } from '../../src/store/db.js';
+import { migrate } from '../../src/store/migrations.js';
+import { claimRun, getRun, insertRun, insertThread } from '../../src/store/runs.js';
+import { insertUser } from '../../src/store/users.js';
+import { openTestDb, type TestDb } from '../helpers/db.js';
+import { until } from '../helpers/wait.js';
+
+const quick: Agent = {
+  name: 'quick',
+  description: 'test',
+  async run(ctx) {
+    await ctx.think('thinking');
+    return { text: 'done' };
+  },
+};
+
+describe.runIf(process.env.DATABASE_URL)('lock order on postgres (PGlite has one connection: nothing to race)', () => {
+  let t: TestDb;
+  let other: Db;
+  beforeEach(async () => {
+    t = await openTestDb('postgres');
+    await migrate(t.db);
+    other = await t.another();
+  });
+  afterEach(async () => {
+    await t.dispose();
+  });
+
+  it('a terminal transaction that meets its thread locked waits without holding its run: no deadlock', async () => {
+    const userId = randomUUID();
+    const threadId = randomUUID();
+    const runId = randomUUID();
+    await insertUser(t.db, { id: userId, username: `u-${userId}`, passwordHash: 'x' });
+    await insertThread(t.db, { id: threadId, userId, title: 't' });
+    await insertRun(t.db, { id: runId, threadId, userId, agent: 'quick', input: { text: 'go' }, status: 'queued' });
+    const run = (await claimRun(t.db, runId, { owner: 'node-a', ms: 60_000 }))!;
+    const recorder = new RunRecorder({ runId, threadId, userId }, run.attempt, t.db, { publish: () => undefined });
+    const deps = {
+      db: t.db,
+      agents: new AgentRegistry().addAgent(quick),
+      log: createLogger('silent'),
+      usageFor: () => ({ list: async () => [] }),
+      history: async () => [],
+      afterTerminal: async () => NO_HANDOFF,
+      toolTimeoutMs: 5_000,
+      runTimeoutMs: 60_000,
+    };
+
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let threadLocked!: (pid: number) => void;
+    const locked = new Promise<number>((r) => (threadLocked = r));
+    // The other transaction: the thread, then (once the terminal transaction waits) the run.
+    const cancel = other.transaction(async (tx) => {
+      await tx.query('SELECT id FROM threads WHERE id = $1 FOR UPDATE', [threadId]);
+      threadLocked((await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid);
+      await held;
+      await tx.query(`UPDATE runs SET cancel_reason = 'cancelled by user' WHERE id = $1`, [runId]);
+    });
+    const otherPid = await locked;
+    const executed = executeRun(deps, run, recorder, new AbortController().signal);
+    // The terminal transaction waits (for the thread, behind the other transaction).
+    await until(async () => {
+      const rows = await t.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`,
+        [otherPid],
+      );
+      return rows[0]!.n === 1;
+    }, 'the terminal transaction to wait for the thread');
+    release();
+
+    await expect(cancel).resolves.toBeUndefined();
+    expect(await executed).toBe('completed');
+    expect(await getRun(t.db, runId)).toMatchObject({ status: 'completed', cancel_reason: 'cancelled by user', last_seq: 3 });
+  });
+});
