@@ -73,7 +73,7 @@ export class PgNotifier implements Notifier {
   private async connect(isReconnect: boolean): Promise<void> {
     const client = new pg.Client({ connectionString: this.connectionString, application_name: 'agentwire-listener' });
     client.on('error', (err) => {
-      this.log.warn({ err: err.message }, 'notification listener failed; reconnecting');
+      this.log.warn({ err }, 'notification listener failed; reconnecting');
       this.scheduleReconnect(client);
     });
     client.on('end', () => this.scheduleReconnect(client));
@@ -85,7 +85,7 @@ export class PgNotifier implements Notifier {
       client.removeAllListeners('end');
       await client.end().catch(() => undefined);
       if (!isReconnect) throw err;
-      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'notification listener cannot connect yet');
+      this.log.warn({ err }, 'notification listener cannot connect yet');
       this.scheduleReconnect(undefined);
       return;
     }
@@ -198,7 +198,7 @@ export class PgNotifier implements Notifier {
       await this.publishSql('SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS t(c, p)', [sends.map((x) => x[0]), sends.map((x) => x[1])]);
     } catch (err) {
       failed = true;
-      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'notify failed; will retry');
+      this.log.warn({ err }, 'notify failed; will retry');
     }
     if (!failed || this.stopped) return;
     // Put everything back (receivers ignore what they already have) and try again later.

@@ -24,7 +24,7 @@ export function createPgDb(options: PgDbOptions): Db {
     idleTimeoutMillis: 30_000,
     application_name: 'agentwire',
   });
-  pool.on('error', (err) => options.log.warn({ err: err.message }, 'idle database client failed'));
+  pool.on('error', (err) => options.log.warn({ err }, 'idle database client failed'));
 
   const wrap = (client: pg.Pool | pg.PoolClient): Queryable => ({
     async query<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<R[]> {
@@ -58,7 +58,7 @@ export function createPgDb(options: PgDbOptions): Db {
       let broken: Error | undefined;
       const onError = (err: Error) => {
         broken = err;
-        options.log.warn({ err: err.message }, 'database connection failed during a transaction');
+        options.log.warn({ err }, 'database connection failed during a transaction');
       };
       client.on('error', onError);
       try {
