@@ -190,6 +190,17 @@ export class SocketChannel {
     void this.pump(cursor);
   }
 
+  /**
+   * Carries a run the client asked for again (an `agent_request` whose requestId names it): from
+   * its first event, unless this socket carries it already (it goes on from where it is) or has
+   * sent its terminal event (nothing is sent twice; `resume` replays on purpose). A run listed in
+   * session_ready and not resumed is carried from its first event too.
+   */
+  carry(runId: string): void {
+    if (this.closed || this.cursors.has(runId) || this.finished?.has(runId)) return;
+    this.resume(runId, 0);
+  }
+
   /** session_ready was sent: start delivering what arrived meanwhile. */
   markReady(): void {
     this.ready = true;

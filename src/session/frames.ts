@@ -39,6 +39,10 @@ export class FrameHandler {
           if (wait > 0) throw new AppError('rate_limited', 'too many requests', { retryAfterMs: wait });
           const accepted = await this.accept(channel, frame);
           send(channel, { type: 'run_accepted', requestId: frame.requestId, ...accepted });
+          // After run_accepted, which comes before any event of the run. A new run is carried
+          // already (adopted when accepted); a repeated requestId names an existing run, which
+          // this socket may not carry: a retry must not wait for nothing.
+          channel.carry(accepted.runId);
           return;
         }
         case 'resume':

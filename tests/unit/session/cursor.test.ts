@@ -265,6 +265,33 @@ describe('SocketChannel', () => {
     expect(sink.seqs).toEqual(seqs('r1', 1));
   });
 
+  it('carry (a retried request): a run not carried from seq 1, a listed one too, a carried one from where it is, a finished one not again', async () => {
+    const { sink, log, channel, publish } = setup({ ready: false });
+    const [l1, l2, l3] = run('listed', 3);
+    log.append(l1!);
+    log.append(l2!);
+    channel.listed.add('listed');
+    channel.markReady();
+    for (const e of run('finished', 2)) publish(e);
+    const [c1, c2, c3] = run('carried', 3);
+    publish(c1!);
+    publish(c2!);
+    for (const e of run('other', 2)) log.append(e); // finished before this socket opened
+    await flush();
+    sink.sent.length = 0;
+
+    for (const runId of ['listed', 'finished', 'carried', 'other']) channel.carry(runId);
+    await flush();
+    expect(channel.listed.has('listed')).toBe(false);
+    publish(l3!);
+    publish(c3!);
+    await flush();
+    expect(sink.seqs.filter((s) => s.startsWith('listed#'))).toEqual(seqs('listed', 1, 2, 3));
+    expect(sink.seqs.filter((s) => s.startsWith('carried#'))).toEqual(seqs('carried', 3));
+    expect(sink.seqs.filter((s) => s.startsWith('other#'))).toEqual(seqs('other', 1, 2));
+    expect(sink.seqs.filter((s) => s.startsWith('finished#'))).toEqual([]);
+  });
+
   // --- regressions found by tests/property/delivery-model.test.ts --------------------------------
 
   it('a repeated seq 1 hint after the terminal does not deliver the run a second time', async () => {
