@@ -1,32 +1,54 @@
-// Runs one agentwire process until a signal stops it: parse config, start the runtime, print
-// where it listens. The first SIGTERM/SIGINT drains (runs handed back, sockets closed with
-// 1001); a second one, or SHUTDOWN_GRACE_MS, exits at once.
+// `npm start` (and the `agentwire` bin): one agentwire process with the built-in agents, set up
+// from the environment and run until a signal stops it. The environment becomes `createServer`'s
+// options (src/config/env.ts); the analyst is registered like anyone's agent. The first
+// SIGTERM/SIGINT drains (runs handed back, sockets closed with 1001); a second one, or
+// SHUTDOWN_GRACE_MS, exits at once.
 //
 // Exit codes: 0 after a clean shutdown; 1 any other failure; 2 a configuration error; 3 the
 // address cannot be taken (the port is in use); 4 the data directory is held by another process.
+import { analyst } from './agents/analyst/index.js';
 import type { Agent, Tool } from './agents/types.js';
 import { DataDirLocked } from './config/data-dir-lock.js';
-import { ConfigError, configWarnings, loadConfig, type Config } from './config/index.js';
+import { ConfigError, settingsFromEnv, type ResolvedSettings } from './config/index.js';
+import { envIssue } from './config/env.js';
+import { OptionsError } from './config/options.js';
 import { createLogger } from './log/logger.js';
-import { Runtime } from './runtime.js';
+import { prepare, serverUrl, type Prepared } from './server/prepare.js';
 import { ListenError } from './transport/server.js';
 
 export const EXIT = { failed: 1, config: 2, address: 3, dataDirLocked: 4 } as const;
 
-export async function runServer(extra: { agents?: Agent[]; tools?: Tool[] } = {}): Promise<void> {
-  let config: Config;
+const configError = (message: string): never => {
+  process.stderr.write(`agentwire: ${message}\n`);
+  process.exit(EXIT.config);
+};
+
+/** `extra`: more agents and tools beside the built-in ones (the benchmark's and fault tests' processes). */
+export async function runServer(extra: { agents?: readonly Agent[]; tools?: ReadonlyArray<Tool<unknown, unknown, never>> } = {}): Promise<void> {
+  let settings: ResolvedSettings;
   try {
-    config = loadConfig();
+    settings = settingsFromEnv();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`agentwire: ${err.message}\n`);
-      process.exit(EXIT.config);
-    }
+    if (err instanceof ConfigError) return configError(err.message);
     throw err;
   }
-  const log = createLogger(config.logLevel);
-  for (const warning of configWarnings(config)) log.warn(warning);
-  const runtime = new Runtime({ config, log, ...extra });
+  const log = createLogger(settings.logLevel);
+  let prepared: Prepared;
+  try {
+    const builtIn = analyst();
+    prepared = prepare({
+      ...settings,
+      ...builtIn,
+      agents: [...builtIn.agents, ...(extra.agents ?? [])],
+      tools: [...builtIn.tools, ...((extra.tools ?? []) as typeof builtIn.tools)],
+      logger: log,
+    });
+  } catch (err) {
+    // An option the environment set is named by its variable (LLM_AGENT_NAME, not llm.name).
+    if (err instanceof OptionsError) return configError(`invalid configuration:\n${err.issues.map(envIssue).map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
+    throw err;
+  }
+  const { runtime, config } = prepared;
   // A bug must not take every user's sockets down with it: log it, keep serving.
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 
@@ -56,7 +78,7 @@ export async function runServer(extra: { agents?: Agent[]; tools?: Tool[] } = {}
 
   try {
     const port = await runtime.start();
-    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    const url = serverUrl(config.host, port);
     log.info(
       {
         url,
