@@ -2,9 +2,13 @@
 // before the runtime (and uWS with it) is loaded, so a Node without a native build gets one clear
 // error instead of a server that dies at its first request.
 import { checkUws } from '../startup/uws-check.js';
+import type { ToolContextFactory } from '../agents/types.js';
 import type { Server, ServerOptions } from './types.js';
 
 export type { Server, ServerOptions } from './types.js';
+
+/** Tools that need more than the generic context make `toolContext` required. */
+type NeedsContext<C extends object> = object extends C ? unknown : { toolContext: ToolContextFactory<C> };
 
 /**
  * Starts a server: checks every option (an `OptionsError` names each problem: an unknown option,
@@ -12,7 +16,7 @@ export type { Server, ServerOptions } from './types.js';
  * zod schema …), opens the database (embedded PGlite in `dataDir` unless `databaseUrl` is set),
  * applies migrations and listens. Resolves once it accepts requests.
  */
-export async function createServer<C extends object = object>(options: ServerOptions<C>): Promise<Server> {
+export async function createServer<C extends object = object>(options: ServerOptions<C> & NeedsContext<C>): Promise<Server> {
   const uws = checkUws();
   if (!uws.ok) throw new Error(`agentwire: ${uws.message}`);
   const { prepare, serverUrl } = await import('./prepare.js');
