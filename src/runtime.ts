@@ -69,6 +69,7 @@ export class Runtime {
   private worker: RunWorker | undefined;
   private server: HttpServer | undefined;
   private hub: SessionHub | undefined;
+  private runs: RunService | undefined;
   /** The statechart visualizer's live feed (DEBUG_ENABLED on a gateway). */
   debugFeed: DebugFeed | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -177,6 +178,7 @@ export class Runtime {
       telemetry: this.telemetry,
       onInterruptFailed: (runId, err) => log.warn({ runId, err }, 'interrupting a run failed'),
     });
+    this.runs = runs;
     const worker: RunWorker | undefined = working
       ? new RunWorker(
           db,
@@ -349,6 +351,12 @@ export class Runtime {
   get runQueue(): RunQueue {
     if (!this.queue) throw new Error('runtime not started');
     return this.queue;
+  }
+
+  /** The run service (the test harness starts runs through it, as a socket's `agent_request` does). */
+  get runService(): RunService {
+    if (!this.runs) throw new Error('runtime not started');
+    return this.runs;
   }
 
   /** The database (for tests and tools that inspect state). */
