@@ -2,7 +2,7 @@
 // converted from text and nothing more. Defaults and checks live in the options schema only
 // (./options.ts), and an error about an option names the variable it came from.
 import { z } from 'zod';
-import type { OptionIssue, Settings } from './options.js';
+import { issuesOf, OptionsError, settingsSchema, type OptionIssue, type Settings } from './options.js';
 
 type Kind = 'string' | 'int' | 'bool' | 'list';
 
@@ -126,11 +126,11 @@ function set(target: Record<string, unknown>, path: string, value: unknown): voi
 }
 
 /**
- * Turns the environment into options (not yet validated: `createServer` or `loadConfig` do that).
- * Empty values mean unset, as they do in most shells and compose files. Throws `OptionsError`-like
- * issues through `issues` for the variables that are only read together.
+ * The environment as options, each variable converted from text (not yet checked against the
+ * schema: `createServer` does that), and the problems only the environment can have (variables
+ * read together). Empty values mean unset, as they do in most shells and compose files.
  */
-export function optionsFromEnv(env: Record<string, string | undefined> = process.env): { options: Settings; issues: OptionIssue[] } {
+export function readEnv(env: Record<string, string | undefined> = process.env): { options: Settings; issues: OptionIssue[] } {
   const given = (name: string) => {
     const v = env[name];
     return v === undefined || v === '' ? undefined : v;
@@ -164,4 +164,17 @@ export function optionsFromEnv(env: Record<string, string | undefined> = process
     if (exporter && endpoint) set(options, 'telemetry.endpoint', endpoint);
   }
   return { options: options as Settings, issues };
+}
+
+/**
+ * The settings the environment gives (README, "Configuration"), for `createServer`:
+ * `createServer({ ...optionsFromEnv(), agents, tools })`. Checked against the options schema
+ * (throws `OptionsError` naming each bad variable); defaults are left to `createServer`.
+ */
+export function optionsFromEnv(env: Record<string, string | undefined> = process.env): Settings {
+  const { options, issues } = readEnv(env);
+  const parsed = settingsSchema.safeParse(options);
+  if (!parsed.success) issues.push(...issuesOf(parsed.error).map(envIssue));
+  if (issues.length > 0) throw new OptionsError(issues);
+  return options;
 }

@@ -1,11 +1,11 @@
 // Settings → the frozen `Config` the runtime reads. The settings come from `createServer`'s
 // options or, for `npm start`, from the environment (./env.ts); both go through the one schema of
 // ./options.ts, so there is one set of defaults.
-import { envIssue, optionsFromEnv } from './env.js';
+import { envIssue, readEnv } from './env.js';
 import { issuesOf, OptionsError, settingsSchema, type ResolvedSettings, type Settings } from './options.js';
 
 export { OptionsError, type OptionIssue, type Settings, type ResolvedSettings } from './options.js';
-export { optionsFromEnv, variableFor, ENV_OPTIONS } from './env.js';
+export { optionsFromEnv, readEnv, variableFor, ENV_OPTIONS } from './env.js';
 
 export interface LlmConfig {
   readonly provider: 'openai' | 'anthropic';
@@ -208,7 +208,7 @@ export function toConfig(s: ResolvedSettings): Config {
 
 /** The environment's settings, validated; throws a `ConfigError` that names every bad variable. */
 export function settingsFromEnv(env: Record<string, string | undefined> = process.env): ResolvedSettings {
-  const { options, issues } = optionsFromEnv(env);
+  const { options, issues } = readEnv(env);
   let parsed: ResolvedSettings | undefined;
   try {
     parsed = parseSettings(options);

@@ -1,6 +1,7 @@
 // `createServer`'s options → a runtime ready to start. Imports the runtime (and with it
 // uWebSockets.js): load this module only after the native uWS check (../startup/uws-check.ts).
 import type { TracerProvider } from '@opentelemetry/api';
+import { buildRegistry } from '../agents/registry.js';
 import { configWarnings, toConfig, type Config } from '../config/index.js';
 import { issuesOf, OptionsError, serverOptionsSchema, settingsShape, type ResolvedSettings } from '../config/options.js';
 import { createLogger, type Logger } from '../log/logger.js';
@@ -16,7 +17,16 @@ export interface Prepared {
 /** Checks every option (throws `OptionsError` naming each problem) and builds the runtime, not started. */
 export function prepare(options: ServerOptions, internal: Pick<RuntimeOptions, 'pollIntervalMs' | 'onRefused' | 'onEvent'> = {}): Prepared {
   const parsed = serverOptionsSchema.safeParse(options);
-  if (!parsed.success) throw new OptionsError(issuesOf(parsed.error));
+  if (!parsed.success) {
+    // The agents' and tools' problems in the same error: all of them fixed in one go.
+    const issues = issuesOf(parsed.error);
+    try {
+      buildRegistry({ agents: options.agents, tools: options.tools, log: createLogger('silent') });
+    } catch (err) {
+      if (err instanceof OptionsError) issues.push(...err.issues);
+    }
+    throw new OptionsError(issues);
+  }
   const o = parsed.data;
   const settings = Object.fromEntries(Object.keys(settingsShape).map((k) => [k, o[k as keyof typeof o]])) as ResolvedSettings;
   const config = toConfig(settings);

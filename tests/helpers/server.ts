@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { TracerProvider } from '@opentelemetry/api';
 import { analyst } from '../../src/agents/analyst/index.js';
 import type { Agent, Tool } from '../../src/agents/types.js';
-import { optionsFromEnv, parseSettings, toConfig, type Settings } from '../../src/config/index.js';
+import { readEnv, parseSettings, toConfig, type Settings } from '../../src/config/index.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import { Runtime } from '../../src/runtime.js';
 import { freshPostgresDatabase, type Backend } from './backends.js';
@@ -63,7 +63,7 @@ export async function startServer(
     ...(pgDb ? { DATABASE_URL: pgDb.url } : {}),
     ...opts.env,
   };
-  const fromEnv = optionsFromEnv(env);
+  const fromEnv = readEnv(env);
   if (fromEnv.issues.length > 0) throw new Error(fromEnv.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
   const merged: Record<string, unknown> = { ...fromEnv.options };
   for (const [k, v] of Object.entries(opts.options ?? {})) {
