@@ -23,8 +23,31 @@ const configError = (message: string): never => {
   process.exit(EXIT.config);
 };
 
-/** `extra`: more agents and tools beside the built-in ones (the benchmark's and fault tests' processes). */
-export async function runServer(extra: { agents?: readonly Agent[]; tools?: ReadonlyArray<Tool<unknown, unknown, never>> } = {}): Promise<void> {
+/**
+ * `npx agentwire` (npm exec) runs the server under `sh -c`, and npm passes a SIGTERM to the shell,
+ * which dies without passing it on: the server would be left holding the port and the data
+ * directory with no parent. A server that npm started therefore follows its parent: when the
+ * parent is gone, it shuts down as on SIGTERM. (`npm start` execs node, so npm's signal reaches it.)
+ */
+function followParent(onGone: () => void): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    onGone();
+  }, 500);
+  timer.unref();
+}
+
+export interface RunServerOptions {
+  /** More agents and tools beside the built-in ones (the benchmark's and fault tests' processes). */
+  agents?: readonly Agent[];
+  tools?: ReadonlyArray<Tool<unknown, unknown, never>>;
+  /** Started by npm (`npm start`, `npx agentwire`): shut down when npm is gone. */
+  followParent?: boolean;
+}
+
+export async function runServer(extra: RunServerOptions = {}): Promise<void> {
   let settings: ResolvedSettings;
   try {
     settings = settingsFromEnv();
@@ -75,6 +98,12 @@ export async function runServer(extra: { agents?: readonly Agent[]; tools?: Read
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  if (extra.followParent) {
+    followParent(() => {
+      log.warn({ parent: 'gone' }, 'the npm process that started this server is gone: shutting down');
+      onSignal('SIGTERM');
+    });
+  }
 
   try {
     const port = await runtime.start();

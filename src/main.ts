@@ -6,4 +6,5 @@ import { exitUnlessNativeUws } from './startup/uws-check.js';
 
 exitUnlessNativeUws();
 const { runServer } = await import('./cli.js');
-void runServer();
+// npm sets npm_command for what it runs (`npm start`, `npx agentwire`): such a server follows npm.
+void runServer({ followParent: process.env.npm_command !== undefined });

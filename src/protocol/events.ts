@@ -11,7 +11,7 @@ const envelope = {
 };
 
 /**
- * Additive extension (docs/protocol-notes.md): events a sub-agent produced inside its
+ * Additive extension (docs/protocol.md): events a sub-agent produced inside its
  * supervisor's `ask_<agent>` tool call name that sub-agent. Absent on the run's own agent's events.
  */
 const bySubAgent = { agent: z.string().optional() };
@@ -21,7 +21,7 @@ export const usageSchema = z.object({
   outputTokens: z.number().int().min(0),
   costUsd: z.number().min(0).optional(),
   /**
-   * Additive extension (docs/protocol-notes.md): present and true when some of the counts are
+   * Additive extension (docs/protocol.md): present and true when some of the counts are
    * estimates (a model call that reported no usage: cut off, or made by an attempt that crashed).
    */
   estimated: z.boolean().optional(),

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/protocol/events.js';
 import { answer, callTool, chunk, FakeProvider } from '../helpers/llm-provider.js';
+import { until } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -136,6 +137,45 @@ describe('the packed package, installed into an empty directory, runs both examp
     child.kill('SIGTERM');
     return exited;
   }
+
+  /** A command npm runs; resolves with npm's process and the URL the server logged. */
+  async function underNpm(args: string[], cwd: string): Promise<{ npm: ChildProcess; url: string }> {
+    const npm = spawn('npm', args, { cwd, env: { ...process.env, PORT: '0', AGENTWIRE_DATA_DIR: join(dir, `data-npm-${args[0]}`), LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    servers.push(npm);
+    let out = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      npm.stdout!.on('data', (b: Buffer) => {
+        out += b.toString();
+        const m = /agentwire listening on (http:\/\/[^"\s]+)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      npm.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+      npm.once('exit', (code) => reject(new Error(`npm ${args.join(' ')} exited with ${code}: ${out}`)));
+    });
+    return { npm, url };
+  }
+  const gone = (url: string) =>
+    until(
+      () => fetch(`${url}/healthz`).then(() => false, () => true),
+      `nothing answering on ${url}`,
+      20_000,
+      100,
+    );
+
+  it('npx agentwire (the bin) under a process manager: SIGTERM to npm stops the server, nothing left holding the port', async () => {
+    const { npm, url } = await underNpm(['exec', '--', 'agentwire'], app());
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    npm.kill('SIGTERM');
+    await gone(url);
+  }, 60_000);
+
+  it('npm start in the repository: SIGTERM to npm reaches the server, which drains and exits 0 before npm does', async () => {
+    const { npm, url } = await underNpm(['start'], ROOT);
+    const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
+    npm.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await gone(url);
+  }, 60_000);
 
   it('runbooks: started with node server.js, the golden path through agentwire/client', async () => {
     const { url, child } = await startExample('runbooks', {});
