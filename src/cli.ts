@@ -13,7 +13,7 @@ import { ConfigError, settingsFromEnv, type ResolvedSettings } from './config/in
 import { envIssue } from './config/env.js';
 import { OptionsError } from './config/options.js';
 import { createLogger } from './log/logger.js';
-import { prepare, serverUrl, type Prepared } from './server/prepare.js';
+import { createServer, type Server } from './server/index.js';
 import { ListenError } from './transport/server.js';
 
 export const EXIT = { failed: 1, config: 2, address: 3, dataDirLocked: 4 } as const;
@@ -56,25 +56,19 @@ export async function runServer(extra: RunServerOptions = {}): Promise<void> {
     throw err;
   }
   const log = createLogger(settings.logLevel);
-  let prepared: Prepared;
-  try {
-    const builtIn = analyst();
-    prepared = prepare({
-      ...settings,
-      ...builtIn,
-      agents: [...builtIn.agents, ...(extra.agents ?? [])],
-      tools: [...builtIn.tools, ...((extra.tools ?? []) as typeof builtIn.tools)],
-      logger: log,
-    });
-  } catch (err) {
-    // An option the environment set is named by its variable (LLM_AGENT_NAME, not llm.name).
-    if (err instanceof OptionsError) return configError(`invalid configuration:\n${err.issues.map(envIssue).map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
-    throw err;
-  }
-  const { runtime, config } = prepared;
   // A bug must not take every user's sockets down with it: log it, keep serving.
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 
+  let server: Server | undefined;
+  let stopping = false;
+  const stop = (s: Server) =>
+    s.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -82,19 +76,15 @@ export async function runServer(extra: RunServerOptions = {}): Promise<void> {
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
-    log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
+    log.info({ signal, graceMs: settings.shutdownGraceMs }, 'shutting down');
     const force = setTimeout(() => {
       log.warn('shutdown grace period over: exiting now');
       process.exit(1);
-    }, config.shutdownGraceMs);
+    }, settings.shutdownGraceMs);
     force.unref();
-    runtime.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    stopping = true;
+    // During the start, the server is closed as soon as it is up (below).
+    if (server) void stop(server);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -105,24 +95,33 @@ export async function runServer(extra: RunServerOptions = {}): Promise<void> {
     });
   }
 
+  const builtIn = analyst();
   try {
-    const port = await runtime.start();
-    const url = serverUrl(config.host, port);
-    log.info(
-      {
-        url,
-        websocket: `${url.replace('http', 'ws')}/v1/ws`,
-        role: config.role,
-        node: runtime.nodeId,
-        database: config.databaseUrl ? 'postgresql' : `pglite (${config.dataDir})`,
-      },
-      `agentwire listening on ${url}`,
-    );
+    // The analyst is registered like anyone's agent: its agents, tools, tool context and sample data.
+    server = await createServer({
+      ...settings,
+      ...builtIn,
+      agents: [...builtIn.agents, ...(extra.agents ?? [])],
+      tools: [...builtIn.tools, ...((extra.tools ?? []) as typeof builtIn.tools)],
+      logger: log,
+    });
   } catch (err) {
+    // An option the environment set is named by its variable (LLM_AGENT_NAME, not llm.name).
+    if (err instanceof OptionsError) return configError(`invalid configuration:\n${err.issues.map(envIssue).map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
     log.fatal({ err }, 'start failed');
-    await runtime.stop().catch((stopErr: unknown) => log.error({ err: stopErr }, 'stop after a failed start failed'));
     // The two failures an operator fixes by hand, said plainly on stderr too.
     if (err instanceof ListenError || err instanceof DataDirLocked) process.stderr.write(`agentwire: ${err.message}\n`);
     process.exit(err instanceof ListenError ? EXIT.address : err instanceof DataDirLocked ? EXIT.dataDirLocked : EXIT.failed);
   }
+  log.info(
+    {
+      url: server.url,
+      websocket: server.wsUrl,
+      role: settings.role,
+      node: server.nodeId,
+      database: settings.databaseUrl ? 'postgresql' : `pglite (${settings.dataDir})`,
+    },
+    `agentwire listening on ${server.url}`,
+  );
+  if (stopping) void stop(server);
 }

@@ -24,7 +24,7 @@ export async function createServer<C extends object = object>(options: ServerOpt
   try {
     const port = await runtime.start();
     const url = serverUrl(config.host, port);
-    return { url, wsUrl: `${url.replace(/^http/, 'ws')}/v1/ws`, port, close: () => runtime.stop() };
+    return { url, wsUrl: `${url.replace(/^http/, 'ws')}/v1/ws`, port, nodeId: runtime.nodeId, close: () => runtime.stop() };
   } catch (err) {
     await runtime.stop().catch(() => undefined);
     throw err;

@@ -31,6 +31,8 @@ export interface Server {
   /** The WebSocket endpoint: `ws://host:port/v1/ws`. */
   readonly wsUrl: string;
   readonly port: number;
+  /** Names this process in run leases and logs (`nodeId`, random unless set). */
+  readonly nodeId: string;
   /**
    * Graceful shutdown (what SIGTERM does to `npm start`): stops accepting, closes sockets with
    * 1001 (clients reconnect and resume elsewhere), hands running runs back for another worker or
