@@ -30,6 +30,14 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-floating-promises': 'off' },
   },
   {
+    // The examples are plain JavaScript for Node (their types are checked by tests/package against
+    // the packed declarations), so no type-aware rules here.
+    files: ['examples/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' }, parserOptions: { projectService: false } },
+    rules: { ...tseslint.configs.disableTypeChecked.rules, 'no-restricted-syntax': 'off' },
+  },
+  {
     // Authorisation is decided in one place (docs/security.md): the ownership queries are used by src/runs/access.ts only.
     files: ['src/**'],
     ignores: ['src/runs/access.ts', 'src/store/**'],

@@ -68,6 +68,17 @@ export default defineConfig({
       },
       {
         test: {
+          // The package as a user gets it: npm pack, the tarball installed into an empty directory,
+          // the examples' tests, servers and golden paths (tests/package).
+          name: 'package',
+          include: ['tests/package/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           include: ['tests/e2e/**/*.test.ts'],
           environment: 'node',

@@ -129,3 +129,26 @@ export function replayRun(events: readonly RunMachineEvent[]): RunSnapshot | und
   }
   return snap;
 }
+
+/**
+ * Why the grammar refuses `event` in `snapshot`, in words an agent's author can act on (log lines,
+ * `agent_error.message`, the test harness's verdict). Call it only for an event `stepRun` refused.
+ */
+export function refusalReason(snapshot: RunSnapshot, event: RunMachineEvent): string {
+  const c = snapshot.context;
+  if (snapshot.status !== 'active') return `the run has already ended (${String(snapshot.value)})`;
+  if (snapshot.value === 'queued') return 'the run has not started (agent_started comes first)';
+  switch (event.type) {
+    case 'agent_started':
+      return 'the run has already started';
+    case 'tool_executing':
+      return `toolCallId ${event.toolCallId} was used before`;
+    case 'tool_completed':
+      return `toolCallId ${event.toolCallId} names no open tool call`;
+    case 'agent_completed':
+      if (c.openToolCalls.length > 0) return `tool call ${c.openToolCalls.join(', ')} is still open`;
+      return 'its text differs from the agent_output pieces streamed before it (the answer must be their concatenation)';
+    default:
+      return `not allowed in state ${JSON.stringify(snapshot.value)}`;
+  }
+}

@@ -2,14 +2,12 @@
 // A process is a gateway (sockets and HTTP), a worker (runs agents), or both (the default).
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { createAnalystAgent, analystTools } from './agents/analyst/index.js';
-import { AgentRegistry } from './agents/registry.js';
-import { llmAgentFromSettings } from './agents/llm/index.js';
-import type { Agent, Tool } from './agents/types.js';
+import { buildRegistry, type AgentRegistry } from './agents/registry.js';
+import type { ServerServices, Tool, ToolContextFactory, UserCreatedHook } from './agents/types.js';
 import { ExternalTokenVerifier } from './auth/external.js';
 import { AuthService } from './auth/service.js';
 import { TokenService } from './auth/tokens.js';
-import type { Config } from './config/index.js';
+import { isMemoryDir, type Config } from './config/index.js';
 import { lockDataDir } from './config/data-dir-lock.js';
 import { loadOrCreateSecret } from './config/secret.js';
 import type { Logger } from './log/logger.js';
@@ -28,10 +26,10 @@ import { runsCreatedAt } from './store/runs.js';
 import { migrate } from './store/migrations.js';
 import { createPgDb } from './store/pg.js';
 import { createPgliteDb } from './store/pglite.js';
-import { insertUsage, usageReader } from './store/usage.js';
+import { insertUsage } from './store/usage.js';
 import { tokenStates } from './store/users.js';
 import { HttpServer } from './transport/server.js';
-import { parseUsageUpload, sampleUsage } from './usage/index.js';
+import { parseUsageUpload } from './usage/index.js';
 import type { TracerProvider } from '@opentelemetry/api';
 import { Telemetry } from './telemetry/index.js';
 import { EventLoopLag } from './telemetry/event-loop.js';
@@ -42,13 +40,22 @@ import { registerDebug } from './debug/server.js';
 import { getRun, recentRuns } from './store/runs.js';
 import { usernameOf } from './store/users.js';
 import type { RunEvent } from './protocol/events.js';
+import type { Refusal } from './runs/worker.js';
 
 export interface RuntimeOptions {
   config: Config;
   log: Logger;
-  /** Extra agents and tools (tests and embedders register their own here). */
-  agents?: Agent[];
-  tools?: Tool[];
+  /** The agents and tools this server offers (checked when the runtime is made: `OptionsError`). */
+  agents?: readonly unknown[];
+  tools?: ReadonlyArray<Tool<unknown, unknown, never>>;
+  /** The embedder's part of every tool call's context. */
+  toolContext?: ToolContextFactory<object>;
+  /** Runs in the transaction that registers a user. */
+  onUserCreated?: UserCreatedHook;
+  /** Told of every event the run statechart refused (the test harness). */
+  onRefused?: (refusal: Refusal) => void;
+  /** Told of every event this node stored, after it is stored (the test harness). */
+  onEvent?: (userId: string, event: RunEvent) => void;
   /** Worker polling safety net; runs queued anywhere wake workers without it. */
   pollIntervalMs?: number;
   /** Traces go here instead of to the OTEL_* configured exporter (tests, embedders). */
@@ -62,6 +69,7 @@ export class Runtime {
   private worker: RunWorker | undefined;
   private server: HttpServer | undefined;
   private hub: SessionHub | undefined;
+  private runs: RunService | undefined;
   /** The statechart visualizer's live feed (DEBUG_ENABLED on a gateway). */
   debugFeed: DebugFeed | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -77,9 +85,15 @@ export class Runtime {
   private unlockDataDir: (() => void) | undefined;
   private eventLoopLag: EventLoopLag | undefined;
   readonly nodeId: string;
+  readonly agents: AgentRegistry;
+  readonly defaultAgent: string;
   port = 0;
 
+  /** Throws `OptionsError` when the agents or tools cannot run (duplicate names, no schema, …). */
   constructor(private readonly o: RuntimeOptions) {
+    const built = buildRegistry({ agents: o.agents, tools: o.tools, defaultAgent: o.config.defaultAgent, llm: o.config.llm, log: o.log });
+    this.agents = built.registry;
+    this.defaultAgent = built.defaultAgent;
     this.nodeId = o.config.nodeId ?? `node-${randomBytes(4).toString('hex')}`;
     this.tracing = createTracing(o.config.telemetry, o.tracerProvider);
     this.telemetry = new Telemetry(this.tracing);
@@ -96,16 +110,18 @@ export class Runtime {
     const { config, log } = this.o;
     const gateway = config.role !== 'worker';
     const working = config.role !== 'gateway';
+    const memory = !config.databaseUrl && isMemoryDir(config.dataDir);
     // The embedded database has one owner: a second process on the directory stops here, naming the first.
-    if (!config.databaseUrl) this.unlockDataDir = lockDataDir(config.dataDir);
-    const secret = config.jwtSecret ?? loadOrCreateSecret(config.dataDir).secret;
+    if (!config.databaseUrl && !memory) this.unlockDataDir = lockDataDir(config.dataDir);
+    // In memory nothing outlives the process, the tokens it signs included.
+    const secret = config.jwtSecret ?? (memory ? randomBytes(48).toString('base64url') : loadOrCreateSecret(config.dataDir).secret);
     if (!config.jwtSecret && config.databaseUrl) {
       log.warn('JWT_SECRET is not set: using the one kept in the data directory; set it so every process shares it');
     }
 
     const db = config.databaseUrl
       ? createPgDb({ connectionString: config.databaseUrl, max: config.databasePoolSize, log })
-      : await createPgliteDb({ dataDir: join(config.dataDir, 'pglite') });
+      : await createPgliteDb({ dataDir: memory ? 'memory://' : join(config.dataDir, 'pglite') });
     this.db = db;
     const applied = await migrate(db);
     if (applied.length > 0) log.info({ applied }, 'migrations applied');
@@ -114,12 +130,12 @@ export class Runtime {
     this.queue = queue;
     await queue.start();
 
-    const agents = new AgentRegistry().addAgent(createAnalystAgent());
-    for (const t of [...analystTools, ...(this.o.tools ?? [])]) agents.addTool(t);
-    for (const a of this.o.agents ?? []) agents.addAgent(a);
-    // The LLM agent, when a model is configured: the analyst's tools, and the analyst as a sub-agent.
-    if (config.llm) agents.addAgent(llmAgentFromSettings(config.llm, analystTools, [agents.agent('analyst')!], log.child({ agent: config.llm.agentName })));
-    if (!agents.agent(config.defaultAgent)) throw new Error(`DEFAULT_AGENT ${config.defaultAgent} is not a registered agent`);
+    const agents = this.agents;
+    // What the embedder's hooks may use: agentwire's database, one statement at a time.
+    const services: ServerServices = { db: { query: (sql, params) => db.query(sql, params) } };
+    const toolContext = this.o.toolContext;
+    const onUserCreated = this.o.onUserCreated;
+    const onEvent = this.o.onEvent;
 
     const notifier: Notifier = config.databaseUrl
       ? new PgNotifier(config.databaseUrl, (sql, params) => db.query(sql, params), this.nodeId, log)
@@ -137,7 +153,10 @@ export class Runtime {
         )
       : undefined;
     this.hub = hub;
-    const bus = new NodeRunEventBus((userId, stored) => hub?.deliver(userId, stored), notifier);
+    const bus = new NodeRunEventBus((userId, stored) => {
+      hub?.deliver(userId, stored);
+      onEvent?.(userId, stored.event);
+    }, notifier);
     const threads = new ThreadService(db);
 
     // The run service and the worker refer to each other; the closures run only after both exist.
@@ -146,7 +165,7 @@ export class Runtime {
       queue,
       bus,
       agents,
-      defaultAgent: config.defaultAgent,
+      defaultAgent: this.defaultAgent,
       wakeWorker: () => {
         worker?.wake();
         notifier.publishQueued();
@@ -159,6 +178,7 @@ export class Runtime {
       telemetry: this.telemetry,
       onInterruptFailed: (runId, err) => log.warn({ runId, err }, 'interrupting a run failed'),
     });
+    this.runs = runs;
     const worker: RunWorker | undefined = working
       ? new RunWorker(
           db,
@@ -168,7 +188,7 @@ export class Runtime {
             db,
             agents,
             log,
-            usageFor: (userId) => usageReader(db, userId),
+            ...(toolContext ? { toolContext: (base) => toolContext(base, services) } : {}),
             history: (threadId, runId) => threads.history(threadId, runId),
             afterTerminal: (lock) => runs.promoteNext(lock),
             toolTimeoutMs: config.toolTimeoutMs,
@@ -185,6 +205,7 @@ export class Runtime {
             retryDelayMs: config.runRetryDelayMs,
             telemetry: this.telemetry,
             ...(feed ? { inspector: feed } : {}),
+            ...(this.o.onRefused ? { onRefused: this.o.onRefused } : {}),
           },
         )
       : undefined;
@@ -204,9 +225,7 @@ export class Runtime {
       db,
       tokens: new TokenService(secret, config.tokenTtlSeconds),
       allowRegistration: config.allowRegistration,
-      onUserCreated: async (tx, user) => {
-        await insertUsage(tx, user.id, sampleUsage(user.id, new Date()), 'sample');
-      },
+      ...(onUserCreated ? { onUserCreated: (tx, user) => onUserCreated(user, { db: tx }) } : {}),
       ...(config.security.externalIdp ? { external: new ExternalTokenVerifier(config.security.externalIdp) } : {}),
       loginLimits: {
         perAccount: config.security.loginAttemptsPerAccount,
@@ -332,6 +351,12 @@ export class Runtime {
   get runQueue(): RunQueue {
     if (!this.queue) throw new Error('runtime not started');
     return this.queue;
+  }
+
+  /** The run service (the test harness starts runs through it, as a socket's `agent_request` does). */
+  get runService(): RunService {
+    if (!this.runs) throw new Error('runtime not started');
+    return this.runs;
   }
 
   /** The database (for tests and tools that inspect state). */

@@ -1,6 +1,7 @@
 // The chat page: log in, pick or start a thread, ask, and watch the run as it happens. Built by
 // esbuild from this file and served by agentwire at `/`; it talks to the same HTTP and socket API
 // as any client, through the client SDK.
+import { isTerminal } from '../src/protocol/wire.js';
 import { AgentwireClient, type ConnectionState, type Run, type RunEvent } from '../client/src/index.js';
 import { renderMarkdown } from './markdown.js';
 import { $, el } from './dom.js';
@@ -31,7 +32,7 @@ let threadId: string | undefined;
 let current: Run | undefined;
 /** The drawn box of each run this page follows live: reopening its thread shows the same box. */
 const liveRuns = new Map<string, HTMLElement>();
-const TERMINAL = new Set(['agent_completed', 'agent_error', 'agent_cancelled']);
+
 
 function showConnection(state: ConnectionState): void {
   const label = { idle: 'Not connected', connecting: 'Connecting…', open: 'Connected', reconnecting: 'Reconnecting…', closed: 'Disconnected' }[state];
@@ -197,7 +198,7 @@ async function replayRun(runId: string, thread: string, answer: string | undefin
   const view = runView(runId);
   for (const e of events) view.add(e);
   // Still under way (or not started): follow it from where the stored events end.
-  if (!events.some((e) => TERMINAL.has(e.type)) && client) {
+  if (!events.some((e) => isTerminal(e.type)) && client) {
     void follow(view, client.follow(runId, thread, events.at(-1)?.seq ?? 0));
   }
 }

@@ -1,8 +1,10 @@
 // The agentwire client for browsers and Node: connects with a token or a ticket, reconnects
 // with backoff and jitter, resumes every run it carries from its last seq, acks, retries an
 // unanswered request with the same requestId, and exposes each run as an async iterable of
-// typed events. No dependencies; the types come from the server's own protocol module.
+// typed events. No dependencies: the types and constants come from the protocol module
+// (`agentwire/protocol`, src/protocol/wire.ts needs nothing), never from the server.
 import type { ErrorFrame, RunAcceptedFrame, RunEvent, SessionReadyFrame } from '../../src/protocol/events.js';
+import { BEARER_PREFIX, CLOSE_CODES, isTerminal, SUBPROTOCOL } from '../../src/protocol/wire.js';
 import { EventQueue } from './queue.js';
 
 export type { RunEvent, SessionReadyFrame };
@@ -55,7 +57,6 @@ export class AgentwireError extends Error {
   }
 }
 
-const TERMINAL = new Set(['agent_completed', 'agent_error', 'agent_cancelled']);
 
 /** What pending promises reject with when `close()` is called: code `closed`. */
 const closedError = () => new AgentwireError('closed', 'the client was closed');
@@ -93,7 +94,7 @@ export class Run implements AsyncIterable<RunEvent> {
     if (event.seq !== this.lastSeq + 1 || this.terminal) return false;
     this.lastSeq = event.seq;
     this.queue.push(event);
-    if (TERMINAL.has(event.type)) {
+    if (isTerminal(event.type)) {
       this.terminal = event;
       this.queue.end();
       this.settle(event);
@@ -253,11 +254,11 @@ export class AgentwireClient {
   private async url(): Promise<{ url: string; protocols: string[] }> {
     if (this.o.ticket) {
       const ticket = await this.o.ticket();
-      return { url: `${this.o.url}${this.o.url.includes('?') ? '&' : '?'}ticket=${encodeURIComponent(ticket)}`, protocols: ['agentwire.v1'] };
+      return { url: `${this.o.url}${this.o.url.includes('?') ? '&' : '?'}ticket=${encodeURIComponent(ticket)}`, protocols: [SUBPROTOCOL] };
     }
     const t = typeof this.o.token === 'function' ? await this.o.token() : this.o.token;
     if (!t) throw new AgentwireError('unauthorized', 'no token or ticket provider');
-    return { url: this.o.url, protocols: ['agentwire.v1', `bearer.${t}`] };
+    return { url: this.o.url, protocols: [SUBPROTOCOL, `${BEARER_PREFIX}${t}`] };
   }
 
   private async open(): Promise<void> {
@@ -281,7 +282,7 @@ export class AgentwireClient {
       this.ws = undefined;
       if (this.state === 'closed') return;
       // 4401: the token expired while connected; ask for a fresh one next time.
-      if (ev.code === 4401) this.freshToken = true;
+      if (ev.code === CLOSE_CODES.tokenExpired) this.freshToken = true;
       this.scheduleReconnect();
     };
   }

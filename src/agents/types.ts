@@ -2,6 +2,7 @@
 // context whose methods record events (stored, ordered, delivered by the runtime) and whose
 // tools reach data through narrow interfaces.
 import type { z } from 'zod';
+import type { Logger } from '../log/logger.js';
 
 export interface ChatMessage {
   role: 'user' | 'assistant';
@@ -23,36 +24,58 @@ export interface AgentResult {
   usage?: TokenUsage;
 }
 
-/** One usage row: what an AI product spent on one model for one feature on one day. */
-export interface UsageRecord {
-  day: string; // YYYY-MM-DD
-  feature: string;
-  model: string;
-  requests: number;
-  inputTokens: number;
-  outputTokens: number;
-}
-
-/** Read access to the calling user's usage records; the user is fixed by the runtime. */
-export interface UsageReader {
-  list(range?: { from?: string; to?: string }): Promise<UsageRecord[]>;
-}
-
+/**
+ * What every tool call receives from the runtime. Whatever else a tool needs (a database handle, an
+ * HTTP client, the user's records) comes from the embedder's context factory (`toolContext` of
+ * `createServer`) and is merged into this object: a tool declares it as `ToolContext & C`.
+ */
 export interface ToolContext {
   userId: string;
+  runId: string;
+  threadId: string;
+  /** The agent that made the call (a sub-agent's name inside a sub-agent call). */
+  agent: string;
+  toolCallId: string;
+  /** Aborted when the run is cancelled, times out or is handed over, or when this call times out. */
   signal: AbortSignal;
-  usage: UsageReader;
   now: Date;
+  /** A logger carrying the run, the tool and the call (JSON lines; never log secrets). */
+  log: Logger;
 }
 
-export interface Tool<I = unknown, O = unknown> {
+/**
+ * A tool agents call through `ctx.callTool`. `C` is what the embedder's context factory adds to
+ * the generic `ToolContext` (nothing by default).
+ */
+export interface Tool<I = unknown, O = unknown, C extends object = object> {
   name: string;
   description: string;
+  /** A zod (v4) schema: the runtime validates every call's arguments with it and models are shown it as JSON Schema. */
   input: z.ZodType<I>;
   /** This tool's own time limit; unset: the runtime's `TOOL_TIMEOUT_MS`. */
   timeoutMs?: number;
-  execute(input: I, ctx: ToolContext): Promise<O>;
+  execute(input: I, ctx: ToolContext & C): Promise<O>;
 }
+
+/** agentwire's own database, one statement at a time (positional parameters $1, $2 …). */
+export interface SqlQuery {
+  query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+}
+
+/** What the runtime lends to the embedder's hooks. */
+export interface ServerServices {
+  /** agentwire's database (PostgreSQL, or the embedded PGlite): an embedder may keep its own tables there. */
+  db: SqlQuery;
+}
+
+/**
+ * The embedder's part of every tool call's context: called once per call, its result merged into
+ * the generic `ToolContext`. A factory that throws fails that call (`tool_completed {ok: false}`).
+ */
+export type ToolContextFactory<C extends object = object> = (base: ToolContext, services: ServerServices) => C | Promise<C>;
+
+/** Runs in the registering transaction: `services.db` is that transaction (a throw refuses the registration). */
+export type UserCreatedHook = (user: { id: string; username: string }, services: ServerServices) => Promise<void>;
 
 /**
  * One step an earlier attempt of this run stored before its worker died (see

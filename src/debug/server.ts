@@ -1,15 +1,13 @@
 // The statechart visualizer's routes on the same uWS app (docs/visualizer.md):
 //   GET  /debug                 the page (no credential: 303 to /debug/login; 403: a refusal page)
 //   GET  /debug/login           the sign-in page (200; 303 to /debug when already signed in)
-//   GET  /debug/app.js|app.css  the page's bundle (esbuild, on first request) and styles
+//   GET  /debug/app.js|app.css  the page's bundle (prebuilt by npm run build; see transport/pages.ts) and styles
 //   GET  /debug/login.js        the sign-in page's script (no data in it)
 //   POST /debug/session         {token} or {username, password} → the `aw_debug` cookie
 //   GET  /debug/api/machines    every machine of machines/ as a graph
 //   GET  /debug/api/runs        the latest runs; /debug/api/runs/:runId its events, replayed
 //   WS   /debug/ws              the live feed (src/debug/feed.ts)
 // None of it exists unless DEBUG_ENABLED=true: then /debug… answers 404 like any unknown path.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type WebSocket, type us_socket_context_t } from 'uWebSockets.js';
 import { z } from 'zod';
 import { machines } from '../../machines/index.js';
@@ -20,6 +18,7 @@ import type { RunEvent } from '../protocol/events.js';
 import type { RunRow } from '../store/runs.js';
 import { parseJsonBody, type Res } from '../transport/http.js';
 import { acceptUpgrade, recordClose, recordOpen, refuseUpgrade, type Opening } from '../transport/upgrade.js';
+import { loadPage, PAGES } from '../transport/pages.js';
 import { checkingCredential, router, type RouteRequest, type RouteShape } from '../transport/route.js';
 import { COOKIE, credentialOf, type Access, type DebugAccess } from './access.js';
 import type { DebugFeed, FeedSubscriber } from './feed.js';
@@ -41,7 +40,6 @@ export interface DebugDeps {
   clientAddressHeader?: string | undefined;
 }
 
-const PAGE_DIR = join(import.meta.dirname, '..', '..', 'debug');
 const CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 /** Replays stop here: a run with more events is shown up to this many. */
 const REPLAY_MAX_EVENTS = 10_000;
@@ -51,28 +49,15 @@ type Asset = { body: string; type: string };
 let assets: Promise<Map<string, Asset>> | undefined;
 
 async function build(): Promise<Map<string, Asset>> {
-  const { build: esbuild } = await import('esbuild');
-  // elkjs is bundled in: the page loads nothing from anywhere but this server.
-  const result = await esbuild({
-    entryPoints: { app: join(PAGE_DIR, 'app.ts'), login: join(PAGE_DIR, 'login.ts') },
-    bundle: true,
-    format: 'esm',
-    target: 'es2022',
-    minify: true,
-    write: false,
-    outdir: '/',
-    logLevel: 'silent',
-  });
-  const js = (name: string) => result.outputFiles.find((f) => f.path.endsWith(`/${name}.js`))?.text ?? '';
-  const read = (f: string) => readFile(join(PAGE_DIR, f), 'utf8');
-  const [page, signIn, refused, css] = await Promise.all([read('index.html'), read('login.html'), read('forbidden.html'), read('app.css')]);
+  const page = await loadPage(PAGES.debug);
+  const html = (f: string): Asset => ({ body: page.get(f)!, type: 'text/html; charset=utf-8' });
   return new Map([
-    ['page', { body: page, type: 'text/html; charset=utf-8' }],
-    ['login', { body: signIn, type: 'text/html; charset=utf-8' }],
-    ['forbidden', { body: refused, type: 'text/html; charset=utf-8' }],
-    ['/debug/app.js', { body: js('app'), type: 'text/javascript; charset=utf-8' }],
-    ['/debug/login.js', { body: js('login'), type: 'text/javascript; charset=utf-8' }],
-    ['/debug/app.css', { body: css, type: 'text/css; charset=utf-8' }],
+    ['page', html('index.html')],
+    ['login', html('login.html')],
+    ['forbidden', html('forbidden.html')],
+    ['/debug/app.js', { body: page.get('app.js')!, type: 'text/javascript; charset=utf-8' }],
+    ['/debug/login.js', { body: page.get('login.js')!, type: 'text/javascript; charset=utf-8' }],
+    ['/debug/app.css', { body: page.get('app.css')!, type: 'text/css; charset=utf-8' }],
   ]);
 }
 

@@ -3,20 +3,9 @@
 // thrown underneath stays on the error as its `cause`, for the log (pino's error serializer prints
 // the cause's message and stack after the error's own).
 import type { ErrorFrame } from './events.js';
+import type { ErrorCode } from './wire.js';
 
-export const ERROR_CODES = [
-  'bad_request',
-  'unauthorized',
-  'forbidden',
-  'not_found',
-  'conflict',
-  'thread_busy',
-  'rate_limited',
-  'payload_too_large',
-  'unavailable',
-  'internal',
-] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
+export { ERROR_CODES, type ErrorCode } from './wire.js';
 
 /** HTTP status for each code. `unauthorized`, `forbidden`, `conflict` and `payload_too_large` are HTTP-only. */
 export const HTTP_STATUS: Record<ErrorCode, number> = {

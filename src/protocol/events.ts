@@ -1,6 +1,7 @@
 // Server → client run events (PROTOCOL section 4). The same schemas type the server, the tests
 // and (later) the client SDK.
 import { z } from 'zod';
+import { ERROR_CODES, type TerminalType } from './wire.js';
 
 const envelope = {
   runId: z.string(),
@@ -10,7 +11,7 @@ const envelope = {
 };
 
 /**
- * Additive extension (docs/protocol-notes.md): events a sub-agent produced inside its
+ * Additive extension (docs/protocol.md): events a sub-agent produced inside its
  * supervisor's `ask_<agent>` tool call name that sub-agent. Absent on the run's own agent's events.
  */
 const bySubAgent = { agent: z.string().optional() };
@@ -20,7 +21,7 @@ export const usageSchema = z.object({
   outputTokens: z.number().int().min(0),
   costUsd: z.number().min(0).optional(),
   /**
-   * Additive extension (docs/protocol-notes.md): present and true when some of the counts are
+   * Additive extension (docs/protocol.md): present and true when some of the counts are
    * estimates (a model call that reported no usage: cut off, or made by an attempt that crashed).
    */
   estimated: z.boolean().optional(),
@@ -64,10 +65,7 @@ export type RunEventBody = RunEvent extends infer E
     : never
   : never;
 
-export const TERMINAL_TYPES = ['agent_completed', 'agent_error', 'agent_cancelled'] as const;
-export type TerminalType = (typeof TERMINAL_TYPES)[number];
-export const isTerminal = (type: string): type is TerminalType =>
-  (TERMINAL_TYPES as readonly string[]).includes(type);
+export { TERMINAL_TYPES, isTerminal, type TerminalType } from './wire.js';
 
 export type RunStatus = 'pending' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 export const ACTIVE_STATUSES: readonly RunStatus[] = ['pending', 'queued', 'running'];
@@ -78,31 +76,33 @@ export const statusForTerminal: Record<TerminalType, RunStatus> = {
   agent_cancelled: 'cancelled',
 };
 
+export const runStatusSchema = z.enum(['pending', 'queued', 'running', 'completed', 'failed', 'cancelled']);
+
 /** Other server → client frames. */
-export interface SessionReadyFrame {
-  type: 'session_ready';
-  sessionId: string;
-  userId: string;
-  serverTime: string;
-  limits: { maxFrameBytes: number; requestsPerMinute: number };
-  runs: Array<{ runId: string; threadId: string; status: RunStatus; lastSeq: number; ackedSeq: number }>;
-}
-export interface RunAcceptedFrame {
-  type: 'run_accepted';
-  requestId: string;
-  runId: string;
-  threadId: string;
-}
-export interface ErrorFrame {
-  type: 'error';
-  code: string;
-  message: string;
-  requestId?: string;
-  runId?: string;
-  retryAfterMs?: number;
-}
-export interface PongFrame {
-  type: 'pong';
-  id?: string | number;
-}
+export const sessionReadyFrameSchema = z.object({
+  type: z.literal('session_ready'),
+  sessionId: z.string(),
+  userId: z.string(),
+  serverTime: z.string(),
+  limits: z.object({ maxFrameBytes: z.number().int(), requestsPerMinute: z.number().int() }),
+  runs: z.array(z.object({ runId: z.string(), threadId: z.string(), status: runStatusSchema, lastSeq: z.number().int().min(0), ackedSeq: z.number().int().min(0) })),
+});
+export const runAcceptedFrameSchema = z.object({ type: z.literal('run_accepted'), requestId: z.string(), runId: z.string(), threadId: z.string() });
+export const errorFrameSchema = z.object({
+  type: z.literal('error'),
+  code: z.enum(ERROR_CODES),
+  message: z.string(),
+  requestId: z.string().optional(),
+  runId: z.string().optional(),
+  retryAfterMs: z.number().int().min(0).optional(),
+});
+export const pongFrameSchema = z.object({ type: z.literal('pong'), id: z.union([z.string(), z.number()]).optional() });
+
+/** Every frame the server sends on the socket. */
+export const serverFrameSchema = z.union([sessionReadyFrameSchema, runAcceptedFrameSchema, errorFrameSchema, pongFrameSchema, runEventSchema]);
+
+export type SessionReadyFrame = z.infer<typeof sessionReadyFrameSchema>;
+export type RunAcceptedFrame = z.infer<typeof runAcceptedFrameSchema>;
+export type ErrorFrame = z.infer<typeof errorFrameSchema>;
+export type PongFrame = z.infer<typeof pongFrameSchema>;
 export type ServerFrame = SessionReadyFrame | RunAcceptedFrame | ErrorFrame | PongFrame | RunEvent;

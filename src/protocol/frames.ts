@@ -57,4 +57,4 @@ export type CancelRunFrame = z.infer<typeof cancelRunFrame>;
 export type PingFrame = z.infer<typeof pingFrame>;
 export type OnBusy = NonNullable<AgentRequestFrame['onBusy']>;
 
-export const CLIENT_FRAME_TYPES = ['agent_request', 'resume', 'ack', 'cancel_run', 'ping'] as const;
+export { CLIENT_FRAME_TYPES } from './wire.js';

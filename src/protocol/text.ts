@@ -2,7 +2,7 @@
 // refuses the escape `\u0000` and a UTF-16 surrogate without its pair; a lone surrogate has no
 // UTF-8 encoding at all. Input from clients is refused at the boundary (`storable` in the zod
 // schemas, answered `bad_request`); what agents, tools and models produce is repaired before it is
-// stored (`storableJson`): each such character becomes U+FFFD (docs/protocol-notes.md).
+// stored (`storableJson`): each such character becomes U+FFFD (docs/protocol.md).
 
 import type { z } from 'zod';
 

@@ -16,7 +16,7 @@ import {
   type ChatMessage,
   type PriorStep,
   type TokenUsage,
-  type UsageReader,
+  type ToolContext,
 } from '../agents/types.js';
 import type { Logger } from '../log/logger.js';
 import type { RunEvent, RunEventBody } from '../protocol/events.js';
@@ -34,7 +34,8 @@ export interface ExecutorDeps {
   db: Db;
   agents: AgentRegistry;
   log: Logger;
-  usageFor(userId: string): UsageReader;
+  /** The embedder's part of each tool call's context (`createServer`'s `toolContext`), merged into the generic one. */
+  toolContext?: (base: ToolContext) => object | Promise<object>;
   history(threadId: string, beforeRunId: string): Promise<ChatMessage[]>;
   /**
    * In the terminal event's transaction, which holds the thread's lock: hands the thread to its
@@ -169,7 +170,8 @@ export async function executeRun(
         await terminal({ type: 'agent_error', code: 'timeout', message: reason.message, retryable: true });
         return 'failed';
       }
-      deps.log.warn({ runId: run.id, err }, 'run failed');
+      // A refused event was logged where it was refused (the worker's line names the agent and the event).
+      if (!(err instanceof IllegalEventError)) deps.log.warn({ runId: run.id, agent: run.agent, err }, 'run failed');
       await terminal(errorEvent(err));
       return 'failed';
     } catch (inner) {
@@ -187,8 +189,8 @@ function errorEvent(err: unknown): Body<'agent_error'> {
   if (err instanceof ToolTimeout) return { type: 'agent_error', code: 'timeout', message: `tool ${err.tool} ${err.message}`, retryable: true };
   if (err instanceof ToolError)
     return { type: 'agent_error', code: 'tool_failed', message: `tool ${err.tool} failed: ${err.message}`, retryable: false };
-  if (err instanceof IllegalEventError)
-    return { type: 'agent_error', code: 'internal', message: 'the agent produced an event out of order', retryable: false };
+  // The agent broke the grammar (its answer is not what it streamed, say): its fault, named, not `internal`.
+  if (err instanceof IllegalEventError) return { type: 'agent_error', code: 'grammar_violation', message: err.message, retryable: false };
   return { type: 'agent_error', code: 'agent_failed', message: 'the agent failed', retryable: true };
 }
 
@@ -278,7 +280,6 @@ function buildContext(
   history: ChatMessage[],
   traceCtx: Context,
 ): AgentContext {
-  const usage = deps.usageFor(run.user_id);
   const t = deps.telemetry ?? OFF;
   let toolCalls = recorder.history.filter((e) => e.type === 'tool_executing').length;
   /** `by` names the sub-agent an event comes from; undefined for the run's own agent. */
@@ -319,11 +320,19 @@ function buildContext(
       t.tracing ? { attributes: { [ATTR.toolName]: name, [ATTR.toolCallId]: toolCallId, [ATTR.runId]: run.id } } : {},
       traceCtx,
     );
+    const base: ToolContext = {
+      userId: run.user_id,
+      runId: run.id,
+      threadId: run.thread_id,
+      agent: by ?? run.agent,
+      toolCallId,
+      signal: toolSignal,
+      now: new Date(),
+      log: deps.log.child({ runId: run.id, tool: name, toolCallId }),
+    };
     let result: unknown;
     try {
-      result = await context.with(trace.setSpan(traceCtx, span), () =>
-        raceAbort(tool.execute(parsed.data, { userId: run.user_id, signal: toolSignal, usage, now: new Date() }), toolSignal),
-      );
+      result = await context.with(trace.setSpan(traceCtx, span), () => raceAbort(callWithContext(tool, parsed.data, base, deps), toolSignal));
       span.setAttribute(ATTR.toolOk, true);
     } catch (err) {
       span.setAttribute(ATTR.toolOk, false);
@@ -415,6 +424,17 @@ function buildContext(
     return answer;
   };
 
+  /**
+   * An agent that forgets an `await` (or calls its context after returning) must not take the
+   * process down with an unhandled rejection: each call's promise is marked handled, and still
+   * rejects for a caller that awaits it. A call after the run's end is refused by the grammar and
+   * logged where it is refused, naming the agent and the event.
+   */
+  const handled = <T>(p: Promise<T>): Promise<T> => {
+    p.catch(() => undefined);
+    return p;
+  };
+
   /** The context of the run's own agent (`by` undefined) or of a sub-agent it called. */
   function contextFor(by: string | undefined, input: { text: string }, past: readonly ChatMessage[]): AgentContext {
     return {
@@ -426,36 +446,54 @@ function buildContext(
       history: past,
       signal,
       now: new Date(),
-      think: (value) => text('agent_thinking', value, by),
+      think: (value) => handled(text('agent_thinking', value, by)),
       // A sub-agent's answer is its caller's material, not the run's answer: it streams as thinking.
-      output: (value) => text(by === undefined ? 'agent_output' : 'agent_thinking', value, by),
-      async modelCall<T>(model: string, call: (signal: AbortSignal) => Promise<T>, readUsage?: (result: T) => TokenUsage | undefined): Promise<T> {
-        signal.throwIfAborted();
-        const span = t.tracer.startSpan(SPAN.model, t.tracing ? { attributes: { [ATTR.modelName]: model, [ATTR.runId]: run.id } } : {}, traceCtx);
-        try {
-          const result = await call(signal);
-          const u = span.isRecording() ? readUsage?.(result) : undefined;
-          if (u) span.setAttributes({ [ATTR.modelInputTokens]: u.inputTokens, [ATTR.modelOutputTokens]: u.outputTokens });
-          return result;
-        } catch (err) {
-          span.setStatus({ code: SpanStatusCode.ERROR, message: signal.aborted ? 'aborted' : 'failed' });
-          throw err;
-        } finally {
-          span.end();
-        }
-      },
-      callTool: async <O>(name: string, args: unknown) => (await callTool(name, args, by)) as O,
-      callAgent: (name, task) => callAgent(name, task, by),
-      async resume() {
-        signal.throwIfAborted();
-        await replay.diverge();
-        // A sub-agent always starts afresh (an interrupted sub-agent call is made again).
-        return by === undefined ? priorSteps(recorder.history.slice(1)) : [];
-      },
+      output: (value) => handled(text(by === undefined ? 'agent_output' : 'agent_thinking', value, by)),
+      modelCall: <T>(model: string, call: (signal: AbortSignal) => Promise<T>, readUsage?: (result: T) => TokenUsage | undefined) => handled(modelCall(model, call, readUsage)),
+      callTool: <O>(name: string, args: unknown) => handled(callTool(name, args, by) as Promise<O>),
+      callAgent: (name, task) => handled(callAgent(name, task, by)),
+      resume: () => handled(resume(by)),
     };
   }
 
+  async function modelCall<T>(model: string, call: (signal: AbortSignal) => Promise<T>, readUsage?: (result: T) => TokenUsage | undefined): Promise<T> {
+    signal.throwIfAborted();
+    const span = t.tracer.startSpan(SPAN.model, t.tracing ? { attributes: { [ATTR.modelName]: model, [ATTR.runId]: run.id } } : {}, traceCtx);
+    try {
+      const result = await call(signal);
+      const u = span.isRecording() ? readUsage?.(result) : undefined;
+      if (u) span.setAttributes({ [ATTR.modelInputTokens]: u.inputTokens, [ATTR.modelOutputTokens]: u.outputTokens });
+      return result;
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: signal.aborted ? 'aborted' : 'failed' });
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  async function resume(by: string | undefined): Promise<readonly PriorStep[]> {
+    signal.throwIfAborted();
+    await replay.diverge();
+    // A sub-agent always starts afresh (an interrupted sub-agent call is made again).
+    return by === undefined ? priorSteps(recorder.history.slice(1)) : [];
+  }
+
   return contextFor(undefined, run.input, history);
+}
+
+/** The embedder's fields first, the runtime's over them: `userId`, `signal`… are always the runtime's. */
+async function callWithContext(tool: { execute(input: unknown, ctx: ToolContext): Promise<unknown> }, input: unknown, base: ToolContext, deps: ExecutorDeps): Promise<unknown> {
+  let extra: object = {};
+  if (deps.toolContext) {
+    try {
+      extra = await deps.toolContext(base);
+    } catch (err) {
+      base.log.error({ err }, 'the tool context factory failed');
+      throw new Error('the tool context could not be made', { cause: err });
+    }
+  }
+  return tool.execute(input, { ...extra, ...base });
 }
 
 /** Settles with `signal` even if the tool ignores it, so a hung tool cannot hold a run past its limits. */

@@ -1,7 +1,7 @@
 // Records one run's events: consults the run statechart, stores, then announces. The seq is
 // assigned here, inside the run's own serialised append (one worker attempt at a time, fenced).
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
-import { initialRunSnapshot, runMachine, stepRun, type RunMachineEvent, type RunSnapshot } from '../../machines/run.machine.js';
+import { initialRunSnapshot, refusalReason, runMachine, stepRun, type RunMachineEvent, type RunSnapshot } from '../../machines/run.machine.js';
 import { isTerminal, statusForTerminal, type RunEvent, type RunEventBody, type TerminalType } from '../protocol/events.js';
 import type { Db, Queryable } from '../store/db.js';
 import { appendBatcher } from '../store/append-batcher.js';
@@ -12,14 +12,18 @@ import type { Span } from '@opentelemetry/api';
 import { ATTR, type Telemetry } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';
 
-/** The grammar refused an event: a bug in the agent or the runtime, never sent to a client. */
+/** The grammar refused an event: a bug in the agent (or the runtime); the event is never stored or sent. */
 export class IllegalEventError extends Error {
   override name = 'IllegalEventError';
   constructor(
     readonly eventType: string,
     readonly state: unknown,
+    /** Why, in words an agent's author can act on (`refusalReason`). */
+    readonly reason: string = `not allowed in state ${JSON.stringify(state)}`,
+    /** The sub-agent whose event it was; undefined for the run's own agent. */
+    readonly agent?: string,
   ) {
-    super(`run statechart refused ${eventType} in state ${JSON.stringify(state)}`);
+    super(`${eventType} refused: ${reason}`);
   }
 }
 
@@ -90,7 +94,7 @@ export class RunRecorder {
     let snap = initialRunSnapshot();
     for (const e of stored) {
       const next = stepRun(snap, toMachineEvent(e as RunEventBody));
-      if (!next) throw new IllegalEventError(e.type, snap.value);
+      if (!next) throw new IllegalEventError(e.type, snap.value, refusalReason(snap, toMachineEvent(e as RunEventBody)));
       snap = next;
     }
     this.snapshot = snap;
@@ -161,9 +165,11 @@ export class RunRecorder {
       seq: this.seq + 1,
       ts: new Date().toISOString(),
     } as RunEvent);
-    const next = stepRun(this.snapshot, toMachineEvent(event as RunEventBody));
+    const machineEvent = toMachineEvent(event as RunEventBody);
+    const next = stepRun(this.snapshot, machineEvent);
     if (!next) {
-      const err = new IllegalEventError(body.type, this.snapshot.value);
+      const by = 'agent' in body && body.type !== 'agent_started' ? body.agent : undefined;
+      const err = new IllegalEventError(body.type, this.snapshot.value, refusalReason(this.snapshot, machineEvent), by);
       this.onRefused(err);
       throw err;
     }

@@ -44,6 +44,17 @@ export interface WorkerOptions {
   telemetry?: Telemetry;
   /** The statechart visualizer's live feed, when it is on. */
   inspector?: RunInspector;
+  /** Told of every event the run statechart refused (the test harness's verdict). */
+  onRefused?: (refusal: Refusal) => void;
+}
+
+/** An event the run statechart refused: never stored, never sent. */
+export interface Refusal {
+  runId: string;
+  /** The agent whose event it was (a sub-agent's name inside a sub-agent call). */
+  agent: string;
+  event: string;
+  reason: string;
 }
 
 interface Inflight {
@@ -393,8 +404,11 @@ export class RunWorker {
         stored,
         (err: IllegalEventError) => {
           this.stats.refusedEvents++;
-          this.log.error({ runId: run.id, err }, 'run statechart refused an event');
+          const refusal: Refusal = { runId: run.id, agent: err.agent ?? run.agent, event: err.eventType, reason: err.reason };
+          // An agent's bug, not the runtime's: the line names the agent, the event and why.
+          this.log.error({ ...refusal, err }, `agent ${refusal.agent}: run statechart refused ${refusal.event}: ${refusal.reason}`);
           inspector?.refused(run.id, err.eventType, err.state);
+          this.options.onRefused?.(refusal);
         },
         controller.signal,
         { telemetry: t, span, acceptedAt: new Date(run.created_at).getTime() },

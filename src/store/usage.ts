@@ -1,8 +1,8 @@
 // The usage records the analyst reads: what a user's AI product spent, per day, feature and model.
-import type { UsageReader, UsageRecord } from '../agents/types.js';
-import type { Db, Queryable } from './db.js';
+import type { UsageReader, UsageRecord } from '../usage/types.js';
+import type { SqlQuery } from '../agents/types.js';
 
-export async function insertUsage(q: Queryable, userId: string, records: readonly UsageRecord[], source: 'sample' | 'upload'): Promise<number> {
+export async function insertUsage(q: SqlQuery, userId: string, records: readonly UsageRecord[], source: 'sample' | 'upload'): Promise<number> {
   // One statement per chunk: a few hundred rows stay far under the parameter limit.
   const CHUNK = 500;
   for (let i = 0; i < records.length; i += CHUNK) {
@@ -39,7 +39,7 @@ interface UsageRow {
   output_tokens: number;
 }
 
-export function usageReader(db: Db, userId: string): UsageReader {
+export function usageReader(db: SqlQuery, userId: string): UsageReader {
   return {
     async list(range = {}): Promise<UsageRecord[]> {
       const rows = await db.query<UsageRow & Record<string, unknown>>(

@@ -1,4 +1,4 @@
-// The HTTP routes of PROTOCOL section 1 (and `POST /v1/usage`, documented in docs/protocol-notes.md).
+// The HTTP routes of PROTOCOL section 1 (and `POST /v1/usage`, documented in docs/protocol.md).
 import type { TemplatedApp } from 'uWebSockets.js';
 import { z } from 'zod';
 import { timingSafeEqual } from 'node:crypto';
@@ -96,7 +96,7 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway:
     res.json(200, { token, expiresAt: expiresAt.toISOString(), userId });
   }));
 
-  // Not in PROTOCOL section 1 (docs/protocol-notes.md): revoke every token of the caller.
+  // Not in PROTOCOL section 1 (docs/protocol.md): revoke every token of the caller.
   app.post('/v1/auth/logout', route({}, async (req, res) => {
     const userId = await authed(req);
     const version = await d.auth.logout(userId);

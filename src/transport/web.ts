@@ -1,35 +1,22 @@
-// The chat page at `/`: web/index.html, web/app.css, and web/app.ts bundled by esbuild on first
-// request (cached). Everything is same-origin; the Content-Security-Policy allows nothing else.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+// The chat page at `/`: web/index.html, web/app.css and web/app.ts's bundle, prebuilt by
+// `npm run build` (./pages.ts; bundled on first request in a source checkout), read once and kept.
+// Everything is same-origin; the Content-Security-Policy allows nothing else.
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../log/logger.js';
+import { loadPage, PAGES } from './pages.js';
 import { router } from './route.js';
 
-const WEB_DIR = join(import.meta.dirname, '..', '..', 'web');
 const CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 type Asset = { body: string; type: string };
 let assets: Promise<Map<string, Asset>> | undefined;
 
 async function build(): Promise<Map<string, Asset>> {
-  // esbuild is loaded only when the page is first asked for: servers that never serve it never pay.
-  const { build: esbuild } = await import('esbuild');
-  const result = await esbuild({
-    entryPoints: [join(WEB_DIR, 'app.ts')],
-    bundle: true,
-    format: 'esm',
-    target: 'es2022',
-    minify: true,
-    write: false,
-    logLevel: 'silent',
-  });
-  const js = result.outputFiles[0]?.text ?? '';
-  const [html, css] = await Promise.all([readFile(join(WEB_DIR, 'index.html'), 'utf8'), readFile(join(WEB_DIR, 'app.css'), 'utf8')]);
+  const page = await loadPage(PAGES.web);
   return new Map([
-    ['/', { body: html, type: 'text/html; charset=utf-8' }],
-    ['/app.js', { body: js, type: 'text/javascript; charset=utf-8' }],
-    ['/app.css', { body: css, type: 'text/css; charset=utf-8' }],
+    ['/', { body: page.get('index.html')!, type: 'text/html; charset=utf-8' }],
+    ['/app.js', { body: page.get('app.js')!, type: 'text/javascript; charset=utf-8' }],
+    ['/app.css', { body: page.get('app.css')!, type: 'text/css; charset=utf-8' }],
   ]);
 }
 

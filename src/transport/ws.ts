@@ -1,5 +1,6 @@
 // The socket endpoint `GET /v1/ws` (PROTOCOL section 2): authentication and the Origin check
 // happen before the upgrade is accepted; afterwards every frame goes through one decode step.
+import { BEARER_PREFIX, CLOSE_CODES, SUBPROTOCOL } from '../protocol/wire.js';
 import { randomUUID } from 'node:crypto';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type WebSocket, type us_socket_context_t } from 'uWebSockets.js';
 import type { AuthService } from '../auth/service.js';
@@ -16,9 +17,8 @@ import { RateLimiter } from '../session/rate-limit.js';
 import { bearer } from './http.js';
 import { acceptUpgrade, recordClose, recordOpen, refuseUpgrade, type Opening } from './upgrade.js';
 
-export const SUBPROTOCOL = 'agentwire.v1';
-const BEARER_PREFIX = 'bearer.';
-export const CLOSE_TOKEN_EXPIRED = 4401;
+export { SUBPROTOCOL };
+export const CLOSE_TOKEN_EXPIRED = CLOSE_CODES.tokenExpired;
 
 interface SocketData extends Opening<SocketData> {
   userId: string;

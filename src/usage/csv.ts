@@ -1,6 +1,6 @@
 // A small RFC 4180 CSV reader for usage uploads. Errors name the physical line (1-based, as an editor
 // shows it) and the column, because the person fixing the file has it open in a spreadsheet.
-import type { UsageRecord } from '../agents/types.js';
+import type { UsageRecord } from './types.js';
 import { MAX_UPLOAD_RECORDS, canonicalColumn, usageColumns, usageRecordSchema, type UsageColumn } from './schema.js';
 
 export interface CsvRow {

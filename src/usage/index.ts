@@ -1,6 +1,6 @@
 // Entry point for usage uploads (`POST /v1/usage`) and the per-user sample set. No SQL here: the
 // route stores what these functions return.
-import type { UsageRecord } from '../agents/types.js';
+import type { UsageRecord } from './types.js';
 import { parseUsageCsv } from './csv.js';
 import { canonicalColumn, usageRecordListSchema } from './schema.js';
 

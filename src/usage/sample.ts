@@ -2,7 +2,7 @@
 // an upload. It mirrors a typical over-provisioned AI product: frontier models doing classification
 // and reranking, a strong model where it earns its price (code review). Deterministic per seed so a
 // user's sample, the tests and the docs agree.
-import type { UsageRecord } from '../agents/types.js';
+import type { UsageRecord } from './types.js';
 
 interface Line {
   feature: string;

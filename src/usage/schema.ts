@@ -2,7 +2,7 @@
 // tokens) with headroom only where a real product could need it, so a bad upload fails here with a
 // precise message instead of in the database.
 import { z } from 'zod';
-import type { UsageRecord } from '../agents/types.js';
+import type { UsageRecord } from './types.js';
 import { storable } from '../protocol/text.js';
 
 export const MAX_UPLOAD_RECORDS = 10_000;

@@ -171,7 +171,7 @@ describe.skipIf(chromiumMissing() !== undefined)(`statechart visualizer in Chrom
     await contains(badRow, 'refused agent_completed');
     await hasText(badRow.locator('td.state'), 'failed (done)');
     await contains(page.locator('#totals'), 'Refused events: 1.');
-    expect((await client.runEvents(bad)).at(-1)).toMatchObject({ type: 'agent_error', code: 'internal' });
+    expect((await client.runEvents(bad)).at(-1)).toMatchObject({ type: 'agent_error', code: 'grammar_violation' });
   });
 
   it('steps forward and back through a stored run and marks a refused event', async () => {

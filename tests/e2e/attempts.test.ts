@@ -80,6 +80,6 @@ describe.each(backends)('a run that fails on every attempt, on %s', (backend) =>
     const exhausted = mine.filter((l) => l.msg === 'run attempts exhausted: the last attempt failed');
     expect(exhausted).toHaveLength(1);
     expect(exhausted[0]).toMatchObject({ level: 'error', failedAttempts: MAX_ATTEMPTS, err: { type: 'IllegalEventError' } });
-    expect(exhausted[0]!.err!.stack).toMatch(/run statechart refused tool_completed[\s\S]*recorder/);
+    expect(exhausted[0]!.err!.stack).toMatch(/tool_completed refused: toolCallId never-started names no open tool call[\s\S]*recorder/);
   });
 });

@@ -68,6 +68,8 @@ describe(`LLM agent on ${primaryBackend}`, () => {
       agents: [tooly],
       tools: [slowTool],
       log: createLogger('debug', sink),
+      // The configured LLM agent keeps to the analyst: tooly's tool and tooly itself are not its.
+      options: { llm: { tools: ['usage_summary', 'pricing_lookup', 'cost_projection'], agents: ['analyst'] } as never },
       env: {
         LLM_BASE_URL: provider.url,
         LLM_API_KEY: 'sk-test-key',

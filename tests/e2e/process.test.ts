@@ -20,7 +20,8 @@ interface Proc {
 
 /** Starts `npm start`'s command and resolves once it logged its address. */
 function start(dataDir: string): Promise<Proc> {
-  // What `npm start` runs: one node process with tsx as its loader.
+  // `npm start`'s entry point from the sources (`npm run dev`): one node process with tsx as its
+  // loader. The compiled one (dist/, what `npm start` runs) is started in tests/package.
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', AGENTWIRE_DATA_DIR: dataDir, DATABASE_URL: '', JWT_SECRET: '', LOG_LEVEL: 'info' },

@@ -162,7 +162,7 @@ describe(`refusals on ${primaryBackend}`, () => {
     });
 
     // uWS validates UTF-8 itself and drops the connection without a close frame (the client sees
-    // 1006), before our decode step could answer; docs/protocol-notes.md says so. Asserted as is.
+    // 1006), before our decode step could answer; docs/protocol.md says so. Asserted as is.
     it('a text frame that is not valid UTF-8: the connection is dropped (1006, no close frame)', async () => {
       const client = await server.connect(alice.token);
       await client.waitType('session_ready');

@@ -1,6 +1,6 @@
 // Text the database cannot store (NUL, lone UTF-16 surrogates): a client's is refused with
 // `bad_request` saying why; an agent's, a tool's or a model's is stored with each such character
-// replaced by U+FFFD, and the run completes (docs/protocol-notes.md).
+// replaced by U+FFFD, and the run completes (docs/protocol.md).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Agent, Tool } from '../../src/agents/types.js';

@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TracerProvider } from '@opentelemetry/api';
+import { analyst } from '../../src/agents/analyst/index.js';
 import type { Agent, Tool } from '../../src/agents/types.js';
-import { loadConfig } from '../../src/config/index.js';
+import { readEnv, parseSettings, toConfig, type Settings } from '../../src/config/index.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import { Runtime } from '../../src/runtime.js';
 import { freshPostgresDatabase, type Backend } from './backends.js';
@@ -34,6 +35,8 @@ export async function startServer(
   backend: Backend,
   opts: {
     env?: Record<string, string>;
+    /** Options with no environment variable, laid over the environment's (one level deep: `{ llm: { tools } }`). */
+    options?: Settings;
     agents?: Agent[];
     tools?: Tool[];
     dataDir?: string;
@@ -46,7 +49,7 @@ export async function startServer(
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'agentwire-test-'));
   const pgDb = backend === 'postgres' ? await freshPostgresDatabase() : undefined;
-  const config = loadConfig({
+  const env = {
     PORT: '0',
     HOST: '127.0.0.1',
     AGENTWIRE_DATA_DIR: dataDir,
@@ -59,13 +62,25 @@ export async function startServer(
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...(pgDb ? { DATABASE_URL: pgDb.url } : {}),
     ...opts.env,
-  });
+  };
+  const fromEnv = readEnv(env);
+  if (fromEnv.issues.length > 0) throw new Error(fromEnv.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
+  const merged: Record<string, unknown> = { ...fromEnv.options };
+  for (const [k, v] of Object.entries(opts.options ?? {})) {
+    const base = merged[k];
+    merged[k] = typeof v === 'object' && v !== null && !Array.isArray(v) && typeof base === 'object' ? { ...base, ...v } : v;
+  }
+  const config = toConfig(parseSettings(merged as Settings));
+  // The built-in analyst, registered as `npm start` registers it, beside the test's own agents.
+  const builtIn = analyst();
   const runtime = new Runtime({
     config,
     log: opts.log ?? createLogger(config.logLevel),
     ...(opts.tracerProvider ? { tracerProvider: opts.tracerProvider } : {}),
-    ...(opts.agents ? { agents: opts.agents } : {}),
-    ...(opts.tools ? { tools: opts.tools } : {}),
+    agents: [...builtIn.agents, ...(opts.agents ?? [])],
+    tools: [...builtIn.tools, ...(opts.tools ?? [])],
+    toolContext: builtIn.toolContext,
+    onUserCreated: builtIn.onUserCreated,
     pollIntervalMs: opts.pollIntervalMs ?? 500,
   });
   const port = await runtime.start();

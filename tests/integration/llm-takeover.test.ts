@@ -90,7 +90,6 @@ describe.each(backends)('LLM agent takeover on %s', (backend) => {
         db: t.db,
         agents: new AgentRegistry().addAgent(runAs ?? agent()).addAgent(helper).addTool(counted as Tool),
         log: createLogger('silent'),
-        usageFor: () => ({ list: async () => [] }),
         history: async () => [],
         afterTerminal: async () => NO_HANDOFF,
         toolTimeoutMs: 5_000,
@@ -229,6 +228,6 @@ describe.each(backends)('LLM agent takeover on %s', (backend) => {
     const { outcome, all } = await takeOver([{ type: 'agent_output', text: 'Your sp' }], naive);
     // The stored half answer and the new one do not add up to the agent's answer: refused, not sent.
     expect(outcome).toBe('failed');
-    expect(all.at(-1)).toMatchObject({ type: 'agent_error', code: 'internal' });
+    expect(all.at(-1)).toMatchObject({ type: 'agent_error', code: 'grammar_violation' });
   });
 });

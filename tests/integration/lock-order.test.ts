@@ -53,7 +53,6 @@ describe.runIf(process.env.DATABASE_URL)('lock order on postgres (PGlite has one
       db: t.db,
       agents: new AgentRegistry().addAgent(quick),
       log: createLogger('silent'),
-      usageFor: () => ({ list: async () => [] }),
       history: async () => [],
       afterTerminal: async () => NO_HANDOFF,
       toolTimeoutMs: 5_000,

@@ -169,7 +169,6 @@ describe.runIf(process.env.DATABASE_URL)('run queue on postgres when the connect
         db: t.db,
         agents: new AgentRegistry().addAgent(quick),
         log,
-        usageFor: () => ({ list: async () => [] }),
         history: async () => [],
         afterTerminal: async () => NO_HANDOFF,
         toolTimeoutMs: 5_000,

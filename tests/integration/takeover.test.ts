@@ -65,7 +65,6 @@ describe.each(backends)('takeover replay on %s', (backend) => {
     db: t.db,
     agents: new AgentRegistry().addAgent(agent(variant)).addTool(counted as Tool),
     log: createLogger('silent'),
-    usageFor: () => ({ list: async () => [] }),
     history: async () => [],
     afterTerminal: async () => NO_HANDOFF,
     toolTimeoutMs: 5_000,

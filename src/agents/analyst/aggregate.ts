@@ -1,6 +1,6 @@
 // Shared arithmetic of the tools: group usage by (feature, model) and turn a period's cost into a
 // monthly figure. Both the summary and the projection use it so their numbers always agree.
-import type { ToolContext, UsageRecord } from '../types.js';
+import type { AnalystToolContext, UsageRecord } from '../../usage/types.js';
 import { findModel, priceTokens, type Tier } from '../pricing/index.js';
 
 export const MONTH_DAYS = 30;
@@ -77,7 +77,7 @@ export function inRange(records: readonly UsageRecord[], from?: string, to?: str
 }
 
 /** The calling user's records in [from, to], read through the tool context; stops if the run was aborted. */
-export async function readRange(ctx: ToolContext, from?: string, to?: string): Promise<UsageRecord[]> {
+export async function readRange(ctx: AnalystToolContext, from?: string, to?: string): Promise<UsageRecord[]> {
   const records = inRange(await ctx.usage.list({ ...(from && { from }), ...(to && { to }) }), from, to);
   ctx.signal.throwIfAborted();
   return records;

@@ -2,6 +2,7 @@
 // models, priced on the token mix actually observed for each (feature, model).
 import { z } from 'zod';
 import type { Tool } from '../types.js';
+import type { UsageReader } from '../../usage/types.js';
 import { daySchema } from '../../usage/schema.js';
 import { findModel, priceTokens, pricing } from '../pricing/index.js';
 import { aggregateLines, modelKey, readRange, periodOf, toMonthly, type Period } from './aggregate.js';
@@ -61,7 +62,7 @@ export interface CostProjection {
   pricingAsOf: string;
 }
 
-export const costProjectionTool: Tool<CostProjectionInput, CostProjection> = {
+export const costProjectionTool: Tool<CostProjectionInput, CostProjection, { usage: UsageReader }> = {
   name: 'cost_projection',
   description:
     'Projects the monthly cost before and after moving a share (0..1) of a feature\'s calls from one model to another, using the observed token mix.',

@@ -1,6 +1,7 @@
 // Tool `usage_summary`: where the money goes, from the caller's own usage records.
 import { z } from 'zod';
 import type { Tool } from '../types.js';
+import type { UsageReader } from '../../usage/types.js';
 import { daySchema } from '../../usage/schema.js';
 import { pricing, type Tier } from '../pricing/index.js';
 import { aggregateLines, cmp, periodOf, readRange, toMonthly, type Period, type UsageLine } from './aggregate.js';
@@ -55,7 +56,7 @@ function add(t: Totals, l: Totals): void {
   t.outputTokens += l.outputTokens;
 }
 
-export const usageSummaryTool: Tool<UsageSummaryInput, UsageSummary> = {
+export const usageSummaryTool: Tool<UsageSummaryInput, UsageSummary, { usage: UsageReader }> = {
   name: 'usage_summary',
   description:
     'Aggregates your usage records (optional day range and feature) and prices them at list price: totals, spend by feature and by model, days covered.',

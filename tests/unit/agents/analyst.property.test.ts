@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import type { UsageRecord } from '../../../src/agents/types.js';
+import type { UsageRecord } from '../../../src/usage/types.js';
 import { createAnalystAgent } from '../../../src/agents/analyst/index.js';
 import { listModels } from '../../../src/agents/pricing/index.js';
 import { fakeContext } from './fake-context.js';

@@ -1,7 +1,9 @@
 // A test double of the runtime: records think/callTool calls, refuses a tool the agent was not
 // given (as the executor does), validates tool args with the tool's schema and runs the tool
 // against in-memory usage records.
-import type { AgentContext, ChatMessage, ToolContext, UsageRecord } from '../../../src/agents/types.js';
+import type { AgentContext, ChatMessage } from '../../../src/agents/types.js';
+import type { AnalystToolContext, UsageRecord } from '../../../src/usage/types.js';
+import { createLogger } from '../../../src/log/logger.js';
 import { NO_SUCH_TOOL, ToolError } from '../../../src/agents/types.js';
 import { analystTools } from '../../../src/agents/analyst/index.js';
 
@@ -17,8 +19,8 @@ export function memoryUsage(records: readonly UsageRecord[]) {
 
 export const NOW = new Date('2026-11-26T12:00:00Z');
 
-export function toolContext(records: readonly UsageRecord[], signal = new AbortController().signal): ToolContext {
-  return { userId: 'u1', signal, usage: memoryUsage(records), now: NOW };
+export function toolContext(records: readonly UsageRecord[], signal = new AbortController().signal): AnalystToolContext {
+  return { userId: 'u1', runId: 'r1', threadId: 't1', agent: 'analyst', toolCallId: 'c1', signal, usage: memoryUsage(records), now: NOW, log: createLogger('silent') };
 }
 
 export function fakeContext(

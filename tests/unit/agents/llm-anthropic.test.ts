@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analystTools } from '../../../src/agents/analyst/index.js';
 import { anthropicStream, createAnthropicClient, createLlmAgent } from '../../../src/agents/llm/index.js';
-import type { UsageRecord } from '../../../src/agents/types.js';
+import type { UsageRecord } from '../../../src/usage/types.js';
 import { anthropic, FakeProvider } from '../../helpers/llm-provider.js';
 import { fakeContext } from './fake-context.js';
 

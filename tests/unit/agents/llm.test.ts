@@ -1,6 +1,10 @@
 // The LLM agent's pure parts: output coalescing, the history budget, tool schemas, and its settings.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { analystTools } from '../../../src/agents/analyst/index.js';
+import { analyst, analystTools } from '../../../src/agents/analyst/index.js';
+import { buildRegistry } from '../../../src/agents/registry.js';
+import { envIssue } from '../../../src/config/env.js';
+import { OptionsError } from '../../../src/config/options.js';
+import { createLogger } from '../../../src/log/logger.js';
 import { estimateTokens, fitHistory, OutputCoalescer, toolSpec } from '../../../src/agents/llm/index.js';
 import { loadConfig } from '../../../src/config/index.js';
 
@@ -101,22 +105,39 @@ describe('toolSpec', () => {
 });
 
 describe('LLM settings', () => {
+  // What `npm start` registers from the environment: the analyst, and the LLM agent when a model is set.
+  const registered = (env: Record<string, string>) => {
+    const c = loadConfig(env);
+    return { c, ...buildRegistry({ ...analyst(), defaultAgent: c.defaultAgent, llm: c.llm, log: createLogger('silent') }) };
+  };
+  const envMessage = (err: unknown) => (err instanceof OptionsError ? err.issues.map(envIssue).map((i) => `${i.path}: ${i.message}`).join('\n') : String(err));
+
   it('no model configured: no LLM agent, the analyst is the default', () => {
-    const c = loadConfig({});
+    const { c, registry, defaultAgent } = registered({});
     expect(c.llm).toBeUndefined();
-    expect(c.defaultAgent).toBe('analyst');
+    expect(registry.agentNames()).toEqual(['analyst']);
+    expect(defaultAgent).toBe('analyst');
   });
 
   it('a base URL and a model: the LLM agent is registered and becomes the default unless DEFAULT_AGENT says otherwise', () => {
-    const c = loadConfig({ LLM_BASE_URL: 'http://127.0.0.1:11434/v1', LLM_MODEL: 'llama3.2' });
+    const { c, registry, defaultAgent } = registered({ LLM_BASE_URL: 'http://127.0.0.1:11434/v1', LLM_MODEL: 'llama3.2' });
     expect(c.llm).toMatchObject({ baseUrl: 'http://127.0.0.1:11434/v1', model: 'llama3.2', agentName: 'assistant', apiKey: undefined });
-    expect(c.defaultAgent).toBe('assistant');
-    expect(loadConfig({ LLM_BASE_URL: 'http://x/v1', LLM_MODEL: 'm', DEFAULT_AGENT: 'analyst' }).defaultAgent).toBe('analyst');
+    expect(registry.agentNames()).toEqual(['analyst', 'assistant']);
+    // The LLM agent is given every registered tool (the analyst's).
+    expect(registry.agent('assistant')?.tools).toEqual(analystTools.map((t) => t.name));
+    expect(defaultAgent).toBe('assistant');
+    expect(registered({ LLM_BASE_URL: 'http://x/v1', LLM_MODEL: 'm', DEFAULT_AGENT: 'analyst' }).defaultAgent).toBe('analyst');
   });
 
-  it('a base URL without a model is refused at start, and Anthropic without a key', () => {
+  it('a base URL without a model is refused at start, and Anthropic without a key, and an LLM agent named like the analyst', () => {
     expect(() => loadConfig({ LLM_BASE_URL: 'http://127.0.0.1:11434/v1' })).toThrow(/LLM_MODEL/);
-    expect(() => loadConfig({ LLM_BASE_URL: 'http://x/v1', LLM_MODEL: 'm', LLM_AGENT_NAME: 'analyst' })).toThrow(/LLM_AGENT_NAME/);
+    let err: unknown;
+    try {
+      registered({ LLM_BASE_URL: 'http://x/v1', LLM_MODEL: 'm', LLM_AGENT_NAME: 'analyst' });
+    } catch (e) {
+      err = e;
+    }
+    expect(envMessage(err)).toBe('LLM_AGENT_NAME: an agent named "analyst" is registered already (agents[0]): the LLM agent needs a name of its own');
     expect(() => loadConfig({ LLM_PROVIDER: 'anthropic', LLM_BASE_URL: 'https://api.anthropic.com', LLM_MODEL: 'claude-haiku-4-5' })).toThrow(/LLM_API_KEY/);
     expect(loadConfig({ LLM_PROVIDER: 'anthropic', LLM_BASE_URL: 'https://api.anthropic.com', LLM_MODEL: 'claude-haiku-4-5', LLM_API_KEY: 'k' }).llm?.provider).toBe('anthropic');
   });

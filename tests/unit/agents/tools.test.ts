@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import type { UsageRecord } from '../../../src/agents/types.js';
+import type { UsageRecord } from '../../../src/usage/types.js';
 import { costProjectionTool, pricingLookupTool, usageSummaryTool } from '../../../src/agents/analyst/index.js';
 import { toolContext } from './fake-context.js';
 

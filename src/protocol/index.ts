@@ -1,0 +1,43 @@
+// `agentwire/protocol`: the wire contract as types and zod schemas, the one definition the server,
+// the client SDK, the chat page and the visualizer share. docs/protocol.md says what each means.
+export * from './wire.js';
+export {
+  runEventSchema,
+  usageSchema,
+  runStatusSchema,
+  sessionReadyFrameSchema,
+  runAcceptedFrameSchema,
+  errorFrameSchema,
+  pongFrameSchema,
+  serverFrameSchema,
+  ACTIVE_STATUSES,
+  statusForTerminal,
+  type RunEvent,
+  type RunEventType,
+  type RunEventOf,
+  type RunEventBody,
+  type RunStatus,
+  type SessionReadyFrame,
+  type RunAcceptedFrame,
+  type ErrorFrame,
+  type PongFrame,
+  type ServerFrame,
+} from './events.js';
+export {
+  clientFrame as clientFrameSchema,
+  agentRequestFrame as agentRequestFrameSchema,
+  resumeFrame as resumeFrameSchema,
+  ackFrame as ackFrameSchema,
+  cancelRunFrame as cancelRunFrameSchema,
+  pingFrame as pingFrameSchema,
+  MAX_INPUT_CHARS,
+  MAX_RESUME_RUNS,
+  type ClientFrame,
+  type AgentRequestFrame,
+  type ResumeFrame,
+  type AckFrame,
+  type CancelRunFrame,
+  type PingFrame,
+  type OnBusy,
+} from './frames.js';
+export { HTTP_STATUS } from './errors.js';
