@@ -2,7 +2,10 @@
 // useChat) against the UI message stream served from the event log (docs/front-ends.md).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DefaultChatTransport, readUIMessageStream, type UIMessage, type UIMessageChunk } from 'ai';
-import { Gates } from '../helpers/agents.js';
+import { AgentwireChatTransport } from '../../client/src/index.js';
+import { Gates, pacedAgent } from '../helpers/agents.js';
+import { FakeProvider } from '../helpers/llm-provider.js';
+import { startProxy, type CuttableProxy } from '../helpers/proxy.js';
 import { backends } from '../helpers/backends.js';
 import { failingAgent, NodeChat, storedEvents, textOfMessage, toolsAgent } from '../helpers/front-ends.js';
 import { startServer, type TestServer, type TestUser } from '../helpers/server.js';
@@ -15,18 +18,28 @@ describe.each(backends)('AI SDK UI message stream (%s)', (backend) => {
   let alice: TestUser;
   let bob: TestUser;
   const gates = new Gates();
+  const provider = new FakeProvider();
+  let proxy: CuttableProxy;
   const transport = (user: TestUser, agent?: string) =>
     new DefaultChatTransport<UIMessage>({ api: `${server.url}/v1/ai-sdk/chat`, headers: { authorization: `Bearer ${user.token}` }, ...(agent ? { body: { agent } } : {}) });
   const send = (user: TestUser, chatId: string, text: string, agent?: string) =>
     transport(user, agent).sendMessages({ chatId, trigger: 'submit-message', messageId: undefined, abortSignal: undefined, messages: [userMessage(text)] });
 
   beforeAll(async () => {
-    server = await startServer(backend, { agents: [toolsAgent, failingAgent, gates.agent()] });
+    await provider.start();
+    server = await startServer(backend, {
+      agents: [toolsAgent, failingAgent, gates.agent(), pacedAgent(40, 15)],
+      // The agent on a model (`assistant`): the provider answers what a test scripts (429 here), no retries.
+      env: { LLM_BASE_URL: provider.url, LLM_API_KEY: 'sk-test-key', LLM_MODEL: 'gpt-4o-mini', LLM_MAX_RETRIES: '0' },
+    });
+    proxy = await startProxy(server.runtime.port);
     alice = await server.register();
     bob = await server.register();
   });
   afterAll(async () => {
+    await proxy?.close();
     await server?.stop();
+    await provider.stop();
   });
 
   it('golden path: reasoning, three tool parts with results, and the stored answer as text', async () => {
@@ -146,5 +159,58 @@ describe.each(backends)('AI SDK UI message stream (%s)', (backend) => {
     expect(noUser.status).toBe(400);
     const foreign = await post(JSON.stringify({ id: 'c', messages: [userMessage('x')] }), { authorization: `Bearer ${alice.token}`, origin: 'https://evil.example' });
     expect(foreign.status).toBe(403);
+  });
+
+  it('dropped connection mid-answer: the agentwire transport continues from its last seq; the stock client resumes from the start', async () => {
+    // agentwire's transport, through a proxy that drops every connection mid-answer.
+    const chunksSeen: string[] = [];
+    const counting = (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
+      chunksSeen.push(`${init?.method ?? 'GET'} ${String(input).replace(proxy.url, '')}`);
+      return fetch(input, init);
+    };
+    const chat = new NodeChat({
+      id: `drop-${backend}`,
+      transport: new AgentwireChatTransport({ api: `${proxy.url}/v1/ai-sdk/chat`, token: alice.token, body: { agent: 'paced' }, fetch: counting, minDelayMs: 5 }),
+    });
+    const sending = chat.sendMessage({ text: 'count slowly' });
+    await until(() => textOfMessage(chat.messages.find((m) => m.role === 'assistant')).length > 10, 'some of the answer');
+    const cut = proxy.cut();
+    await sending;
+    const assistants = chat.messages.filter((m) => m.role === 'assistant');
+    const runId = (assistants[0]?.metadata as { agentwire: { runId: string } }).agentwire.runId;
+    const stored = await storedEvents(server.url, alice.token, runId);
+    const answer = stored.at(-1)?.type === 'agent_completed' ? (stored.at(-1) as { text: string }).text : 'not completed';
+    const reconnects = chunksSeen.filter((r) => r.startsWith('GET'));
+    console.log(`resume after a dropped connection (agentwire transport, ${backend}): cut ${cut} connection(s), ${reconnects.length} reconnect(s) [${reconnects.join(', ')}], ${assistants.length} assistant message(s), ${assistants[0]?.parts.filter((p) => p.type === 'text').length} text part(s), answer ${textOfMessage(assistants[0]) === answer ? 'equal to' : 'DIFFERENT from'} the stored one`);
+    expect(cut).toBeGreaterThanOrEqual(1);
+    expect(reconnects.length).toBeGreaterThanOrEqual(1);
+    expect(reconnects[0]).toMatch(new RegExp(`/stream\\?runId=${runId}&afterSeq=[1-9]`));
+    expect(assistants).toHaveLength(1);
+    expect(assistants[0]?.parts.filter((p) => p.type === 'text')).toHaveLength(1);
+    expect(textOfMessage(assistants[0])).toBe(answer);
+
+    // The stock DefaultChatTransport: the stream fails with the cut; resumeStream replays it whole.
+    const stock = new NodeChat({ id: `drop-stock-${backend}`, transport: new DefaultChatTransport({ api: `${proxy.url}/v1/ai-sdk/chat`, headers: { authorization: `Bearer ${alice.token}` }, body: { agent: 'paced' } }) });
+    const stockSending = stock.sendMessage({ text: 'count slowly' });
+    await until(() => textOfMessage(stock.messages.find((m) => m.role === 'assistant')).length > 10, 'some of the stock answer');
+    proxy.cut();
+    await stockSending;
+    await stock.resumeStream();
+    const stockAssistants = stock.messages.filter((m) => m.role === 'assistant');
+    const stockRun = (stockAssistants[0]?.metadata as { agentwire: { runId: string } }).agentwire.runId;
+    const stockStored = await storedEvents(server.url, alice.token, stockRun);
+    console.log(`resume after a dropped connection (stock DefaultChatTransport + resumeStream, ${backend}): ${stockAssistants.length} assistant message(s), answer ${textOfMessage(stockAssistants[0]) === (stockStored.at(-1) as { text: string }).text ? 'equal to' : 'DIFFERENT from'} the stored one`);
+    expect(stockAssistants).toHaveLength(1);
+    expect(textOfMessage(stockAssistants[0])).toBe((stockStored.at(-1) as { text: string }).text);
+  });
+
+  it('a 429 from the model provider ends the answer with an error chunk carrying code and retryable', async () => {
+    provider.enqueue({ status: 429, retryAfterMs: 5 });
+    const stream = await send(alice, `llm-429-${backend}`, 'where does my money go?', 'assistant');
+    const chunks: UIMessageChunk[] = [];
+    for await (const c of stream) chunks.push(c);
+    expect(chunks.find((c) => c.type === 'data-agentwire-error')).toMatchObject({ data: { code: 'model_unavailable', retryable: true } });
+    expect(chunks.find((c) => c.type === 'error')).toBeDefined();
+    expect(chunks.at(-1)).toMatchObject({ type: 'finish', finishReason: 'error', messageMetadata: { agentwire: { error: { code: 'model_unavailable', retryable: true } } } });
   });
 });
