@@ -142,9 +142,16 @@ export function registerFrontEnds(app: TemplatedApp, d: FrontEndDeps, kit: Route
     return userId;
   };
 
-  const accept = async (userId: string, frame: Omit<AgentRequestFrame, 'type'>): Promise<{ runId: string; threadId: string }> => {
-    const f = parse(agentRequestFrame, { type: 'agent_request', ...frame });
-    return d.runs.accept(userId, f);
+  /** The request as the socket's `agent_request`, checked by its schema before anything is stored. */
+  const requestFrame = (frame: Omit<AgentRequestFrame, 'type' | 'threadId'>): AgentRequestFrame => parse(agentRequestFrame, { type: 'agent_request', ...frame });
+
+  /** The thread the client's id names (created on first use), then the run on it. */
+  const accept = async (userId: string, protocol: string, externalThread: string, f: AgentRequestFrame): Promise<{ runId: string; threadId: string }> => {
+    const threadId =
+      (await ensureExternalThread(d.db, { userId, protocol, externalId: externalThread, newThreadId: randomUUID(), title: titleOf(f.input.text) })) ??
+      (await findExternalThread(d.db, userId, protocol, externalThread));
+    if (!threadId) throw new AppError('unavailable', 'the thread could not be created; retry');
+    return d.runs.accept(userId, { ...f, threadId });
   };
 
   /**
@@ -219,12 +226,10 @@ export function registerFrontEnds(app: TemplatedApp, d: FrontEndDeps, kit: Route
     const body = parse(chatBody, kit.json(await req.body()));
     const last = [...body.messages].reverse().find((m) => m.role === 'user');
     if (!last) throw badRequest('messages: there is no user message to answer');
-    const text = textOf(last.parts);
-    const threadId = await ensureExternalThread(d.db, { userId, protocol: AI_SDK, externalId: body.id, newThreadId: randomUUID(), title: titleOf(text) }) ?? (await findExternalThread(d.db, userId, AI_SDK, body.id));
-    if (!threadId) throw new AppError('unavailable', 'the chat could not be created; retry');
     // The same user message again (a retry) names the same run; a regeneration is a new run.
     const requestId = body.trigger === 'regenerate-message' ? keyOf(AI_SDK, randomUUID()) : keyOf(AI_SDK, body.id, last.id);
-    const accepted = await accept(userId, { requestId, input: { text }, threadId, ...(body.agent ? { agent: body.agent } : {}) });
+    const frame = requestFrame({ requestId, input: { text: textOf(last.parts) }, ...(body.agent ? { agent: body.agent } : {}) });
+    const accepted = await accept(userId, AI_SDK, body.id, frame);
     await aiSdkStream(req, res, userId, { id: accepted.runId }, 0);
   }));
 
@@ -302,10 +307,8 @@ export function registerFrontEnds(app: TemplatedApp, d: FrontEndDeps, kit: Route
     }
     const last = [...input.messages].reverse().find((m) => m.role === 'user');
     if (!last) throw badRequest('messages: there is no user message to answer');
-    const text = agUiText(last.content);
-    const threadId = (await ensureExternalThread(d.db, { userId, protocol: AG_UI, externalId: input.threadId, newThreadId: randomUUID(), title: titleOf(text) })) ?? (await findExternalThread(d.db, userId, AG_UI, input.threadId));
-    if (!threadId) throw new AppError('unavailable', 'the thread could not be created; retry');
-    const accepted = await accept(userId, { requestId, input: { text }, threadId, ...(agentParam ? { agent: agentParam } : {}) });
+    const frame = requestFrame({ requestId, input: { text: agUiText(last.content) }, ...(agentParam ? { agent: agentParam } : {}) });
+    const accepted = await accept(userId, AG_UI, input.threadId, frame);
     stream(AG_UI, req, res, {
       userId,
       run: { id: accepted.runId },
