@@ -4,7 +4,7 @@
 // socket is carried.
 import { SocketChannel, type EventReader } from '../session/cursor.js';
 import type { StoredEvent } from '../store/event-log.js';
-import type { SseSink } from './sse.js';
+import type { SseSink, SseStats } from './sse.js';
 
 export interface Following {
   /** The client went away: stop, schedule nothing more. */
@@ -14,6 +14,7 @@ export interface Following {
 export class RunFollowers {
   private readonly byRun = new Map<string, Set<SocketChannel>>();
   private open = 0;
+  private readonly sinks = new Set<SseSink>();
 
   constructor(
     private readonly reader: EventReader,
@@ -23,6 +24,11 @@ export class RunFollowers {
   /** Streams open on this node. */
   get count(): number {
     return this.open;
+  }
+
+  /** What each open stream holds and whether it is paused (tests, debugging). */
+  stats(): SseStats[] {
+    return [...this.sinks].map((s) => ({ ...s.stats }));
   }
 
   /** Sends `runId`'s events after `afterSeq` to `sink`, then its live tail; `onEnd` after its terminal event. */
@@ -35,6 +41,7 @@ export class RunFollowers {
       if (stopped) return;
       stopped = true;
       this.open--;
+      this.sinks.delete(sink);
       channel.close();
       channels.delete(channel);
       if (channels.size === 0 && this.byRun.get(runId) === channels) this.byRun.delete(runId);
@@ -48,6 +55,7 @@ export class RunFollowers {
       onError: (err) => this.onError(err),
     });
     this.open++;
+    this.sinks.add(sink);
     channels.add(channel);
     sink.drained(() => channel.resumeAfterDrain());
     channel.markReady();
