@@ -29,6 +29,7 @@ import { createPgliteDb } from './store/pglite.js';
 import { insertUsage } from './store/usage.js';
 import { tokenStates } from './store/users.js';
 import { HttpServer } from './transport/server.js';
+import { RunFollowers } from './frontends/follow.js';
 import { parseUsageUpload } from './usage/index.js';
 import type { TracerProvider } from '@opentelemetry/api';
 import { Telemetry } from './telemetry/index.js';
@@ -70,6 +71,8 @@ export class Runtime {
   private server: HttpServer | undefined;
   private hub: SessionHub | undefined;
   private runs: RunService | undefined;
+  /** SSE front-end answers following runs (gateway only). */
+  followers: RunFollowers | undefined;
   /** The statechart visualizer's live feed (DEBUG_ENABLED on a gateway). */
   debugFeed: DebugFeed | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -153,8 +156,14 @@ export class Runtime {
         )
       : undefined;
     this.hub = hub;
+    // SSE front-end answers (docs/front-ends.md) follow runs like sockets do.
+    const followers = gateway
+      ? new RunFollowers({ read: (runId, after, limit) => readEvents(db, runId, after, limit) }, (err) => log.error({ err }, 'SSE delivery from the log failed'))
+      : undefined;
+    this.followers = followers;
     const bus = new NodeRunEventBus((userId, stored) => {
       hub?.deliver(userId, stored);
+      followers?.offer(stored);
       onEvent?.(userId, stored.event);
     }, notifier);
     const threads = new ThreadService(db);
@@ -212,11 +221,15 @@ export class Runtime {
     this.worker = worker;
 
     await notifier.start({
-      onEvents: (hints) => hub?.hint(hints),
+      onEvents: (hints) => {
+        hub?.hint(hints);
+        followers?.hint(hints);
+      },
       onCancel: (runId, reason) => void worker?.abort(runId, reason),
       onQueued: () => worker?.wake(),
       onReconnect: () => {
         hub?.repairAll(true);
+        followers?.repairAll(true);
         worker?.wake();
       },
     });
@@ -252,6 +265,19 @@ export class Runtime {
         ready: async () => (await db.ping()) && (await queue.ready()),
         metrics: () => this.metrics(),
         accepting,
+        ...(followers
+          ? {
+              frontEnds: {
+                db,
+                runs,
+                followers,
+                log,
+                telemetry: this.telemetry,
+                requests: frames.requests,
+                allowedOrigins: () => config.allowedOrigins ?? [`http://localhost:${this.port}`, `http://127.0.0.1:${this.port}`],
+              },
+            }
+          : {}),
         security: {
           metricsToken: config.security.metricsToken,
           httpRequestsPerMinute: config.security.httpRequestsPerMinute,
@@ -317,7 +343,10 @@ export class Runtime {
       }, every);
       // A safety net under notifications: every run a socket carries is read to the end of its
       // log now and then, so an event whose announcement was lost still arrives.
-      this.repairTimer = setInterval(() => hub.repairAll(), 10_000);
+      this.repairTimer = setInterval(() => {
+        hub.repairAll();
+        followers?.repairAll();
+      }, 10_000);
       // Tokens revoked on another process (logout, password change) close this process's sockets too.
       this.revocationTimer = setInterval(() => {
         server.sockets

@@ -399,3 +399,5 @@ export class AgentwireClient {
     return this.runs.get(runId);
   }
 }
+
+export { AgentwireChatTransport, type AgentwireChatTransportOptions } from './chat-transport.js';

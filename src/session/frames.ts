@@ -18,7 +18,8 @@ export interface FrameHandlerDeps {
 }
 
 export class FrameHandler {
-  private readonly requests: RateLimiter;
+  /** Agent requests per user; the SSE front-ends take from the same buckets (docs/front-ends.md). */
+  readonly requests: RateLimiter;
   private readonly t: Telemetry;
 
   constructor(private readonly d: FrameHandlerDeps) {

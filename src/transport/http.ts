@@ -8,7 +8,7 @@ export interface Req {
   method: string;
   path: string;
   query: URLSearchParams;
-  headers: { authorization: string; contentType: string; contentLength: string; cookie: string };
+  headers: { authorization: string; contentType: string; contentLength: string; cookie: string; origin: string };
   params: string[];
   /** The client's address: the peer's, or the one a trusted proxy put in CLIENT_ADDRESS_HEADER. */
   address: string;
@@ -39,6 +39,7 @@ export function readReq(req: HttpRequest, paramCount = 0, address = ''): Req {
       contentType: req.getHeader('content-type'),
       contentLength: req.getHeader('content-length'),
       cookie: req.getHeader('cookie'),
+      origin: req.getHeader('origin'),
     },
     params,
     address,
@@ -57,6 +58,7 @@ function safeDecode(s: string): string {
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK',
   201: '201 Created',
+  204: '204 No Content',
   303: '303 See Other',
   400: '400 Bad Request',
   401: '401 Unauthorized',
@@ -127,6 +129,28 @@ export class Res {
     if (this.done || this.aborted) return;
     this.done = true;
     this.res.cork(() => writeAnswer(this.res, status, body, contentType, extraHeaders, closeConnection));
+  }
+
+  /**
+   * Starts a streamed answer (SSE): status and headers now, the body through the returned uWS
+   * response, which the caller writes corked and ends. `onAborted` runs when the client goes away.
+   * Undefined when an answer was already sent or the client is gone.
+   */
+  startStream(contentType: string, extraHeaders: ReadonlyArray<[string, string]>, onAborted: () => void): HttpResponse | undefined {
+    if (this.done || this.aborted) return undefined;
+    this.done = true;
+    this.res.onAborted(() => {
+      this.aborted = true;
+      onAborted();
+    });
+    this.res.cork(() => {
+      this.res.writeStatus('200 OK');
+      this.res.writeHeader('Content-Type', contentType);
+      for (const [k, v] of SECURITY_HEADERS) this.res.writeHeader(k, v);
+      this.res.writeHeader('Content-Security-Policy', DEFAULT_CSP);
+      for (const [k, v] of extraHeaders) this.res.writeHeader(k, v);
+    });
+    return this.res;
   }
 
   json(status: number, body: unknown): void {

@@ -10,6 +10,7 @@ import { pageQuery, type ThreadService } from '../runs/threads.js';
 import { RateLimiter } from '../session/rate-limit.js';
 import { bearer, parseJsonBody, type Req } from './http.js';
 import { checkingCredential, router } from './route.js';
+import { registerFrontEnds, type FrontEndDeps } from '../frontends/routes.js';
 
 export interface RouteDeps {
   auth: AuthService;
@@ -23,6 +24,8 @@ export interface RouteDeps {
   metrics(): string;
   /** True while the server accepts work (false once shutdown began). */
   accepting(): boolean;
+  /** The SSE front-ends (docs/front-ends.md); absent, their routes are not served. */
+  frontEnds?: FrontEndDeps;
   /** Hardening settings (docs/security.md); defaults keep the routes open as before. */
   security?: {
     metricsToken?: string | undefined;
@@ -149,6 +152,10 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway:
     const inserted = await d.uploadUsage(userId, body.toString('utf8'), req.headers.contentType);
     res.json(201, { inserted });
   }));
+
+  if (d.frontEnds) {
+    registerFrontEnds(app, d.frontEnds, { route, authed, parse, json: parseJsonBody, guardAccepting, bodyMaxBytes: d.bodyMaxBytes });
+  }
 
   app.any('/*', notFound);
 }

@@ -12,7 +12,7 @@ import { primaryBackend } from '../helpers/backends.js';
 import type { TestServer, TestUser } from '../helpers/server.js';
 import { hostileString, hostileUnit, isServerFailure, leakIn, ready, type Secrets } from './support.js';
 
-const STATUSES = new Set([200, 201, 400, 401, 403, 404, 409, 413, 415, 429]);
+const STATUSES = new Set([200, 201, 204, 400, 401, 403, 404, 409, 413, 415, 429]);
 const tally = { inputs: 0, crashes: 0, leaks: 0, failures: 0, statuses: {} as Record<number, number>, codes: {} as Record<string, number> };
 
 export function describeHttpFuzzing(getServer: () => TestServer): void {
@@ -77,10 +77,14 @@ describe(`HTTP fuzzing on ${primaryBackend}`, () => {
       fc.constantFrom('/v1/auth/login', '/v1/auth/register', '/v1/auth/ws-ticket', '/v1/auth/password', '/v1/usage').map((x) => ['POST', x] as const),
       fc.constantFrom('/healthz', '/readyz', '/metrics', '/v1/ws').map((x) => ['GET', x] as const),
       fc.webPath().map((x) => ['GET', x] as const),
+      // The SSE front-ends (docs/front-ends.md).
+      fc.constantFrom('/v1/ai-sdk/chat', '/v1/ag-ui', '/v1/ag-ui/echo', '/v1/ag-ui/no-such-agent').map((x) => ['POST', x] as const),
+      id.map((x) => ['GET', `/v1/ai-sdk/chat/${x}/stream`] as const),
+      id.map((x) => ['POST', `/v1/ai-sdk/chat/${x}/stop`] as const),
     );
     const query = fc.oneof(
       fc.constant(''),
-      fc.tuple(fc.constantFrom('after', 'limit', 'cursor', 'ticket', 'x'), fc.oneof(fc.string({ maxLength: 20 }), fc.integer().map(String), fc.constantFrom('-1', '1e9', 'NaN', ...secrets.ids))).map(
+      fc.tuple(fc.constantFrom('after', 'limit', 'cursor', 'ticket', 'x', 'runId', 'afterSeq'), fc.oneof(fc.string({ maxLength: 20 }), fc.integer().map(String), fc.constantFrom('-1', '1e9', 'NaN', ...secrets.ids))).map(
         ([k, v]) => `?${k}=${encodeURIComponent(v)}`,
       ),
     );
@@ -90,6 +94,13 @@ describe(`HTTP fuzzing on ${primaryBackend}`, () => {
       fc.record({ username: fc.string({ maxLength: 70 }), password: fc.string({ maxLength: 300 }) }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
       fc.record({ currentPassword: fc.string({ maxLength: 30 }), newPassword: fc.string({ maxLength: 30 }), userId: fc.constantFrom(...secrets.ids) }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
       fc.string({ maxLength: 300 }),
+      // Nearly what the front-ends take: a chat body, a RunAgentInput (join included).
+      fc
+        .record({ id: fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom(...secrets.ids)), role: fc.constantFrom('user', 'assistant', 'tool'), text: fc.string({ maxLength: 20 }), agent: fc.constantFrom('echo', 'nope', undefined) })
+        .map((o) => JSON.stringify({ id: o.id, messages: [{ id: 'm', role: o.role, parts: [{ type: 'text', text: o.text }] }], ...(o.agent ? { agent: o.agent } : {}) })),
+      fc
+        .record({ threadId: fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom(...secrets.ids)), runId: fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom(...secrets.ids)), afterSeq: fc.option(fc.integer({ min: -2, max: 5 })), text: fc.string({ maxLength: 20 }) })
+        .map((o) => JSON.stringify({ threadId: o.threadId, runId: o.runId, messages: [{ id: 'u', role: 'user', content: o.text }], tools: [], context: [], forwardedProps: o.afterSeq === null ? {} : { agentwire: { join: { afterSeq: o.afterSeq } } } })),
       fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
       fc.integer({ min: 1, max: 30 }).map((d) => `${'{"a":'.repeat(d * 100)}1${'}'.repeat(d * 100)}`),
     );
@@ -123,7 +134,9 @@ describe(`HTTP fuzzing on ${primaryBackend}`, () => {
       fc.array(row, { minLength: 1, maxLength: 3 }).map(
         (r) => ['/v1/usage', `day,feature,model,requests,inputTokens,outputTokens\n${r.map((x) => [x.day, x.feature, x.model, x.requests, x.inputTokens, x.outputTokens].join(',')).join('\n')}`, 'text/csv'] as const,
       ),
-      fc.json({ maxDepth: 3, stringUnit: hostileUnit }).chain((j) => fc.constantFrom('/v1/auth/register', '/v1/auth/login', '/v1/auth/password', '/v1/usage').map((p) => [p, j, 'application/json'] as const)),
+      fc.json({ maxDepth: 3, stringUnit: hostileUnit }).chain((j) => fc.constantFrom('/v1/auth/register', '/v1/auth/login', '/v1/auth/password', '/v1/usage', '/v1/ai-sdk/chat', '/v1/ag-ui').map((p) => [p, j, 'application/json'] as const)),
+      fc.record({ id: hostileString(20), text: hostileString(40) }).map((o) => ['/v1/ai-sdk/chat', JSON.stringify({ id: o.id, messages: [{ id: 'm', role: 'user', parts: [{ type: 'text', text: o.text }] }], agent: 'echo' }), 'application/json'] as const),
+      fc.record({ threadId: hostileString(20), runId: hostileString(20), text: hostileString(40) }).map((o) => ['/v1/ag-ui/echo', JSON.stringify({ threadId: o.threadId, runId: o.runId, messages: [{ id: 'u', role: 'user', content: o.text }] }), 'application/json'] as const),
     );
     await fc.assert(
       fc.asyncProperty(request, async ([p, b, ct]) => {
