@@ -1,6 +1,7 @@
 // Per-socket delivery of one run: the cursor is the last seq this socket was given. Live events
 // are hints; the log is the truth. A socket is sent strictly `delivered + 1`; anything early,
 // late or missed is read back from the log, so each socket gets each event once, in order.
+import { isTerminal } from '../protocol/wire.js';
 import type { StoredEvent } from '../store/event-log.js';
 
 export type SendResult = 'ok' | 'backpressure' | 'dropped';
@@ -230,7 +231,7 @@ export class SocketChannel {
     cursor.delivered = stored.event.seq;
     this.hooks.onSent?.(this, stored);
     if (res === 'backpressure') this.pause();
-    if (isTerminalType(stored.event.type)) {
+    if (isTerminal(stored.event.type)) {
       clearTimeout(cursor.retryTimer);
       this.cursors.delete(cursor.runId);
       const finished = (this.finished ??= new Set());
@@ -320,6 +321,3 @@ export class SocketChannel {
     );
   }
 }
-
-const TERMINALS = new Set(['agent_completed', 'agent_error', 'agent_cancelled']);
-const isTerminalType = (t: string) => TERMINALS.has(t);

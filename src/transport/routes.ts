@@ -7,7 +7,7 @@ import type { Logger } from '../log/logger.js';
 import { AppError, badRequest } from '../protocol/errors.js';
 import type { RunService } from '../runs/service.js';
 import { pageQuery, type ThreadService } from '../runs/threads.js';
-import { RateLimiter } from '../session/rate-limit.js';
+import { RateLimiter } from '../limits/rate-limit.js';
 import { bearer, parseJsonBody, type Req } from './http.js';
 import { checkingCredential, router } from './route.js';
 

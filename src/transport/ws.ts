@@ -13,7 +13,7 @@ import type { FrameHandler } from '../session/frames.js';
 import type { SessionHub } from '../session/hub.js';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { ATTR, SPAN, Telemetry } from '../telemetry/index.js';
-import { RateLimiter } from '../session/rate-limit.js';
+import { RateLimiter } from '../limits/rate-limit.js';
 import { bearer } from './http.js';
 import { acceptUpgrade, recordClose, recordOpen, refuseUpgrade, type Opening } from './upgrade.js';
 
