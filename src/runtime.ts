@@ -337,13 +337,14 @@ export class Runtime {
     r.gauge('agentwire_runs_executing', 'Runs executing on this node.', () => this.worker?.activeRuns ?? 0);
     const outcomes = () => Object.entries(this.worker?.stats.outcomes ?? {}).map(([outcome, value]) => ({ labels: { outcome }, value }));
     // Counters kept by the worker, exposed with counter semantics.
-    r.counterFrom('agentwire_run_attempts_total', 'Run attempts this node ended, by outcome.', outcomes);
+    r.counterFrom('agentwire_run_attempts_total', 'Run attempts this node ended, by outcome.', outcomes, ['outcome']);
     r.counterFrom('agentwire_run_takeovers_total', 'Runs this node took over after their lease lapsed.', () => this.worker?.stats.takeovers ?? 0);
     r.counterFrom('agentwire_statechart_rejections_total', 'Events the run statechart refused.', () => this.worker?.stats.refusedEvents ?? 0);
     this.eventLoopLag = new EventLoopLag(r);
+    r.defaults();
   }
 
-  private metrics(): string {
+  private metrics(): Promise<string> {
     return this.telemetry.registry.render();
   }
 

@@ -20,7 +20,7 @@ export interface RouteDeps {
   /** Stores an upload of usage records; returns how many. */
   uploadUsage(userId: string, body: string, contentType: string): Promise<number>;
   ready(): Promise<boolean>;
-  metrics(): string;
+  metrics(): Promise<string>;
   /** True while the server accepts work (false once shutdown began). */
   accepting(): boolean;
   /** Hardening settings (docs/security.md); defaults keep the routes open as before. */
@@ -74,7 +74,7 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway:
   }));
   app.get('/metrics', route({}, async (req, res) => {
     if (!metricsAllowed(req)) throw new AppError('unauthorized', 'metrics need the METRICS_TOKEN bearer token');
-    res.send(200, d.metrics(), 'text/plain; version=0.0.4');
+    res.send(200, await d.metrics(), 'text/plain; version=0.0.4');
   }));
   const notFound = route({}, async (req, res) => {
     res.json(404, { error: { code: 'not_found', message: `no route ${req.method.toUpperCase()} ${req.path}` } });
