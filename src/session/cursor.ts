@@ -1,6 +1,7 @@
 // Per-socket delivery of one run: the cursor is the last seq this socket was given. Live events
 // are hints; the log is the truth. A socket is sent strictly `delivered + 1`; anything early,
 // late or missed is read back from the log, so each socket gets each event once, in order.
+import { backoffMs } from '../time/backoff.js';
 import { isTerminal } from '../protocol/wire.js';
 import type { StoredEvent } from '../store/event-log.js';
 
@@ -310,14 +311,13 @@ export class SocketChannel {
   }
 
   private retryLater(cursor: RunCursor): void {
-    const ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** cursor.failures);
     cursor.failures++;
     cursor.retryTimer = setTimeout(
       () => {
         cursor.retryTimer = undefined;
         void this.pump(cursor);
       },
-      ceiling / 2 + Math.random() * (ceiling / 2),
+      backoffMs(cursor.failures, { baseMs: RETRY_BASE_MS, maxMs: RETRY_MAX_MS }),
     );
   }
 }
