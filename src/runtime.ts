@@ -257,7 +257,7 @@ export class Runtime {
           httpRequestsPerMinute: config.security.httpRequestsPerMinute,
           clientAddressHeader: config.security.clientAddressHeader,
           bodyTimeoutMs: config.security.httpBodyTimeoutMs,
-          onRevoked: (userId, version) => this.server?.sockets?.revoked(userId, version),
+          onRevoked: (userId, version) => this.hub?.revoke(userId, version),
         },
       },
       hub
@@ -320,8 +320,8 @@ export class Runtime {
       this.repairTimer = setInterval(() => hub.repairAll(), 10_000);
       // Tokens revoked on another process (logout, password change) close this process's sockets too.
       this.revocationTimer = setInterval(() => {
-        server.sockets
-          ?.check(async (ids) => new Map([...(await tokenStates(db, ids))].map(([id, st]) => [id, st.tokenVersion])))
+        hub
+          .checkRevocations(async (ids) => new Map([...(await tokenStates(db, ids))].map(([id, st]) => [id, st.tokenVersion])))
           .catch((err: unknown) => log.warn({ err }, 'revocation check failed'));
       }, config.security.revocationCheckMs);
     }

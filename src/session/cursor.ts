@@ -78,6 +78,8 @@ export class SocketChannel {
   since = Number.POSITIVE_INFINITY;
   /** When the socket last became backpressured (ms since epoch); 0 while it is not. */
   pausedSince = 0;
+  /** The user's token version the socket was authenticated under: a logout or password change closes it (the hub's `revoke`). */
+  tokenVersion = 0;
   closed = false;
   /** `runId:seq` → when that event was stored (ms), for events sent here and not yet acked. */
   private sentAt: Map<string, number> | undefined;
