@@ -283,7 +283,7 @@ export class Runtime {
           httpRequestsPerMinute: config.security.httpRequestsPerMinute,
           clientAddressHeader: config.security.clientAddressHeader,
           bodyTimeoutMs: config.security.httpBodyTimeoutMs,
-          onRevoked: (userId, version) => this.server?.sockets?.revoked(userId, version),
+          onRevoked: (userId, version) => this.hub?.revoke(userId, version),
         },
       },
       hub
@@ -349,8 +349,8 @@ export class Runtime {
       }, 10_000);
       // Tokens revoked on another process (logout, password change) close this process's sockets too.
       this.revocationTimer = setInterval(() => {
-        server.sockets
-          ?.check(async (ids) => new Map([...(await tokenStates(db, ids))].map(([id, st]) => [id, st.tokenVersion])))
+        hub
+          .checkRevocations(async (ids) => new Map([...(await tokenStates(db, ids))].map(([id, st]) => [id, st.tokenVersion])))
           .catch((err: unknown) => log.warn({ err }, 'revocation check failed'));
       }, config.security.revocationCheckMs);
     }
@@ -366,13 +366,14 @@ export class Runtime {
     r.gauge('agentwire_runs_executing', 'Runs executing on this node.', () => this.worker?.activeRuns ?? 0);
     const outcomes = () => Object.entries(this.worker?.stats.outcomes ?? {}).map(([outcome, value]) => ({ labels: { outcome }, value }));
     // Counters kept by the worker, exposed with counter semantics.
-    r.counterFrom('agentwire_run_attempts_total', 'Run attempts this node ended, by outcome.', outcomes);
+    r.counterFrom('agentwire_run_attempts_total', 'Run attempts this node ended, by outcome.', outcomes, ['outcome']);
     r.counterFrom('agentwire_run_takeovers_total', 'Runs this node took over after their lease lapsed.', () => this.worker?.stats.takeovers ?? 0);
     r.counterFrom('agentwire_statechart_rejections_total', 'Events the run statechart refused.', () => this.worker?.stats.refusedEvents ?? 0);
     this.eventLoopLag = new EventLoopLag(r);
+    r.defaults();
   }
 
-  private metrics(): string {
+  private metrics(): Promise<string> {
     return this.telemetry.registry.render();
   }
 

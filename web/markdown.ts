@@ -1,56 +1,28 @@
-// A small Markdown renderer for agent answers that is safe by construction: everything is
-// HTML-escaped first, and only a fixed set of constructs is turned back into tags. No link or
-// image syntax is honoured, so an answer cannot inject markup, scripts or remote requests.
-const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+// Agent answers as HTML, safe by construction: markdown-it (CommonMark plus tables) with raw HTML
+// off, so every `<` of the answer is escaped, and with links, images and autolinks off, so an
+// answer can neither inject markup or scripts nor make the page fetch anything. No element keeps an
+// attribute (no `class`, no inline `style`, which the page's CSP forbids anyway), except an
+// ordered list's numeric `start`.
+import MarkdownIt from 'markdown-it';
 
-function inline(s: string): string {
-  return escape(s)
-    .replace(/`([^`]+)`/g, '<code>$1</code>')
-    .replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>')
-    .replace(/(^|[^*])\*([^*]+)\*/g, '$1<em>$2</em>');
-}
+const md = new MarkdownIt('default', { html: false, linkify: false, typographer: false });
+md.disable(['link', 'image', 'autolink', 'html_inline', 'html_block']);
 
-const cells = (line: string) =>
-  line
-    .trim()
-    .replace(/^\||\|$/g, '')
-    .split('|')
-    .map((c) => c.trim());
-
-export function renderMarkdown(md: string): string {
-  const lines = md.replace(/\r\n/g, '\n').split('\n');
-  const out: string[] = [];
-  let i = 0;
-  while (i < lines.length) {
-    const line = lines[i]!;
-    const heading = /^(#{1,4})\s+(.*)$/.exec(line);
-    if (heading) {
-      const level = heading[1]!.length + 1; // h2..h5: the page has its own h1
-      out.push(`<h${level}>${inline(heading[2]!)}</h${level}>`);
-      i++;
-    } else if (line.trim().startsWith('|') && /^\s*\|?[\s:-]+\|[\s|:-]*$/.test(lines[i + 1] ?? '')) {
-      const head = cells(line);
-      i += 2;
-      const rows: string[][] = [];
-      while (i < lines.length && lines[i]!.trim().startsWith('|')) rows.push(cells(lines[i++]!));
-      out.push(
-        `<table><thead><tr>${head.map((h) => `<th>${inline(h)}</th>`).join('')}</tr></thead><tbody>` +
-          rows.map((r) => `<tr>${r.map((c) => `<td>${inline(c)}</td>`).join('')}</tr>`).join('') +
-          '</tbody></table>',
-      );
-    } else if (/^\s*([-*]|\d+\.)\s+/.test(line)) {
-      const ordered = /^\s*\d+\./.test(line);
-      const items: string[] = [];
-      while (i < lines.length && /^\s*([-*]|\d+\.)\s+/.test(lines[i]!)) items.push(lines[i++]!.replace(/^\s*([-*]|\d+\.)\s+/, ''));
-      const tag = ordered ? 'ol' : 'ul';
-      out.push(`<${tag}>${items.map((it) => `<li>${inline(it)}</li>`).join('')}</${tag}>`);
-    } else if (line.trim() === '') {
-      i++;
-    } else {
-      const para: string[] = [];
-      while (i < lines.length && lines[i]!.trim() !== '' && !/^(#{1,4}\s|\s*\||\s*([-*]|\d+\.)\s)/.test(lines[i]!)) para.push(lines[i++]!);
-      out.push(`<p>${inline(para.join(' '))}</p>`);
+md.core.ruler.push('agentwire_plain', (state) => {
+  const strip = (tokens: typeof state.tokens) => {
+    for (const t of tokens) {
+      // Headings move one level down: the page has its own h1.
+      if ((t.type === 'heading_open' || t.type === 'heading_close') && t.tag !== 'h6') t.tag = `h${Number(t.tag.slice(1)) + 1}`;
+      const start = t.type === 'ordered_list_open' ? t.attrGet('start') : null;
+      t.attrs = start !== null && /^\d+$/.test(String(start)) ? [['start', String(start)]] : null;
+      // A fence's info string would become `class="language-…"`.
+      if (t.type === 'fence') t.info = '';
+      if (t.children) strip(t.children);
     }
-  }
-  return out.join('\n');
+  };
+  strip(state.tokens);
+});
+
+export function renderMarkdown(text: string): string {
+  return md.render(text);
 }

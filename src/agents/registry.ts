@@ -107,19 +107,19 @@ export function buildRegistry(o: RegistryInput): { registry: AgentRegistry; defa
   if (agents.length === 0 && !o.llm) issues.push({ path: 'agents', message: 'at least one agent is needed (defineAgent({ name, description, run }))' });
 
   if (o.llm) {
-    const first = agentAt.get(o.llm.agentName);
-    if (first !== undefined) issues.push({ path: 'llm.name', message: `an agent named "${o.llm.agentName}" is registered already (${first}): the LLM agent needs a name of its own` });
+    const first = agentAt.get(o.llm.name);
+    if (first !== undefined) issues.push({ path: 'llm.name', message: `an agent named "${o.llm.name}" is registered already (${first}): the LLM agent needs a name of its own` });
     for (const n of o.llm.tools ?? []) if (!toolAt.has(n)) issues.push({ path: 'llm.tools', message: `no tool named "${n}" is registered` });
     for (const n of o.llm.agents ?? []) if (!agentAt.has(n)) issues.push({ path: 'llm.agents', message: `no agent named "${n}" is registered` });
     if (first === undefined && issues.length === 0) {
       const tools = registry.toolList().filter((t) => !o.llm?.tools || o.llm.tools.includes(t.name));
       const subAgents = registry.agentList().filter((a) => !o.llm?.agents || o.llm.agents.includes(a.name));
-      const agent = llmAgentFromSettings(o.llm, tools, subAgents, o.log.child({ agent: o.llm.agentName }));
+      const agent = llmAgentFromSettings(o.llm, tools, subAgents, o.log.child({ agent: o.llm.name }));
       registry.addAgent(agent);
       agentAt.set(agent.name, 'llm');
     }
   }
-  const defaultAgent = o.defaultAgent ?? o.llm?.agentName ?? registry.agentNames()[0] ?? '';
+  const defaultAgent = o.defaultAgent ?? o.llm?.name ?? registry.agentNames()[0] ?? '';
   if (o.defaultAgent !== undefined && !agentAt.has(o.defaultAgent)) {
     issues.push({ path: 'defaultAgent', message: `no agent named "${o.defaultAgent}" is registered (registered: ${[...agentAt.keys()].join(', ') || 'none'})` });
   }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AppError } from '../protocol/errors.js';
 import { unstorableReason } from '../protocol/text.js';
 import type { Db, Queryable } from '../store/db.js';
-import { RateLimiter } from '../session/rate-limit.js';
+import { RateLimiter } from '../limits/rate-limit.js';
 import { consumeTicket, externalUser, findUserById, findUserByName, insertTicket, insertUser, purgeExpiredTickets, revokeTokens, tokenState } from '../store/users.js';
 import type { ExternalTokenVerifier } from './external.js';
 import { dummyHash, hashPassword, verifyPassword } from './passwords.js';

@@ -4,93 +4,16 @@
 import { envIssue, readEnv } from './env.js';
 import { issuesOf, OptionsError, settingsSchema, type ResolvedSettings, type Settings } from './options.js';
 
-export { OptionsError, type OptionIssue, type Settings, type ResolvedSettings } from './options.js';
+export { OptionsError, type OptionIssue, type Settings, type ResolvedSettings, type LlmSettings } from './options.js';
 export { optionsFromEnv, readEnv, variableFor, ENV_OPTIONS } from './env.js';
 
-export interface LlmConfig {
-  readonly provider: 'openai' | 'anthropic';
-  readonly baseUrl: string;
-  readonly apiKey: string | undefined;
-  readonly model: string;
-  readonly agentName: string;
-  readonly systemPrompt: string | undefined;
-  readonly maxSteps: number;
-  readonly historyTokens: number;
-  readonly maxOutputTokens: number | undefined;
-  readonly maxRetries: number;
-  readonly timeoutMs: number;
-  readonly streamIdleMs: number;
-  readonly flushMs: number;
-  readonly flushChars: number;
-  /** Undefined: every registered tool. */
-  readonly tools: readonly string[] | undefined;
-  /** Sub-agents; undefined: every other registered agent. */
-  readonly agents: readonly string[] | undefined;
-}
-
-export interface Config {
-  readonly port: number;
-  readonly host: string;
-  readonly databaseUrl: string | undefined;
-  readonly databasePoolSize: number;
-  /** A directory, or `memory://` (PGlite in memory: no lock, no secret file). */
-  readonly dataDir: string;
-  readonly allowedOrigins: readonly string[] | undefined;
-  readonly jwtSecret: string | undefined;
-  readonly tokenTtlSeconds: number;
-  readonly allowRegistration: boolean;
-  readonly maxFrameBytes: number;
-  readonly requestsPerMinute: number;
-  readonly idleTimeoutSeconds: number;
-  readonly socketBufferBytes: number;
-  readonly httpBodyMaxBytes: number;
-  readonly workerConcurrency: number;
-  /** Undefined: the LLM agent if one is configured, else the first registered agent. */
-  readonly defaultAgent: string | undefined;
-  readonly logLevel: ResolvedSettings['logLevel'];
-  readonly shutdownGraceMs: number;
-  readonly role: 'both' | 'gateway' | 'worker';
-  readonly nodeId: string | undefined;
-  readonly leaseMs: number;
-  readonly runTimeoutMs: number;
-  readonly runMaxAttempts: number;
-  readonly runRetryDelayMs: number;
-  readonly toolTimeoutMs: number;
-  readonly slowSocketCloseMs: number;
-  /** Undefined: no LLM agent (no model configured). */
-  readonly llm: LlmConfig | undefined;
-  readonly debug: {
-    readonly enabled: boolean;
-    readonly token: string | undefined;
-    readonly adminUsers: readonly string[];
-    readonly feedIntervalMs: number;
-    readonly feedMaxActors: number;
-  };
-  readonly telemetry: {
-    /** Undefined: tracing off. */
-    readonly tracesExporter: 'otlp' | 'console' | undefined;
-    /** The full URL traces are posted to; undefined lets the exporter use its default (localhost:4318). */
-    readonly tracesEndpoint: string | undefined;
-    readonly serviceName: string;
-    readonly recordContent: boolean;
-  };
-  readonly security: {
-    /** Undefined: only the server's own HS256 tokens are accepted. */
-    readonly externalIdp: { readonly issuer: string; readonly audience: string; readonly jwksUrl: string; readonly algorithms: readonly string[]; readonly cacheMs: number; readonly cooldownMs: number; readonly timeoutMs: number } | undefined;
-    readonly framesPerSecond: number;
-    readonly httpRequestsPerMinute: number;
-    readonly loginAttemptsPerAccount: number;
-    readonly loginAttemptsPerAddress: number;
-    readonly loginWindowMs: number;
-    readonly registrationsPerAddress: number;
-    readonly maxSocketsPerUser: number;
-    readonly upgradeTimeoutMs: number;
-    readonly httpBodyTimeoutMs: number;
-    readonly clientAddressHeader: string | undefined;
-    readonly metricsToken: string | undefined;
-    readonly revocationCheckMs: number;
-  };
-}
+/**
+ * The runtime's frozen view of the settings. Its type is what `toConfig` makes of the schema's
+ * output (./options.ts), so a setting's type is written once, in the schema.
+ */
+export type Config = ReturnType<typeof toConfig>;
+/** The LLM agent's settings, as the schema resolves them (`llm` of the options), frozen. */
+export type LlmConfig = NonNullable<Config['llm']>;
 
 /** An in-memory embedded database: nothing on disk, so no directory lock and no secret file. */
 export const isMemoryDir = (dataDir: string) => dataDir.startsWith('memory://');
@@ -123,7 +46,7 @@ export function parseSettings(input: Settings): ResolvedSettings {
 }
 
 /** Parsed settings → the runtime's frozen view of them. */
-export function toConfig(s: ResolvedSettings): Config {
+export function toConfig(s: ResolvedSettings) {
   const l = s.llm;
   const x = s.auth.external;
   return Object.freeze({
@@ -142,27 +65,10 @@ export function toConfig(s: ResolvedSettings): Config {
     socketBufferBytes: s.limits.socketBufferBytes,
     httpBodyMaxBytes: s.limits.httpBodyMaxBytes,
     workerConcurrency: s.runs.concurrency,
+    /** Undefined: the LLM agent if one is configured, else the first registered agent. */
     defaultAgent: s.defaultAgent,
-    llm: l
-      ? Object.freeze({
-          provider: l.provider,
-          baseUrl: l.baseUrl,
-          apiKey: l.apiKey,
-          model: l.model,
-          agentName: l.name,
-          systemPrompt: l.systemPrompt,
-          maxSteps: l.maxSteps,
-          historyTokens: l.historyTokens,
-          maxOutputTokens: l.maxOutputTokens,
-          maxRetries: l.maxRetries,
-          timeoutMs: l.timeoutMs,
-          streamIdleMs: l.streamIdleMs,
-          flushMs: l.flushMs,
-          flushChars: l.flushChars,
-          tools: l.tools ? Object.freeze([...l.tools]) : undefined,
-          agents: l.agents ? Object.freeze([...l.agents]) : undefined,
-        })
-      : undefined,
+    /** Undefined: no LLM agent (no model configured). */
+    llm: l ? Object.freeze({ ...l, tools: l.tools ? Object.freeze([...l.tools]) : undefined, agents: l.agents ? Object.freeze([...l.agents]) : undefined }) : undefined,
     logLevel: s.logLevel,
     shutdownGraceMs: s.shutdownGraceMs,
     role: s.role,
@@ -181,12 +87,14 @@ export function toConfig(s: ResolvedSettings): Config {
       feedMaxActors: s.debug.feedMaxActors,
     }),
     telemetry: Object.freeze({
+      /** Undefined: tracing off. */
       tracesExporter: s.telemetry.exporter ?? (s.telemetry.endpoint ? 'otlp' : undefined),
       tracesEndpoint: s.telemetry.endpoint,
       serviceName: s.telemetry.serviceName,
       recordContent: s.telemetry.recordContent,
     }),
     security: Object.freeze({
+      /** Undefined: only the server's own HS256 tokens are accepted. */
       externalIdp: x
         ? Object.freeze({ issuer: x.issuer, audience: x.audience, jwksUrl: x.jwksUrl, algorithms: Object.freeze([...x.algorithms]), cacheMs: x.cacheMs, cooldownMs: x.cooldownMs, timeoutMs: x.timeoutMs })
         : undefined,

@@ -209,6 +209,8 @@ export type Settings = z.input<typeof settingsSchema>;
 /** Settings with every default applied. */
 export type ResolvedSettings = z.output<typeof settingsSchema>;
 export type LlmSettingsInput = z.input<typeof llmSchema>;
+/** The LLM agent's settings with every default applied. */
+export type LlmSettings = z.output<typeof llmSchema>;
 
 const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function');
 const object = z.custom<object>((v) => typeof v === 'object' && v !== null, 'must be an object');

@@ -10,7 +10,7 @@ export const BEARER_PREFIX = 'bearer.';
 /** The run events of PROTOCOL section 4, in the order of the grammar's description. */
 export const RUN_EVENT_TYPES = ['agent_started', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_output', 'agent_completed', 'agent_error', 'agent_cancelled'] as const;
 
-/** The events that end a run: exactly one, last. */
+/** The events that end a run: exactly one, last. The one definition: the store, the hub, the cursor, the worker and the clients all read it. */
 export const TERMINAL_TYPES = ['agent_completed', 'agent_error', 'agent_cancelled'] as const;
 export type TerminalType = (typeof TERMINAL_TYPES)[number];
 export const isTerminal = (type: string): type is TerminalType => (TERMINAL_TYPES as readonly string[]).includes(type);

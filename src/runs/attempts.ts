@@ -9,6 +9,7 @@ import type { Db } from '../store/db.js';
 import { appendEvent, terminalEvent } from '../store/event-log.js';
 import { lockThread, settleFinishedRun, type ClaimedRun, type RunRow, type ThreadLock } from '../store/runs.js';
 import { statusForTerminal, type TerminalType } from '../protocol/events.js';
+import { backoffMs } from '../time/backoff.js';
 import type { Telemetry } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';
 import type { Handoff } from './handoff.js';
@@ -21,8 +22,7 @@ const MAX_DOUBLINGS = 6;
  * capped, with half of it random (runs that failed together do not come back together).
  */
 export function retryDelayMs(failures: number, baseMs: number, random = Math.random): number {
-  const ceiling = baseMs * 2 ** Math.min(Math.max(failures - 1, 0), MAX_DOUBLINGS);
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+  return backoffMs(failures, { baseMs, maxMs: baseMs * 2 ** MAX_DOUBLINGS }, random);
 }
 
 export const exhaustedMessage = (attempts: number) => `the run failed on each of its ${attempts} attempts`;

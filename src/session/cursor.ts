@@ -1,6 +1,8 @@
 // Per-socket delivery of one run: the cursor is the last seq this socket was given. Live events
 // are hints; the log is the truth. A socket is sent strictly `delivered + 1`; anything early,
 // late or missed is read back from the log, so each socket gets each event once, in order.
+import { backoffMs } from '../time/backoff.js';
+import { isTerminal } from '../protocol/wire.js';
 import type { StoredEvent } from '../store/event-log.js';
 
 export type SendResult = 'ok' | 'backpressure' | 'dropped';
@@ -76,6 +78,8 @@ export class SocketChannel {
   since = Number.POSITIVE_INFINITY;
   /** When the socket last became backpressured (ms since epoch); 0 while it is not. */
   pausedSince = 0;
+  /** The user's token version the socket was authenticated under: a logout or password change closes it (the hub's `revoke`). */
+  tokenVersion = 0;
   closed = false;
   /** `runId:seq` → when that event was stored (ms), for events sent here and not yet acked. */
   private sentAt: Map<string, number> | undefined;
@@ -230,7 +234,7 @@ export class SocketChannel {
     cursor.delivered = stored.event.seq;
     this.hooks.onSent?.(this, stored);
     if (res === 'backpressure') this.pause();
-    if (isTerminalType(stored.event.type)) {
+    if (isTerminal(stored.event.type)) {
       clearTimeout(cursor.retryTimer);
       this.cursors.delete(cursor.runId);
       const finished = (this.finished ??= new Set());
@@ -309,17 +313,13 @@ export class SocketChannel {
   }
 
   private retryLater(cursor: RunCursor): void {
-    const ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** cursor.failures);
     cursor.failures++;
     cursor.retryTimer = setTimeout(
       () => {
         cursor.retryTimer = undefined;
         void this.pump(cursor);
       },
-      ceiling / 2 + Math.random() * (ceiling / 2),
+      backoffMs(cursor.failures, { baseMs: RETRY_BASE_MS, maxMs: RETRY_MAX_MS }),
     );
   }
 }
-
-const TERMINALS = new Set(['agent_completed', 'agent_error', 'agent_cancelled']);
-const isTerminalType = (t: string) => TERMINALS.has(t);

@@ -7,7 +7,7 @@ import type { Logger } from '../log/logger.js';
 import type { SocketChannel } from './cursor.js';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ATTR, SPAN, Telemetry, toTraceparent } from '../telemetry/index.js';
-import { RateLimiter } from './rate-limit.js';
+import { RateLimiter } from '../limits/rate-limit.js';
 
 export interface FrameHandlerDeps {
   runs: RunService;

@@ -1,9 +1,11 @@
-// Finds each user's session on this node and hands it the run events of that user's runs.
-// One session statechart per connected user tracks its sockets and runs; each socket has a
-// `SocketChannel` holding its per-run cursors.
-import { createActor, initialTransition, transition, type InspectionEvent, type SnapshotFrom } from 'xstate';
+// Finds each user's session on this node and hands it the run events of that user's runs. The hub
+// is the one registry of this node's sockets, by user (each a `SocketChannel` holding its per-run
+// cursors, and the token version it was opened under); one session statechart per connected user
+// decides, and its actions do, what a run's start, a socket's close and shutdown mean for them.
+import { createActor, initialTransition, transition, type ActorRefFrom, type InspectionEvent, type SnapshotFrom } from 'xstate';
 import { sessionMachine, type SessionMachineEvent } from '../../machines/session.machine.js';
 import type { Logger } from '../log/logger.js';
+import { CLOSE_CODES } from '../protocol/wire.js';
 import { isTerminal, type SessionReadyFrame } from '../protocol/events.js';
 import type { StoredEvent } from '../store/event-log.js';
 import { ROOT_CONTEXT, SpanKind, trace, type SpanContext } from '@opentelemetry/api';
@@ -11,41 +13,49 @@ import { ATTR, SPAN, Telemetry } from '../telemetry/index.js';
 import { ThrottledLog } from '../log/throttled.js';
 import { SocketChannel, type EventReader, type SocketSink } from './cursor.js';
 
-type SessionSnapshot = SnapshotFrom<typeof sessionMachine>;
+type SessionLogic = typeof sessionMachine;
+type SessionSnapshot = SnapshotFrom<SessionLogic>;
 
 /** What the hub needs of a session's statechart. */
 interface SessionChart {
   send(event: SessionMachineEvent): void;
   getSnapshot(): SessionSnapshot;
-  stop(): void;
 }
 
 /**
- * The session statechart as a bare snapshot, stepped by XState's pure `transition`: the same
- * machine and the same states, without an actor (and its system, mailbox and observers) per
- * connected user. Thousands of idle sessions then cost a few hundred bytes each here. The
- * visualizer, when it is on, gets real actors instead, for XState's inspection.
+ * The session statechart as a bare snapshot, stepped by XState's pure `transition`, which returns
+ * the next snapshot and the actions to run (effects as data): they are run here, in order, as an
+ * actor would run them. The same machine, states and actions, without an actor (and its system,
+ * mailbox and observers) per connected user, so thousands of idle sessions cost a few hundred
+ * bytes each. The visualizer, when it is on, gets real actors of the same machine instead, for
+ * XState's inspection.
  */
 class SnapshotChart implements SessionChart {
   private snapshot: SessionSnapshot;
 
-  constructor(input: { userId: string; socketId: string }) {
-    this.snapshot = initialTransition(sessionMachine, input)[0];
+  constructor(
+    private readonly logic: SessionLogic,
+    input: { userId: string },
+  ) {
+    const [snapshot, actions] = initialTransition(logic, input);
+    this.snapshot = snapshot;
+    for (const a of actions) a.exec?.(a.info, a.params);
   }
 
   send(event: SessionMachineEvent): void {
-    this.snapshot = transition(sessionMachine, this.snapshot, event)[0];
+    const [snapshot, actions] = transition(this.logic, this.snapshot, event);
+    this.snapshot = snapshot;
+    for (const a of actions) a.exec?.(a.info, a.params);
   }
 
   getSnapshot(): SessionSnapshot {
     return this.snapshot;
   }
-
-  stop(): void {}
 }
 
 interface Session {
-  actor: SessionChart;
+  chart: SessionChart | ActorRefFrom<SessionLogic>;
+  /** The user's open sockets on this node, by socket id: the one registry of them. */
   channels: Map<string, SocketChannel>;
 }
 
@@ -72,6 +82,21 @@ export class SessionHub {
   ) {
     this.readFailures = new ThrottledLog(log, 'error', 'delivery from the log failed');
   }
+
+  /** The session statechart with the hub's implementations of its actions, for snapshots and actors alike. */
+  private readonly logic: SessionLogic = sessionMachine.provide({
+    actions: {
+      carryRun: ({ context }, { runId }) => {
+        for (const channel of this.sessions.get(context.userId)?.channels.values() ?? []) channel.adopt(runId);
+      },
+      closeSockets: ({ context }, { code, reason }) => {
+        for (const channel of [...(this.sessions.get(context.userId)?.channels.values() ?? [])]) channel.sink.close(code, reason);
+      },
+      endSession: ({ context }) => {
+        this.sessions.delete(context.userId);
+      },
+    },
+  });
 
   /**
    * An event reached a socket: the storage-to-send delay, and for a run's first and last event a
@@ -125,11 +150,14 @@ export class SessionHub {
     return n;
   }
 
-  /** Registers a socket before its snapshot is read, so no event of a new run slips between. */
-  open(userId: string, sink: SocketSink): SocketChannel {
+  /**
+   * Registers a socket before its snapshot is read, so no event of a new run slips between.
+   * `tokenVersion`: the user's token version the socket was authenticated under (see `revoke`).
+   */
+  open(userId: string, sink: SocketSink, tokenVersion = 0): SocketChannel {
     const channel = new SocketChannel(userId, sink, this.reader, {
       // Runs delivered from other nodes' hints end here too, not only in `deliver`.
-      onTerminal: (_c, runId) => this.sessions.get(userId)?.actor.send({ type: 'RUN_FINISHED', runId }),
+      onTerminal: (_c, runId) => this.sessions.get(userId)?.chart.send({ type: 'RUN_FINISHED', runId }),
       onSent: (c, stored) => this.sent(c, stored),
       onDropped: (c) => {
         this.telemetry.backpressureCloses.inc();
@@ -138,14 +166,13 @@ export class SessionHub {
       },
       onError: (err) => this.readFailures.report(err, { userId }),
     });
+    channel.tokenVersion = tokenVersion;
     let session = this.sessions.get(userId);
     if (!session) {
-      const input = { userId, socketId: sink.id };
-      const actor = this.inspect ? createActor(sessionMachine, { input, inspect: this.inspect(userId) }).start() : new SnapshotChart(input);
-      session = { actor, channels: new Map() };
+      const input = { userId };
+      const chart = this.inspect ? createActor(this.logic, { input, inspect: this.inspect(userId) }).start() : new SnapshotChart(this.logic, input);
+      session = { chart, channels: new Map() };
       this.sessions.set(userId, session);
-    } else {
-      session.actor.send({ type: 'SOCKET_OPENED', socketId: sink.id });
     }
     session.channels.set(sink.id, channel);
     return channel;
@@ -174,19 +201,41 @@ export class SessionHub {
     const session = this.sessions.get(channel.userId);
     if (!session || session.channels.get(channel.sink.id) !== channel) return;
     session.channels.delete(channel.sink.id);
-    session.actor.send({ type: 'SOCKET_CLOSED', socketId: channel.sink.id });
-    if (session.actor.getSnapshot().status === 'done') {
-      session.actor.stop();
-      this.sessions.delete(channel.userId);
-    }
+    // The last socket's close ends the session (the machine's `endSession`).
+    session.chart.send({ type: 'SOCKET_CLOSED', socketId: channel.sink.id, remaining: session.channels.size });
   }
 
-  /** A run of `userId` was accepted on this node: every open socket of the user carries it from its start. */
+  /** Open sockets of `userId` on this node. */
+  socketsOf(userId: string): number {
+    return this.sessions.get(userId)?.channels.size ?? 0;
+  }
+
+  /** Closes (4401) the user's sockets opened under another token version than `currentVersion`. Returns how many. */
+  revoke(userId: string, currentVersion: number): number {
+    let n = 0;
+    for (const c of [...(this.sessions.get(userId)?.channels.values() ?? [])]) {
+      if (c.tokenVersion !== currentVersion) {
+        c.sink.close(CLOSE_CODES.tokenExpired, 'token revoked; log in again');
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Revocations made on other processes: every connected user's version is read, stale sockets closed. */
+  async checkRevocations(versions: (userIds: string[]) => Promise<Map<string, number>>): Promise<number> {
+    const ids = [...this.sessions.keys()];
+    if (ids.length === 0) return 0;
+    const current = await versions(ids);
+    let n = 0;
+    // A user that no longer exists has no valid token either.
+    for (const id of ids) n += this.revoke(id, current.get(id) ?? Number.NaN);
+    return n;
+  }
+
+  /** A run of `userId` was accepted on this node: every open socket of the user carries it from its start (the machine's `carryRun`). */
   runActive(userId: string, runId: string): void {
-    const session = this.sessions.get(userId);
-    if (!session) return;
-    session.actor.send({ type: 'RUN_ACTIVE', runId });
-    for (const channel of session.channels.values()) channel.adopt(runId);
+    this.sessions.get(userId)?.chart.send({ type: 'RUN_ACCEPTED', runId });
   }
 
   /** A stored event of one of `userId`'s runs: offered to that user's sockets, and only theirs. */
@@ -195,14 +244,14 @@ export class SessionHub {
     if (!session) return;
     this.rememberTrace(stored);
     const { runId, seq } = stored.event;
-    if (seq === 1) session.actor.send({ type: 'RUN_ACTIVE', runId });
+    if (seq === 1) session.chart.send({ type: 'RUN_ACTIVE', runId });
     let unknown = false;
     for (const channel of session.channels.values()) {
       channel.offer(stored);
       if (seq > 1 && channel.ready && channel.mayAdopt(runId)) unknown = true;
     }
     if (unknown) void this.adoptStartedElsewhere(new Map([[runId, seq]]));
-    if (isTerminal(stored.event.type)) session.actor.send({ type: 'RUN_FINISHED', runId });
+    if (isTerminal(stored.event.type)) session.chart.send({ type: 'RUN_FINISHED', runId });
   }
 
   /** Hints from another node: the events are in the log. */
@@ -211,7 +260,7 @@ export class SessionHub {
     for (const h of hints) {
       const session = this.sessions.get(h.userId);
       if (!session) continue;
-      if (h.fromSeq === 1) session.actor.send({ type: 'RUN_ACTIVE', runId: h.runId });
+      if (h.fromSeq === 1) session.chart.send({ type: 'RUN_ACTIVE', runId: h.runId });
       for (const channel of session.channels.values()) {
         channel.hint(h.runId, h.fromSeq, h.toSeq);
         if (h.fromSeq > 1 && channel.ready && channel.mayAdopt(h.runId)) unknown.set(h.runId, h.toSeq);
@@ -255,12 +304,11 @@ export class SessionHub {
   }
 
   /** Snapshots of the session actors (for the debug page and tests). */
-  sessionStates(): Array<{ userId: string; value: unknown; sockets: number }> {
-    return [...this.sessions.entries()].map(([userId, s]) => ({
-      userId,
-      value: s.actor.getSnapshot().value,
-      sockets: s.channels.size,
-    }));
+  sessionStates(): Array<{ userId: string; value: unknown; sockets: number; activeRuns: readonly string[] }> {
+    return [...this.sessions.entries()].map(([userId, s]) => {
+      const snapshot = s.chart.getSnapshot();
+      return { userId, value: snapshot.value, sockets: s.channels.size, activeRuns: snapshot.context.activeRuns };
+    });
   }
 
   /**
@@ -281,13 +329,10 @@ export class SessionHub {
     return closed;
   }
 
-  /** Shutdown: every socket is closed with 1001 (going away: reconnect and resume). */
+  /** Shutdown: every socket is closed with 1001 (going away: reconnect and resume), by the machine's `closeSockets`. */
   closeAll(code = 1001, reason = 'server shutting down'): void {
     this.readFailures.stop();
-    for (const s of this.sessions.values()) {
-      s.actor.send({ type: 'SHUTDOWN' });
-      for (const c of [...s.channels.values()]) c.sink.close(code, reason);
-    }
+    for (const s of [...this.sessions.values()]) s.chart.send({ type: 'SHUTDOWN', code, reason });
   }
 }
 

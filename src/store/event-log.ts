@@ -1,7 +1,7 @@
 // The event log: `run_events (run_id, seq)`. An event exists once it is stored here; sockets,
 // replay, the HTTP API and a resumed run all read these rows.
 import type { SpanContext } from '@opentelemetry/api';
-import type { RunEvent, RunStatus } from '../protocol/events.js';
+import { TERMINAL_TYPES, type RunEvent, type RunStatus } from '../protocol/events.js';
 import type { Queryable } from './db.js';
 import { isUuid } from './runs.js';
 
@@ -73,9 +73,12 @@ export async function readEvents(q: Queryable, runId: string, afterSeq: number, 
   return rows.map((r) => ({ event: r.body, json: JSON.stringify(r.body) }));
 }
 
+/** The terminal types as an SQL list, from the protocol's one definition (constants, never input). */
+const TERMINAL_SQL = TERMINAL_TYPES.map((t) => `'${t}'`).join(', ');
+
 export async function terminalEvent(q: Queryable, runId: string): Promise<StoredEvent | undefined> {
   const rows = await q.query<{ body: RunEvent }>(
-    `SELECT body FROM run_events WHERE run_id = $1 AND type IN ('agent_completed', 'agent_error', 'agent_cancelled')
+    `SELECT body FROM run_events WHERE run_id = $1 AND type IN (${TERMINAL_SQL})
      ORDER BY seq DESC LIMIT 1`,
     [runId],
   );

@@ -1,5 +1,7 @@
 // Numbered schema migrations, applied at start in one transaction under an advisory lock so that
 // several processes starting at once apply each migration exactly once.
+// Kept hand-written: it must run on PGlite and pg alike through our `Db` in one transaction with
+// pg-boss's own schema; node-pg-migrate and friends want a pg client, files on disk and their own table.
 import type { Db } from './db.js';
 
 export interface Migration {

@@ -5,10 +5,17 @@ import pg from 'pg';
 import type { Logger } from '../log/logger.js';
 import type { Db, Queryable, Row } from './db.js';
 
-// int8 (counts, sums) as numbers: every value we store fits comfortably in 2^53.
-pg.types.setTypeParser(20, (v) => Number(v));
-// numeric as numbers: money figures are display values, not ledger entries.
-pg.types.setTypeParser(1700, (v) => Number(v));
+/**
+ * This pool's type parsers (not `pg.types.setTypeParser`, which would change every pool in the
+ * process, an embedder's too): int8 (counts, sums) as numbers, since every value we store fits
+ * comfortably in 2^53; numeric as numbers, since money figures are display values, not ledger entries.
+ */
+const INT8 = 20;
+const NUMERIC = 1700;
+const types: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8 || oid === NUMERIC ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
 
 export interface PgDbOptions {
   connectionString: string;
@@ -23,6 +30,7 @@ export function createPgDb(options: PgDbOptions): Db {
     connectionTimeoutMillis: 3_000,
     idleTimeoutMillis: 30_000,
     application_name: 'agentwire',
+    types,
   });
   pool.on('error', (err) => options.log.warn({ err }, 'idle database client failed'));
 

@@ -1,34 +1,23 @@
 // Waits out a database outage: retries an operation while the failure is a lost connection.
 import { isConnectionError } from '../protocol/errors.js';
+import { backoffMs, sleep } from '../time/backoff.js';
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+/** Waits between tries: up to 100 ms after the first failure, doubling to 2 s. */
+const OUTAGE_BACKOFF = { baseMs: 100, maxMs: 2_000 };
 
 /**
- * Runs `op`; while it fails because the database is unreachable, waits (100 ms doubling to 2 s)
- * and tries again, until `signal` aborts. Any other failure is thrown at once.
+ * Runs `op`; while it fails because the database is unreachable, waits (a backoff from 100 ms
+ * doubling to 2 s, with jitter) and tries again, until `signal` aborts. Any other failure is thrown at once.
  */
 export async function retryWhileUnreachable<T>(op: () => Promise<T>, signal?: AbortSignal, onRetry?: (err: unknown) => void): Promise<T> {
-  let delay = 100;
+  let failures = 0;
   for (;;) {
     try {
       return await op();
     } catch (err) {
       if (!isConnectionError(err) || signal?.aborted) throw err;
       onRetry?.(err);
-      await sleep(delay, signal);
-      delay = Math.min(delay * 2, 2_000);
+      await sleep(backoffMs(++failures, OUTAGE_BACKOFF), signal);
     }
   }
 }

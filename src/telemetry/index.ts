@@ -20,13 +20,15 @@ export class Telemetry {
   readonly runsCompleted = this.registry.counter('agentwire_runs_completed_total', 'Runs this node ended with agent_completed.');
   readonly runsFailed = this.registry.counter('agentwire_runs_failed_total', 'Runs this node ended with agent_error.');
   readonly runsCancelled = this.registry.counter('agentwire_runs_cancelled_total', 'Runs this node ended with agent_cancelled.');
+  /** Runs this node ended, by terminal type: prom-client's counters are read asynchronously, the ratio below is not. */
+  private readonly ended = { completed: 0, failed: 0, cancelled: 0 };
   readonly goldenPath = this.registry.gauge(
     'agentwire_golden_path_ratio',
     'Runs ended with agent_completed over all runs this node ended (NaN before the first).',
     () => {
-      const done = this.runsCompleted.get();
-      const all = done + this.runsFailed.get() + this.runsCancelled.get();
-      return all === 0 ? Number.NaN : done / all;
+      const { completed, failed, cancelled } = this.ended;
+      const all = completed + failed + cancelled;
+      return all === 0 ? Number.NaN : completed / all;
     },
   );
   readonly startLatency = this.registry.histogram('agentwire_run_start_seconds', 'From accepting a request to storing its agent_started.');
@@ -57,8 +59,15 @@ export class Telemetry {
     }
     if (!isTerminal(event.type)) return;
     this.runLatency.observe((Date.parse(event.ts) - acceptedAt) / 1000);
-    if (event.type === 'agent_completed') this.runsCompleted.inc();
-    else if (event.type === 'agent_error') this.runsFailed.inc();
-    else this.runsCancelled.inc();
+    if (event.type === 'agent_completed') {
+      this.ended.completed++;
+      this.runsCompleted.inc();
+    } else if (event.type === 'agent_error') {
+      this.ended.failed++;
+      this.runsFailed.inc();
+    } else {
+      this.ended.cancelled++;
+      this.runsCancelled.inc();
+    }
   }
 }

@@ -1,127 +1,83 @@
-// A small Prometheus registry: counters, gauges read at scrape time, and histograms, rendered in
-// the text exposition format (version 0.0.4). Enough for /metrics without a dependency.
+// agentwire's Prometheus metrics on prom-client: one registry per runtime (never prom-client's
+// global one, so several runtimes in one process, or an embedder's own metrics, never collide),
+// rendered in the text exposition format by prom-client.
+import client from 'prom-client';
 
 type Labels = Readonly<Record<string, string>>;
-
-const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-const labelText = (labels: Labels | undefined) => {
-  const entries = Object.entries(labels ?? {});
-  return entries.length === 0 ? '' : `{${entries.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`;
-};
-const num = (v: number) => (Number.isNaN(v) ? 'NaN' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v));
-
-interface Metric {
-  render(out: string[]): void;
-}
-
-export class Counter implements Metric {
-  private readonly values = new Map<string, { labels: Labels | undefined; value: number }>();
-
-  constructor(
-    readonly name: string,
-    private readonly help: string,
-  ) {}
-
-  inc(labels?: Labels, by = 1): void {
-    const key = labelText(labels);
-    const v = this.values.get(key);
-    if (v) v.value += by;
-    else this.values.set(key, { labels, value: by });
-  }
-
-  get(labels?: Labels): number {
-    return this.values.get(labelText(labels))?.value ?? 0;
-  }
-
-  render(out: string[]): void {
-    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`);
-    if (this.values.size === 0) out.push(`${this.name} 0`);
-    for (const [key, v] of this.values) out.push(`${this.name}${key} ${num(v.value)}`);
-  }
-}
-
 type Read = () => number | ReadonlyArray<{ labels: Labels; value: number }>;
-
-/** A gauge (or a counter kept elsewhere) whose samples are read when scraped. */
-export class Gauge implements Metric {
-  constructor(
-    readonly name: string,
-    private readonly help: string,
-    private readonly read: Read,
-    private readonly type: 'gauge' | 'counter' = 'gauge',
-  ) {}
-
-  render(out: string[]): void {
-    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`);
-    const v = this.read();
-    if (typeof v === 'number') out.push(`${this.name} ${num(v)}`);
-    else for (const s of v) out.push(`${this.name}${labelText(s.labels)} ${num(s.value)}`);
-  }
-}
 
 /** Seconds. */
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
-export class Histogram implements Metric {
-  private readonly counts: number[];
-  private sum = 0;
-  private n = 0;
+/** A histogram that ignores a non-finite value and counts a negative one (clock skew) as 0. */
+export class Histogram {
+  private readonly h: client.Histogram;
 
-  constructor(
-    readonly name: string,
-    private readonly help: string,
-    private readonly buckets: readonly number[] = LATENCY_BUCKETS,
-  ) {
-    this.counts = buckets.map(() => 0);
+  constructor(registry: client.Registry, name: string, help: string, buckets: readonly number[] = LATENCY_BUCKETS) {
+    this.h = new client.Histogram({ name, help, buckets: [...buckets], registers: [registry] });
   }
 
   observe(value: number): void {
-    if (!Number.isFinite(value)) return;
-    const v = Math.max(0, value);
-    this.sum += v;
-    this.n++;
-    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]!) this.counts[i]!++;
-  }
-
-  get count(): number {
-    return this.n;
-  }
-
-  render(out: string[]): void {
-    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`);
-    this.buckets.forEach((b, i) => out.push(`${this.name}_bucket{le="${num(b)}"} ${this.counts[i]}`));
-    out.push(`${this.name}_bucket{le="+Inf"} ${this.n}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.n}`);
+    if (Number.isFinite(value)) this.h.observe(Math.max(0, value));
   }
 }
 
+/** Replaces a metric's samples with what `read` gives (at scrape time). */
+function setFrom(reset: () => void, read: Read, put: (labels: Labels | undefined, v: number) => void): void {
+  const v = read();
+  reset();
+  if (typeof v === 'number') put(undefined, v);
+  else for (const s of v) put(s.labels, s.value);
+}
+
 export class Registry {
-  private readonly metrics: Metric[] = [];
+  readonly prom = new client.Registry();
 
-  counter(name: string, help: string): Counter {
-    return this.add(new Counter(name, help));
+  counter(name: string, help: string): client.Counter {
+    return new client.Counter({ name, help, registers: [this.prom] });
   }
 
-  gauge(name: string, help: string, read: Read): Gauge {
-    return this.add(new Gauge(name, help, read));
+  /** A gauge whose samples are read when scraped. */
+  gauge(name: string, help: string, read: Read, labelNames: readonly string[] = []): client.Gauge {
+    return new client.Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.prom],
+      collect() {
+        setFrom(() => this.reset(), read, (labels, v) => (labels ? this.set(labels, v) : this.set(v)));
+      },
+    });
   }
 
-  /** A counter whose value another part keeps. */
-  counterFrom(name: string, help: string, read: Read): Gauge {
-    return this.add(new Gauge(name, help, read, 'counter'));
+  /** A counter whose value another part keeps, read when scraped. */
+  counterFrom(name: string, help: string, read: Read, labelNames: readonly string[] = []): client.Counter {
+    return new client.Counter({
+      name,
+      help,
+      labelNames,
+      registers: [this.prom],
+      collect() {
+        setFrom(() => this.reset(), read, (labels, v) => (labels ? this.inc(labels, v) : this.inc(v)));
+      },
+    });
   }
 
   histogram(name: string, help: string, buckets?: readonly number[]): Histogram {
-    return this.add(new Histogram(name, help, buckets));
+    return new Histogram(this.prom, name, help, buckets);
   }
 
-  private add<M extends Metric>(m: M): M {
-    this.metrics.push(m);
-    return m;
+  /** prom-client's default metrics (process CPU, memory, handles, GC, event-loop lag), unprefixed as everywhere. */
+  defaults(): void {
+    client.collectDefaultMetrics({ register: this.prom });
   }
 
-  render(): string {
-    const out: string[] = [];
-    for (const m of this.metrics) m.render(out);
-    return `${out.join('\n')}\n`;
+  /** prom-client 15 writes NaN as `Nan`; the exposition format spells it `NaN` (strict parsers want that). */
+  async render(): Promise<string> {
+    return (await this.prom.metrics()).replace(/ Nan$/gm, ' NaN');
+  }
+
+  get contentType(): string {
+    return this.prom.contentType;
   }
 }

@@ -12,7 +12,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { refusalReason, initialRunSnapshot, stepRun, type RunSnapshot } from '../../machines/run.machine.js';
 import type { RunEvent, RunEventBody } from '../protocol/events.js';
 import { agentRequestFrame } from '../protocol/frames.js';
-import { isTerminal } from '../protocol/wire.js';
+import { isTerminal, type TerminalType } from '../protocol/wire.js';
 import { toMachineEvent } from '../runs/recorder.js';
 import type { Refusal } from '../runs/worker.js';
 import { checkUws } from '../startup/uws-check.js';
@@ -41,7 +41,7 @@ export interface HarnessRun {
   threadId: string;
   /** Every event of the run as a client receives it (`seq` 1 …), the terminal one last. */
   events: RunEvent[];
-  terminal: Extract<RunEvent, { type: 'agent_completed' | 'agent_error' | 'agent_cancelled' }>;
+  terminal: Extract<RunEvent, { type: TerminalType }>;
   /** The answer (`agent_completed.text`); undefined if the run did not complete. */
   text: string | undefined;
   verdict: Verdict;

@@ -7,7 +7,7 @@ import type { Logger } from '../log/logger.js';
 import { AppError, badRequest } from '../protocol/errors.js';
 import type { RunService } from '../runs/service.js';
 import { pageQuery, type ThreadService } from '../runs/threads.js';
-import { RateLimiter } from '../session/rate-limit.js';
+import { RateLimiter } from '../limits/rate-limit.js';
 import { bearer, parseJsonBody, type Req } from './http.js';
 import { checkingCredential, router } from './route.js';
 import { registerFrontEnds, type FrontEndDeps } from '../frontends/routes.js';
@@ -21,7 +21,7 @@ export interface RouteDeps {
   /** Stores an upload of usage records; returns how many. */
   uploadUsage(userId: string, body: string, contentType: string): Promise<number>;
   ready(): Promise<boolean>;
-  metrics(): string;
+  metrics(): Promise<string>;
   /** True while the server accepts work (false once shutdown began). */
   accepting(): boolean;
   /** The SSE front-ends (docs/front-ends.md); absent, their routes are not served. */
@@ -77,7 +77,7 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway:
   }));
   app.get('/metrics', route({}, async (req, res) => {
     if (!metricsAllowed(req)) throw new AppError('unauthorized', 'metrics need the METRICS_TOKEN bearer token');
-    res.send(200, d.metrics(), 'text/plain; version=0.0.4');
+    res.send(200, await d.metrics(), 'text/plain; version=0.0.4');
   }));
   const notFound = route({}, async (req, res) => {
     res.json(404, { error: { code: 'not_found', message: `no route ${req.method.toUpperCase()} ${req.path}` } });

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import { registerRoutes, type RouteDeps } from './routes.js';
 import { registerWebApp } from './web.js';
-import { registerWebSocket, type SocketRegistry, type WsDeps } from './ws.js';
+import { registerWebSocket, type WsDeps } from './ws.js';
 
 /** uSockets' LIBUS_LISTEN_EXCLUSIVE_PORT: listen without SO_REUSEPORT (exported by the addon, typed only as an enum). */
 const EXCLUSIVE_PORT = (uWS as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT;
@@ -11,9 +11,6 @@ const EXCLUSIVE_PORT = (uWS as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number 
 export class HttpServer {
   private readonly app: TemplatedApp;
   private listenSocket: us_listen_socket | undefined;
-  /** This process's open sockets (revocation closes them); undefined on a worker-only process. */
-  readonly sockets: SocketRegistry | undefined;
-
   /**
    * Without `ws` (a worker-only process) only the health and metrics routes are served.
    * `extra` registers more routes before the catch-all (the statechart visualizer).
@@ -21,7 +18,7 @@ export class HttpServer {
   constructor(routes: RouteDeps, ws: WsDeps | undefined, extra?: (app: TemplatedApp) => void) {
     this.app = uWS.App();
     if (ws) {
-      this.sockets = registerWebSocket(this.app, ws);
+      registerWebSocket(this.app, ws);
       registerWebApp(this.app, routes.log, ws.allowedOrigins);
     }
     extra?.(this.app);

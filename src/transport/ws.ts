@@ -13,7 +13,7 @@ import type { FrameHandler } from '../session/frames.js';
 import type { SessionHub } from '../session/hub.js';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { ATTR, SPAN, Telemetry } from '../telemetry/index.js';
-import { RateLimiter } from '../session/rate-limit.js';
+import { RateLimiter } from '../limits/rate-limit.js';
 import { bearer } from './http.js';
 import { acceptUpgrade, recordClose, recordOpen, refuseUpgrade, type Opening } from './upgrade.js';
 
@@ -66,53 +66,6 @@ export interface WsDeps {
 
 /** Rate-limited frames in a row after which a socket is closed with 1008 (repeated abuse). */
 const MAX_REFUSED_IN_A_ROW = 100;
-
-/** The open sockets of this process, by user, with the token version each was opened under. */
-export class SocketRegistry {
-  private readonly byUser = new Map<string, Map<string, { version: number; sink: { close(code: number, reason: string): void } }>>();
-
-  add(userId: string, socketId: string, version: number, sink: { close(code: number, reason: string): void }): void {
-    let m = this.byUser.get(userId);
-    if (!m) this.byUser.set(userId, (m = new Map()));
-    m.set(socketId, { version, sink });
-  }
-
-  remove(userId: string, socketId: string): void {
-    const m = this.byUser.get(userId);
-    m?.delete(socketId);
-    if (m && m.size === 0) this.byUser.delete(userId);
-  }
-
-  count(userId: string): number {
-    return this.byUser.get(userId)?.size ?? 0;
-  }
-
-  /** Closes (4401) the user's sockets opened under an older token version. Returns how many. */
-  revoked(userId: string, currentVersion: number): number {
-    let n = 0;
-    for (const s of [...(this.byUser.get(userId)?.values() ?? [])]) {
-      if (s.version !== currentVersion) {
-        s.sink.close(CLOSE_TOKEN_EXPIRED, 'token revoked; log in again');
-        n++;
-      }
-    }
-    return n;
-  }
-
-  /** Revocations made on other processes: every connected user's version is read, stale sockets closed. */
-  async check(versions: (userIds: string[]) => Promise<Map<string, number>>): Promise<number> {
-    const ids = [...this.byUser.keys()];
-    if (ids.length === 0) return 0;
-    const current = await versions(ids);
-    let n = 0;
-    for (const id of ids) {
-      const v = current.get(id);
-      // A user that no longer exists has no valid token either.
-      n += v === undefined ? this.revoked(id, Number.NaN) : this.revoked(id, v);
-    }
-    return n;
-  }
-}
 
 class UwsSink implements SocketSink {
   closed = false;
@@ -167,9 +120,8 @@ function endUpgradeSpan(span: Span, status: number, code?: string): void {
   span.end();
 }
 
-export function registerWebSocket(app: TemplatedApp, d: WsDeps): SocketRegistry {
+export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
   const t = d.telemetry ?? Telemetry.off();
-  const sockets = new SocketRegistry();
   const framesPerSecond = d.limits?.framesPerSecond ?? 20;
   const maxSockets = d.limits?.maxSocketsPerUser ?? 16;
   const upgradeTimeoutMs = d.limits?.upgradeTimeoutMs ?? 10_000;
@@ -188,9 +140,9 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): SocketRegistry 
     d.log.debug({ userId: data.userId, socketId: data.socketId }, 'socket opened');
     const sink = new UwsSink(data.socketId, ws);
     data.sink = sink;
-    sockets.add(data.userId, data.socketId, data.tokenVersion, sink);
+    // The hub is the one registry of the user's sockets: it counts this one from here on.
+    const channel = d.hub.open(data.userId, sink, data.tokenVersion);
     data.release?.();
-    const channel = d.hub.open(data.userId, sink);
     data.channel = channel;
     data.pending = 0;
     data.queue = new Promise<void>((resolve) => (data.ready = resolve));
@@ -292,7 +244,7 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): SocketRegistry 
         if (!d.accepting()) return refuse(unavailable('the server is shutting down'));
         const userId = user.userId;
         const inFlight = opening.get(userId) ?? 0;
-        if (sockets.count(userId) + inFlight >= maxSockets)
+        if (d.hub.socketsOf(userId) + inFlight >= maxSockets)
           return refuse(new AppError('rate_limited', `at most ${maxSockets} open sockets per user`, { retryAfterMs: 1000 }));
         // Counted until the session starts (or, should it never start, for a second), so parallel
         // upgrades cannot overshoot; the session then counts the socket itself.
@@ -368,10 +320,8 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): SocketRegistry 
       const data = ws.getUserData();
       d.log.debug({ userId: data.userId, socketId: data.socketId, code }, 'socket closed');
       if (data.sink) data.sink.closed = true;
-      sockets.remove(data.userId, data.socketId);
       if (data.expiryTimer) clearTimeout(data.expiryTimer);
       if (data.channel) d.hub.close(data.channel);
     },
   });
-  return sockets;
 }

@@ -1,5 +1,7 @@
 // A small RFC 4180 CSV reader for usage uploads. Errors name the physical line (1-based, as an editor
 // shows it) and the column, because the person fixing the file has it open in a spreadsheet.
+// Kept hand-written: the parsers (csv-parse, papaparse) report record numbers, not the physical line
+// a quoted newline moves, and the whole reader is smaller than their configuration for it.
 import type { UsageRecord } from './types.js';
 import { MAX_UPLOAD_RECORDS, canonicalColumn, usageColumns, usageRecordSchema, type UsageColumn } from './schema.js';
 

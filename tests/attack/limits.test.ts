@@ -150,7 +150,7 @@ describe.concurrent(`limits on ${primaryBackend}`, () => {
     expect(pongs).toBeLessThan(20);
     expect(c.frames.find((f) => f.type === 'error')).toMatchObject({ code: 'rate_limited', retryAfterMs: expect.any(Number) });
     expect(c.closeCode).toBeUndefined();
-    // The bucket refills: pings are answered again (tests/unit/session/rate-limit checks that waiting retryAfterMs is enough).
+    // The bucket refills: pings are answered again (tests/unit/limits/rate-limit checks that waiting retryAfterMs is enough).
     let n = 0;
     await until(async () => {
       // Every earlier ping is answered, and answers come in order: the next answer is this ping's.

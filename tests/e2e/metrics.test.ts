@@ -23,6 +23,8 @@ function parse(text: string): Scrape {
   const samples: Scrape = new Map();
   expect(text.endsWith('\n')).toBe(true);
   for (const line of text.trimEnd().split('\n')) {
+    // The format ignores empty lines (prom-client puts one between families).
+    if (line === '') continue;
     const help = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) .+$/.exec(line);
     if (help) continue;
     const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
@@ -130,5 +132,9 @@ describe('/metrics', () => {
     }
     // Latencies are plausible: every run started within the test's own duration.
     expect(m.get('agentwire_run_start_seconds_bucket{le="30"}')).toBe(4);
+    // prom-client's default process and event-loop metrics beside agentwire's own.
+    expect(m.get('process_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(m.get('process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(m.get('nodejs_eventloop_lag_p99_seconds')).toBeGreaterThanOrEqual(0);
   });
 });

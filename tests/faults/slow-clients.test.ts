@@ -1,5 +1,5 @@
 // A client that stops reading while others work: its buffer stays bounded, the server closes it
-// once it has read nothing for SLOW_SOCKET_CLOSE_MS, other users' runs go on, and after it
+// once it has read nothing for SLOW_SOCKET_CLOSE_MS, other users' runs all complete, and after it
 // reconnects it resumes from the log with nothing lost. A half-open socket (no pongs) is found
 // by the server's pings and dropped.
 import type { Socket } from 'node:net';
@@ -26,12 +26,13 @@ describe.skipIf(pgServerMissing() !== undefined)('slow and vanishing clients', (
     await env?.dispose();
   });
 
-  it('a socket that never reads is closed, others are unaffected, and it resumes later', async () => {
+  it('a socket that never reads is closed, every run of the others completes meanwhile with nothing lost, and it resumes later', async () => {
     const node = await env.node({ DRILL_STEP_MS: '100', SLOW_SOCKET_CLOSE_MS: '2000', SOCKET_BUFFER_BYTES: String(256 * 1024) });
     const [slow, ...others] = await env.users(node.url, OTHERS + 1);
     await Promise.all([slow!, ...others].map((u) => u.connect(node.wsUrl)));
 
-    // Baseline: the others' run time with nobody slow around.
+    // Baseline: the others' run time with nobody slow around. Their latency is reported, not
+    // asserted (timings are a benchmark's job); what is asserted is that none of their runs is lost.
     const timed = async () =>
       Promise.all(
         others.map(async (u, i) => {

@@ -4,6 +4,7 @@
 // which validates, times and records them. The loop ends when the model answers without calling
 // a tool, or fails at the step limit.
 import type { ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import { backoffMs, sleep } from '../../time/backoff.js';
 import { costUsd } from '../pricing/index.js';
 import { AgentFailure, ToolError, type Agent, type AgentContext, type AgentResult, type PriorStep, type TokenUsage, type Tool } from '../types.js';
 import { OutputCoalescer, type CoalesceOptions } from './coalesce.js';
@@ -135,7 +136,8 @@ export function createLlmAgent(o: LlmAgentOptions): Agent {
         if (attempt >= o.streamRetries) throw new AgentFailure('model_unavailable', `the model stream broke off (${err.message}); try again`, true, { cause: err });
         // What was streamed stays streamed; the next call continues after it.
         partial = cutOff + fresh;
-        await sleep((o.retryBaseMs ?? 250) * 2 ** attempt, ctx.signal);
+        const baseMs = o.retryBaseMs ?? 250;
+        await sleep(backoffMs(attempt + 1, { baseMs, maxMs: baseMs * 2 ** 10 }), ctx.signal);
       }
     }
   }
@@ -322,20 +324,5 @@ class Usage {
 }
 
 const round6 = (n: number) => Math.round(n * 1e6) / 1e6;
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason as Error);
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason as Error);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 export type { AgentResult };

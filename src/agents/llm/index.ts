@@ -1,5 +1,6 @@
 // The configured LLM agent: one model behind an OpenAI-compatible endpoint, with the analyst's
 // tools and the analyst itself as a sub-agent.
+import type { LlmSettings as ConfigLlmSettings } from '../../config/options.js';
 import type { Logger } from '../../log/logger.js';
 import type { Agent, Tool } from '../types.js';
 import { createLlmAgent, type LlmAgentOptions } from './agent.js';
@@ -14,22 +15,11 @@ export { OutputCoalescer, type CoalesceOptions } from './coalesce.js';
 export { fitHistory, estimateTokens } from './history.js';
 export { toolSpec } from './tool-specs.js';
 
-export interface LlmSettings {
-  provider: 'openai' | 'anthropic';
-  baseUrl: string;
-  apiKey: string | undefined;
-  model: string;
-  agentName: string;
-  systemPrompt: string | undefined;
-  maxSteps: number;
-  historyTokens: number;
-  maxOutputTokens: number | undefined;
-  maxRetries: number;
-  timeoutMs: number;
-  streamIdleMs: number;
-  flushMs: number;
-  flushChars: number;
-}
+/** What the LLM agent reads of its settings (`llm` of the options schema, src/config/options.ts). */
+export type LlmSettings = Pick<
+  ConfigLlmSettings,
+  'provider' | 'baseUrl' | 'apiKey' | 'model' | 'name' | 'systemPrompt' | 'maxSteps' | 'historyTokens' | 'maxOutputTokens' | 'maxRetries' | 'timeoutMs' | 'streamIdleMs' | 'flushMs' | 'flushChars'
+>;
 
 export const DEFAULT_SYSTEM_PROMPT =
   "You are agentwire's assistant. Answer clearly and concisely in Markdown. For questions about the user's AI model spend, " +
@@ -42,7 +32,7 @@ export function llmAgentFromSettings(s: LlmSettings, tools: readonly Tool[], sub
   const provider = { baseURL: s.baseUrl, apiKey: s.apiKey, maxRetries: s.maxRetries, timeoutMs: s.timeoutMs, ...(log ? { log } : {}) };
   const logging = { apiKey: s.apiKey, ...(log ? { log } : {}) };
   const options: LlmAgentOptions = {
-    name: s.agentName,
+    name: s.name,
     description: `LLM agent (${s.model}) with tool calling; hands spend analysis to the analyst.`,
     stream:
       s.provider === 'anthropic' ? anthropicStream(createAnthropicClient(provider), logging) : openAiStream(createClient(provider), logging),

@@ -121,7 +121,8 @@ describe('LLM settings', () => {
 
   it('a base URL and a model: the LLM agent is registered and becomes the default unless DEFAULT_AGENT says otherwise', () => {
     const { c, registry, defaultAgent } = registered({ LLM_BASE_URL: 'http://127.0.0.1:11434/v1', LLM_MODEL: 'llama3.2' });
-    expect(c.llm).toMatchObject({ baseUrl: 'http://127.0.0.1:11434/v1', model: 'llama3.2', agentName: 'assistant', apiKey: undefined });
+    expect(c.llm).toMatchObject({ baseUrl: 'http://127.0.0.1:11434/v1', model: 'llama3.2', name: 'assistant' });
+    expect(c.llm?.apiKey).toBeUndefined();
     expect(registry.agentNames()).toEqual(['analyst', 'assistant']);
     // The LLM agent is given every registered tool (the analyst's).
     expect(registry.agent('assistant')?.tools).toEqual(analystTools.map((t) => t.name));

@@ -85,7 +85,7 @@ describe('DebugFeed', () => {
     const feed = new DebugFeed(200, 10);
     const { sub, got } = page();
     feed.subscribe(sub);
-    const s = createActor(sessionMachine, { input: { userId: 'u1', socketId: 's1' }, inspect: feed.inspectSession('u1') }).start();
+    const s = createActor(sessionMachine, { input: { userId: 'u1' }, inspect: feed.inspectSession('u1') }).start();
     s.send({ type: 'RUN_ACTIVE', runId: 'r' });
     const run = createActor(runMachine, { inspect: feed.inspect({ runId: 'r', userId: 'u1', agent: 'a', attempt: 1 }) }).start();
     run.send({ type: 'agent_started' });
@@ -93,7 +93,7 @@ describe('DebugFeed', () => {
     expect(got.at(-1)?.actors.find((a) => a.id === 'u1')?.states).toEqual(['session.connected', 'session.connected.carrying']);
     run.stop();
     feed.detached('r');
-    s.send({ type: 'SOCKET_CLOSED', socketId: 's1' });
+    s.send({ type: 'SOCKET_CLOSED', socketId: 's1', remaining: 0 });
     feed.flush();
     const m = got.at(-1)!;
     expect(m.actors.find((a) => a.id === 'u1')).toMatchObject({ status: 'done', states: ['session.closed'] });

@@ -1,87 +1,72 @@
-// The session statechart (machines/session.machine.ts): sockets and runs of one user on this node.
+// The session statechart (machines/session.machine.ts): runs and the end of one user's session on
+// this node, and the actions it asks for, stepped with XState's pure `transition` as the hub does.
 import { describe, it, expect } from 'vitest';
-import { createActor } from 'xstate';
-import { sessionMachine } from '../../../machines/session.machine.js';
+import { initialTransition, transition, type SnapshotFrom } from 'xstate';
+import { sessionMachine, type SessionMachineEvent } from '../../../machines/session.machine.js';
 
-function start(socketId = 's1') {
-  const actor = createActor(sessionMachine, { input: { userId: 'u1', socketId } });
-  actor.start();
-  return actor;
+type Snap = SnapshotFrom<typeof sessionMachine>;
+
+/** Steps the machine through `events`; returns the last snapshot and the custom actions asked for, with their params. */
+function run(events: SessionMachineEvent[], from?: Snap): { snap: Snap; actions: Array<{ type: string; params: unknown }> } {
+  let snap = from ?? initialTransition(sessionMachine, { userId: 'u1' })[0];
+  const actions: Array<{ type: string; params: unknown }> = [];
+  for (const e of events) {
+    const [next, todo] = transition(sessionMachine, snap, e);
+    snap = next;
+    for (const a of todo) if (!a.type.startsWith('xstate.')) actions.push({ type: a.type, params: a.params });
+  }
+  return { snap, actions };
 }
 
 describe('session machine', () => {
-  it('starts connected.idle with its first socket', () => {
-    const a = start();
-    const snap = a.getSnapshot();
+  it('starts connected.idle, carrying nothing', () => {
+    const { snap, actions } = run([]);
     expect(snap.value).toEqual({ connected: 'idle' });
-    expect(snap.context).toEqual({ userId: 'u1', sockets: ['s1'], activeRuns: [] });
+    expect(snap.context).toEqual({ userId: 'u1', activeRuns: [] });
+    expect(actions).toEqual([]);
+  });
+
+  it('a run accepted here asks every socket to carry it; one seen starting elsewhere only counts', () => {
+    expect(run([{ type: 'RUN_ACCEPTED', runId: 'r1' }]).actions).toEqual([{ type: 'carryRun', params: { runId: 'r1' } }]);
+    const { snap, actions } = run([{ type: 'RUN_ACTIVE', runId: 'r1' }, { type: 'RUN_ACCEPTED', runId: 'r2' }]);
+    expect(snap.value).toEqual({ connected: 'carrying' });
+    expect(snap.context.activeRuns).toEqual(['r1', 'r2']);
+    expect(actions).toEqual([{ type: 'carryRun', params: { runId: 'r2' } }]);
   });
 
   it('idle → carrying while runs are active → idle after the last one finishes', () => {
-    const a = start();
-    a.send({ type: 'RUN_FINISHED', runId: 'r0' }); // nothing in flight: ignored
-    expect(a.getSnapshot().value).toEqual({ connected: 'idle' });
-    a.send({ type: 'RUN_ACTIVE', runId: 'r1' });
-    expect(a.getSnapshot().value).toEqual({ connected: 'carrying' });
-    a.send({ type: 'RUN_ACTIVE', runId: 'r2' });
-    a.send({ type: 'RUN_ACTIVE', runId: 'r1' }); // repeated: counted once
-    expect(a.getSnapshot().context.activeRuns).toEqual(['r1', 'r2']);
-    a.send({ type: 'RUN_FINISHED', runId: 'r1' });
-    expect(a.getSnapshot().value).toEqual({ connected: 'carrying' });
-    a.send({ type: 'RUN_FINISHED', runId: 'unknown' });
-    expect(a.getSnapshot().value).toEqual({ connected: 'carrying' });
-    expect(a.getSnapshot().context.activeRuns).toEqual(['r2']);
-    a.send({ type: 'RUN_FINISHED', runId: 'r2' });
-    expect(a.getSnapshot().value).toEqual({ connected: 'idle' });
-    expect(a.getSnapshot().context.activeRuns).toEqual([]);
-    a.send({ type: 'RUN_ACTIVE', runId: 'r3' });
-    expect(a.getSnapshot().value).toEqual({ connected: 'carrying' });
+    let { snap } = run([{ type: 'RUN_FINISHED', runId: 'r0' }]); // nothing in flight: ignored
+    expect(snap.value).toEqual({ connected: 'idle' });
+    ({ snap } = run([{ type: 'RUN_ACTIVE', runId: 'r1' }, { type: 'RUN_ACTIVE', runId: 'r2' }, { type: 'RUN_ACTIVE', runId: 'r1' }], snap));
+    expect(snap.context.activeRuns).toEqual(['r1', 'r2']); // repeated: counted once
+    ({ snap } = run([{ type: 'RUN_FINISHED', runId: 'r1' }, { type: 'RUN_FINISHED', runId: 'unknown' }], snap));
+    expect(snap.value).toEqual({ connected: 'carrying' });
+    expect(snap.context.activeRuns).toEqual(['r2']);
+    ({ snap } = run([{ type: 'RUN_FINISHED', runId: 'r2' }], snap));
+    expect(snap.value).toEqual({ connected: 'idle' });
+    expect(snap.context.activeRuns).toEqual([]);
   });
 
-  it('is closed (final) only after its last socket closes, whatever it carries', () => {
-    const a = start();
-    a.send({ type: 'SOCKET_OPENED', socketId: 's2' });
-    a.send({ type: 'SOCKET_OPENED', socketId: 's2' }); // repeated: counted once
-    a.send({ type: 'RUN_ACTIVE', runId: 'r1' });
-    expect(a.getSnapshot().context.sockets).toEqual(['s1', 's2']);
-    a.send({ type: 'SOCKET_CLOSED', socketId: 'nope' }); // unknown: ignored
-    a.send({ type: 'SOCKET_CLOSED', socketId: 's1' });
-    expect(a.getSnapshot().value).toEqual({ connected: 'carrying' });
-    expect(a.getSnapshot().status).toBe('active');
-    a.send({ type: 'SOCKET_CLOSED', socketId: 's2' });
-    expect(a.getSnapshot().value).toBe('closed');
-    expect(a.getSnapshot().status).toBe('done');
-    expect(a.getSnapshot().context.sockets).toEqual([]);
+  it('ends (final, endSession) only when its last socket closes, whatever it carries', () => {
+    let { snap, actions } = run([{ type: 'RUN_ACTIVE', runId: 'r1' }, { type: 'SOCKET_CLOSED', socketId: 's1', remaining: 1 }]);
+    expect(snap.value).toEqual({ connected: 'carrying' });
+    expect(snap.status).toBe('active');
+    expect(actions).toEqual([]);
+    ({ snap, actions } = run([{ type: 'SOCKET_CLOSED', socketId: 's2', remaining: 0 }], snap));
+    expect(snap.value).toBe('closed');
+    expect(snap.status).toBe('done');
+    expect(actions).toEqual([{ type: 'endSession', params: undefined }]);
   });
 
-  it('an unknown socket closing does not close the session', () => {
-    const a = start();
-    a.send({ type: 'SOCKET_CLOSED', socketId: 'other' });
-    expect(a.getSnapshot().value).toEqual({ connected: 'idle' });
-    expect(a.getSnapshot().context.sockets).toEqual(['s1']);
-  });
-
-  it('SHUTDOWN drains: it ignores new runs, and closes after the last socket', () => {
-    const a = start();
-    a.send({ type: 'SOCKET_OPENED', socketId: 's2' });
-    a.send({ type: 'RUN_ACTIVE', runId: 'r1' });
-    a.send({ type: 'SHUTDOWN' });
-    expect(a.getSnapshot().value).toBe('draining');
-    a.send({ type: 'RUN_ACTIVE', runId: 'r2' });
-    expect(a.getSnapshot().value).toBe('draining');
-    a.send({ type: 'SOCKET_CLOSED', socketId: 's1' });
-    expect(a.getSnapshot().value).toBe('draining');
-    expect(a.getSnapshot().context.sockets).toEqual(['s2']);
-    a.send({ type: 'SOCKET_CLOSED', socketId: 's2' });
-    expect(a.getSnapshot().value).toBe('closed');
-    expect(a.getSnapshot().status).toBe('done');
-  });
-
-  it('SHUTDOWN from idle with one socket, then that socket closes', () => {
-    const a = start();
-    a.send({ type: 'SHUTDOWN' });
-    expect(a.getSnapshot().value).toBe('draining');
-    a.send({ type: 'SOCKET_CLOSED', socketId: 's1' });
-    expect(a.getSnapshot().status).toBe('done');
+  it('SHUTDOWN asks for every socket to be closed with its code, ignores new runs, and ends after the last socket', () => {
+    let { snap, actions } = run([{ type: 'RUN_ACTIVE', runId: 'r1' }, { type: 'SHUTDOWN', code: 1001, reason: 'bye' }]);
+    expect(snap.value).toBe('draining');
+    expect(actions).toEqual([{ type: 'closeSockets', params: { code: 1001, reason: 'bye' } }]);
+    ({ snap, actions } = run([{ type: 'RUN_ACCEPTED', runId: 'r2' }, { type: 'SOCKET_CLOSED', socketId: 's1', remaining: 1 }], snap));
+    expect(snap.value).toBe('draining');
+    expect(actions).toEqual([]);
+    ({ snap, actions } = run([{ type: 'SOCKET_CLOSED', socketId: 's2', remaining: 0 }], snap));
+    expect(snap.status).toBe('done');
+    expect(actions).toEqual([{ type: 'endSession', params: undefined }]);
   });
 });

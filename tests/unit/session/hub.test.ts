@@ -37,7 +37,7 @@ class Sink implements SocketSink {
   }
 }
 
-function setup() {
+function setup(opts: { actors?: boolean } = {}) {
   const log = new Map<string, StoredEvent[]>();
   const reader: EventReader = {
     read: (runId, afterSeq, limit) =>
@@ -45,7 +45,8 @@ function setup() {
   };
   const errors: string[] = [];
   const logger = { warn: () => undefined, error: (_o: unknown, m: string) => errors.push(m) } as unknown as Logger;
-  const hub = new SessionHub(reader, logger);
+  // With `actors`, each session is a real XState actor, as while the visualizer is on.
+  const hub = new SessionHub(reader, logger, undefined, undefined, opts.actors ? () => () => undefined : undefined);
   const publish = (userId: string, e: StoredEvent) => {
     log.set(e.event.runId, [...(log.get(e.event.runId) ?? []), e]);
     hub.deliver(userId, e);
@@ -129,12 +130,12 @@ describe('SessionHub', () => {
     hub.ready(c1, 0, frame('alice'));
     hub.ready(c2, 0, frame('alice'));
     publish('alice', ev('r', 1));
-    expect(hub.sessionStates()).toEqual([{ userId: 'alice', value: { connected: 'carrying' }, sockets: 2 }]);
+    expect(hub.sessionStates()).toEqual([{ userId: 'alice', value: { connected: 'carrying' }, sockets: 2, activeRuns: ['r'] }]);
     hub.close(c1);
     hub.close(c1); // twice: harmless
-    expect(hub.sessionStates()).toEqual([{ userId: 'alice', value: { connected: 'carrying' }, sockets: 1 }]);
+    expect(hub.sessionStates()).toEqual([{ userId: 'alice', value: { connected: 'carrying' }, sockets: 1, activeRuns: ['r'] }]);
     publish('alice', ev('r', 2, true));
-    expect(hub.sessionStates()).toEqual([{ userId: 'alice', value: { connected: 'idle' }, sockets: 1 }]);
+    expect(hub.sessionStates()).toEqual([{ userId: 'alice', value: { connected: 'idle' }, sockets: 1, activeRuns: [] }]);
     expect(s1.events).toEqual(['r#1']);
     hub.close(c2);
     expect(hub.sessionCount).toBe(0);
@@ -151,6 +152,72 @@ describe('SessionHub', () => {
     expect(a.closed).toBe(1001);
     expect(b.closed).toBe(1001);
     expect(hub.sessionStates().map((s) => s.value)).toEqual(['draining', 'draining']);
+  });
+});
+
+// The session statechart drives: its actions (carryRun, closeSockets, endSession) do the work, the
+// same in production (snapshots stepped by `transition`) and under the visualizer (actors).
+describe.each([
+  ['snapshots', false],
+  ['actors', true],
+])('SessionHub driven by the session statechart (%s)', (_name, actors) => {
+  it('a run accepted here is carried from its start by every socket of its user, and only theirs', async () => {
+    const { hub, log, frame } = setup({ actors });
+    const a1 = new Sink('a1');
+    const a2 = new Sink('a2');
+    const b1 = new Sink('b1');
+    const c1 = hub.open('alice', a1);
+    const c2 = hub.open('alice', a2);
+    hub.ready(c1, 0, frame('alice'));
+    hub.ready(c2, 0, frame('alice'));
+    hub.ready(hub.open('bob', b1), 0, frame('bob'));
+    hub.runActive('alice', 'r');
+    expect([c1.cursors.has('r'), c2.cursors.has('r')]).toEqual([true, true]);
+    expect(hub.sessionStates().find((x) => x.userId === 'alice')).toMatchObject({ value: { connected: 'carrying' }, activeRuns: ['r'] });
+    // Its events, stored before any live delivery, come from the log from seq 1.
+    log.set('r', [ev('r', 1), ev('r', 2)]);
+    hub.hint([{ userId: 'alice', runId: 'r', fromSeq: 1, toSeq: 2 }]);
+    await flush();
+    await flush();
+    expect(a1.events).toEqual(['r#1', 'r#2']);
+    expect(a2.events).toEqual(['r#1', 'r#2']);
+    expect(b1.events).toEqual([]);
+  });
+
+  it('the last socket closing ends the session; shutdown closes every socket with its code', () => {
+    const { hub, frame } = setup({ actors });
+    const a1 = new Sink('a1');
+    const a2 = new Sink('a2');
+    const c1 = hub.open('alice', a1);
+    hub.ready(c1, 0, frame('alice'));
+    hub.ready(hub.open('alice', a2), 0, frame('alice'));
+    hub.close(c1);
+    expect(hub.sessionCount).toBe(1);
+    hub.closeAll(1001, 'bye');
+    expect([a1.closed, a2.closed]).toEqual([undefined, 1001]);
+    expect(hub.sessionStates().map((x) => x.value)).toEqual(['draining']);
+    hub.close(hub.channelsOf('alice')[0]!);
+    expect(hub.sessionCount).toBe(0);
+  });
+});
+
+describe('SessionHub as the registry of sockets', () => {
+  it('counts a user’s sockets, and revocation closes (4401) only those opened under another token version', async () => {
+    const { hub } = setup();
+    const old = new Sink('old');
+    const fresh = new Sink('fresh');
+    const bob = new Sink('bob');
+    hub.open('alice', old, 1);
+    hub.open('alice', fresh, 2);
+    hub.open('bob', bob, 7);
+    expect([hub.socketsOf('alice'), hub.socketsOf('bob'), hub.socketsOf('carol')]).toEqual([2, 1, 0]);
+    expect(hub.revoke('alice', 2)).toBe(1);
+    expect([old.closed, fresh.closed, bob.closed]).toEqual([4401, undefined, undefined]);
+    // Revocations made elsewhere: bob's version moved on; a user that no longer exists has no valid token.
+    const carol = new Sink('carol');
+    hub.open('carol', carol, 1);
+    expect(await hub.checkRevocations(async (ids) => new Map(ids.filter((id) => id !== 'carol').map((id) => [id, id === 'bob' ? 8 : 2])))).toBe(3);
+    expect([fresh.closed, bob.closed, carol.closed]).toEqual([undefined, 4401, 4401]);
   });
 });
 

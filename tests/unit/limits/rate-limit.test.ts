@@ -1,7 +1,7 @@
 // RateLimiter: a token bucket per key, `limit` tokens per `windowMs`, refilled continuously.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { RateLimiter } from '../../../src/session/rate-limit.js';
+import { RateLimiter } from '../../../src/limits/rate-limit.js';
 
 function fakeClock(start = 1_000_000) {
   let t = start;

@@ -1,4 +1,7 @@
-// A token bucket per key: `limit` tokens per `windowMs`, refilled continuously.
+// A token bucket per key: `limit` tokens per `windowMs`, refilled continuously. Used for frames,
+// requests, HTTP calls, logins and registrations (one owner of every per-key limit).
+// Kept hand-written: a synchronous in-process bucket with `refund` and an exact retry-after is 30
+// lines; the libraries (rate-limiter-flexible, bottleneck) are async and built around shared stores.
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
