@@ -11,7 +11,7 @@ import { AppError, badRequest, notFound } from '../protocol/errors.js';
 import { agentRequestFrame, type AgentRequestFrame } from '../protocol/frames.js';
 import { storable } from '../protocol/text.js';
 import type { RunService } from '../runs/service.js';
-import type { RateLimiter } from '../session/rate-limit.js';
+import type { RateLimiter } from '../limits/rate-limit.js';
 import type { Db } from '../store/db.js';
 import { readEvents } from '../store/event-log.js';
 import { ensureExternalThread, findExternalThread } from '../store/external-threads.js';
