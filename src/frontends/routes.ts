@@ -107,8 +107,8 @@ function agUiText(content: unknown): string {
 export function registerFrontEnds(app: TemplatedApp, d: FrontEndDeps, kit: RouteKit): void {
   const { route, authed, parse } = kit;
   const t = d.telemetry;
-  const streams = t.registry.counter('agentwire_sse_streams_total', 'SSE front-end answers started, by protocol.');
-  const frames = t.registry.counter('agentwire_sse_events_sent_total', 'Stored events handed to SSE front-end answers, by protocol.');
+  const streams = t.registry.counter('agentwire_sse_streams_total', 'SSE front-end answers started, by protocol.', ['protocol']);
+  const frames = t.registry.counter('agentwire_sse_events_sent_total', 'Stored events handed to SSE front-end answers, by protocol.', ['protocol']);
   t.registry.gauge('agentwire_sse_streams_open', 'SSE front-end answers open on this node.', () => d.followers.count);
 
   const originAllowed = (origin: string) => {
@@ -180,14 +180,23 @@ export function registerFrontEnds(app: TemplatedApp, d: FrontEndDeps, kit: Route
       span.end();
       return;
     }
-    streams.inc({ protocol });
     const sink = new SseSink(raw, o.encode, { onFrames: () => frames.inc({ protocol }) });
-    if (o.prelude) sink.write(o.prelude);
-    state.following = d.followers.follow(o.userId, o.run.id, o.afterSeq, sink, () => {
+    try {
+      streams.inc({ protocol });
+      if (o.prelude) sink.write(o.prelude);
+      state.following = d.followers.follow(o.userId, o.run.id, o.afterSeq, sink, () => {
+        state.ended = true;
+        span.end();
+        sink.close();
+      });
+    } catch (err) {
+      // The headers are out, so no error answer can follow: end the stream rather than leave the
+      // client waiting on an answer that never comes, and let the route wrapper log the cause.
       state.ended = true;
       span.end();
       sink.close();
-    });
+      throw err;
+    }
   };
 
   /** Feeds a fold the run's events up to `afterSeq` (what the client has), in pages. */

@@ -33,8 +33,9 @@ function setFrom(reset: () => void, read: Read, put: (labels: Labels | undefined
 export class Registry {
   readonly prom = new client.Registry();
 
-  counter(name: string, help: string): client.Counter {
-    return new client.Counter({ name, help, registers: [this.prom] });
+  /** prom-client refuses a label it was not told of at creation, so a labelled counter names them here. */
+  counter(name: string, help: string, labelNames: readonly string[] = []): client.Counter {
+    return new client.Counter({ name, help, labelNames, registers: [this.prom] });
   }
 
   /** A gauge whose samples are read when scraped. */
