@@ -148,6 +148,23 @@ describe.each(backends)('AI SDK UI message stream (%s)', (backend) => {
     expect((await get(bob, '')).status).toBe(204);
   });
 
+  it('counts its answers in the metrics', async () => {
+    const read = async () => {
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      const started = Number(/agentwire_sse_streams_total\{protocol="ai-sdk"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+      const sent = Number(/agentwire_sse_events_sent_total\{protocol="ai-sdk"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+      return { started, sent, open: /agentwire_sse_streams_open \d+/.test(metrics) };
+    };
+    const before = await read();
+    const stream = await send(alice, `metrics-${backend}`, 'count me', 'tools3');
+    let runId = '';
+    for await (const c of stream) if (c.type === 'start') runId = (c.messageMetadata as { agentwire: { runId: string } }).agentwire.runId;
+    const after = await read();
+    expect(after.started - before.started).toBe(1);
+    expect(after.sent - before.sent).toBe((await storedEvents(server.url, alice.token, runId)).length);
+    expect(after.open).toBe(true);
+  });
+
   it('refuses what it must: no token 401, a malformed body 400 with a message, a foreign Origin 403', async () => {
     const post = (body: string, headers: Record<string, string> = {}) =>
       fetch(`${server.url}/v1/ai-sdk/chat`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
