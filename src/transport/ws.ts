@@ -67,6 +67,16 @@ export interface WsDeps {
 /** Rate-limited frames in a row after which a socket is closed with 1008 (repeated abuse). */
 const MAX_REFUSED_IN_A_ROW = 100;
 
+/**
+ * Calls `close` when the socket's credential expires (`expiresAt`, ms since the epoch; infinite for
+ * a ticket's socket, which never expires by itself). Timers over 2^31-1 ms fire at once, so the wait
+ * is capped there; tokens live at most a week, well under that.
+ */
+export function closeAtExpiry(expiresAt: number, close: () => void, now = Date.now()): NodeJS.Timeout | undefined {
+  if (!Number.isFinite(expiresAt)) return undefined;
+  return setTimeout(close, Math.max(0, Math.min(expiresAt - now, 2 ** 31 - 1)));
+}
+
 class UwsSink implements SocketSink {
   closed = false;
   constructor(
@@ -146,11 +156,7 @@ export function registerWebSocket(app: TemplatedApp, d: WsDeps): void {
     data.channel = channel;
     data.pending = 0;
     data.queue = new Promise<void>((resolve) => (data.ready = resolve));
-    if (Number.isFinite(data.expiresAt)) {
-      // Timers over 2^31-1 ms fire at once; tokens live at most a week, well under that.
-      const ms = Math.max(0, Math.min(data.expiresAt - Date.now(), 2 ** 31 - 1));
-      data.expiryTimer = setTimeout(() => sink.close(CLOSE_TOKEN_EXPIRED, 'token expired; reconnect with a new one'), ms);
-    }
+    data.expiryTimer = closeAtExpiry(data.expiresAt, () => sink.close(CLOSE_TOKEN_EXPIRED, 'token expired; reconnect with a new one'));
     d.runs
       .sessionSnapshot(data.userId)
       .then(({ runs, asOf }) => {

@@ -10,6 +10,7 @@ import { primaryBackend } from '../helpers/backends.js';
 import { TestClient } from '../helpers/client.js';
 import { rawUpgrade, upgradeStatus } from '../helpers/raw-upgrade.js';
 import { startServer, type TestServer, type TestUser } from '../helpers/server.js';
+import { post as postTo } from '../helpers/http.js';
 
 const SECRET = 'test-secret-test-secret-test-secret-0123456789'; // tests/helpers/server.ts
 const KEY = new TextEncoder().encode(SECRET);
@@ -48,13 +49,8 @@ function ready(client: TestClient) {
   ]);
 }
 
-async function post(server: TestServer, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(`${server.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-}
+/** POSTs JSON to the test server (tests/helpers/http.ts). */
+const post = (server: TestServer, path: string, body: unknown, headers: Record<string, string> = {}) => postTo(server.url, path, body, headers);
 
 async function openSockets(server: TestServer): Promise<number> {
   const text = await (await fetch(`${server.url}/metrics`)).text();

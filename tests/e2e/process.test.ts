@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TestClient } from '../helpers/client.js';
+import { register } from '../helpers/http.js';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -48,8 +49,7 @@ describe('the server process on the embedded database', () => {
     const a = await start(dataDir);
     expect((await fetch(`${a.url}/readyz`)).status).toBe(200);
     const creds = { username: 'restart-user', password: 'long enough password' };
-    expect((await fetch(`${a.url}/v1/auth/register`, { method: 'POST', body: JSON.stringify(creds) })).status).toBe(201);
-    const { token } = (await (await fetch(`${a.url}/v1/auth/login`, { method: 'POST', body: JSON.stringify(creds) })).json()) as { token: string };
+    const { token } = await register(a.url, creds);
 
     const client = await TestClient.open(`${a.url.replace('http', 'ws')}/v1/ws`, { protocols: ['agentwire.v1', `bearer.${token}`] });
     await client.waitType('session_ready');

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPostgresDatabase, primaryBackend } from '../helpers/backends.js';
 import { TestClient } from '../helpers/client.js';
+import { register } from '../helpers/http.js';
 import { startNode, type NodeProcess } from '../helpers/node-process.js';
 
 const API_SOCKETS = 300;
@@ -53,8 +54,7 @@ describe(`${API_SOCKETS + FEED_SOCKETS} sockets opened at once against a server 
 
   it('every socket gets its first frame and stays open until the client closes it; stderr has no uWS warning', async () => {
     const creds = { username: 'burst_user', password: 'long enough password' };
-    expect((await fetch(`${node.url}/v1/auth/register`, { method: 'POST', body: JSON.stringify(creds) })).status).toBe(201);
-    const { token } = (await (await fetch(`${node.url}/v1/auth/login`, { method: 'POST', body: JSON.stringify(creds) })).json()) as { token: string };
+    const { token } = await register(node.url, creds);
 
     const [api, feed] = await Promise.all([
       Promise.all(Array.from({ length: API_SOCKETS }, () => TestClient.open(node.wsUrl, { protocols: ['agentwire.v1', `bearer.${token}`] }))),

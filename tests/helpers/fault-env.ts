@@ -6,6 +6,7 @@ import pg from 'pg';
 import { startNode, type NodeProcess } from './node-process.js';
 import { startPgCluster, type PgCluster } from './pg-cluster.js';
 import { ResumingUser } from './resuming-user.js';
+import { register } from './http.js';
 
 export interface FaultEnv {
   cluster: PgCluster;
@@ -42,13 +43,8 @@ export async function faultEnv(): Promise<FaultEnv> {
       return Promise.all(
         Array.from({ length: n }, async (_, i) => {
           const creds = { username: `fault${i}_${stamp}`, password: 'fault drill password' };
-          const reg = await fetch(`${url}/v1/auth/register`, { method: 'POST', body: JSON.stringify(creds) });
-          if (reg.status !== 201) throw new Error(`register ${reg.status}`);
-          const login = (await (await fetch(`${url}/v1/auth/login`, { method: 'POST', body: JSON.stringify(creds) })).json()) as {
-            token: string;
-            userId: string;
-          };
-          return new ResumingUser(login.userId, login.token);
+          const user = await register(url, creds);
+          return new ResumingUser(user.userId, user.token);
         }),
       );
     },

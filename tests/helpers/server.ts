@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../../src/log/logger.js';
 import { Runtime } from '../../src/runtime.js';
 import { freshPostgresDatabase, type Backend } from './backends.js';
 import { TestClient } from './client.js';
+import { register } from './http.js';
 
 export interface TestServer {
   backend: Backend;
@@ -95,16 +96,8 @@ export async function startServer(
     wsUrl,
     dataDir,
     async register(username = `user${++counter}_${Date.now().toString(36)}`, password = 'correct horse battery') {
-      const reg = await fetch(`${url}/v1/auth/register`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username, password }),
-      });
-      if (reg.status !== 201) throw new Error(`register: ${reg.status} ${await reg.text()}`);
-      const login = await fetch(`${url}/v1/auth/login`, { method: 'POST', body: JSON.stringify({ username, password }) });
-      if (login.status !== 200) throw new Error(`login: ${login.status} ${await login.text()}`);
-      const body = (await login.json()) as { token: string; userId: string };
-      return { userId: body.userId, username, password, token: body.token };
+      const { userId, token } = await register(url, { username, password });
+      return { userId, username, password, token };
     },
     async connect(token, o = {}) {
       const client = await TestClient.open(`${wsUrl}${o.query ?? ''}`, {
