@@ -91,7 +91,14 @@ export class Runtime {
 
   /** Throws `OptionsError` when the agents or tools cannot run (duplicate names, no schema, …). */
   constructor(private readonly o: RuntimeOptions) {
-    const built = buildRegistry({ agents: o.agents, tools: o.tools, defaultAgent: o.config.defaultAgent, llm: o.config.llm, log: o.log });
+    const built = buildRegistry({
+      agents: o.agents,
+      tools: o.tools,
+      defaultAgent: o.config.defaultAgent,
+      llm: o.config.llm,
+      toolsRequiringApproval: o.config.toolsRequiringApproval,
+      log: o.log,
+    });
     this.agents = built.registry;
     this.defaultAgent = built.defaultAgent;
     this.nodeId = o.config.nodeId ?? `node-${randomBytes(4).toString('hex')}`;
@@ -177,6 +184,7 @@ export class Runtime {
       onAccepted: (userId, runId) => hub?.runActive(userId, runId),
       telemetry: this.telemetry,
       onInterruptFailed: (runId, err) => log.warn({ runId, err }, 'interrupting a run failed'),
+      inputTimeoutMs: config.inputTimeoutMs,
     });
     this.runs = runs;
     const worker: RunWorker | undefined = working
@@ -193,6 +201,8 @@ export class Runtime {
             afterTerminal: (lock) => runs.promoteNext(lock),
             toolTimeoutMs: config.toolTimeoutMs,
             runTimeoutMs: config.runTimeoutMs,
+            inputTimeoutMs: config.inputTimeoutMs,
+            requiresApproval: (name) => config.toolsRequiringApproval.includes(name) || agents.tool(name)?.requiresApproval === true,
             telemetry: this.telemetry,
           },
           log,
@@ -203,6 +213,8 @@ export class Runtime {
             leaseMs: config.leaseMs,
             maxAttempts: config.runMaxAttempts,
             retryDelayMs: config.runRetryDelayMs,
+            // The input timeout's durable timer: every worker's sweep ends the runs past their deadline.
+            ...(config.inputTimeoutMs !== undefined ? { expireWaits: () => runs.waits.expire() } : {}),
             telemetry: this.telemetry,
             ...(feed ? { inspector: feed } : {}),
             ...(this.o.onRefused ? { onRefused: this.o.onRefused } : {}),
@@ -354,6 +366,11 @@ export class Runtime {
   }
 
   /** The run service (the test harness starts runs through it, as a socket's `agent_request` does). */
+  /** Runs executing on this node's worker now (0 on a gateway): a waiting run holds none. */
+  get activeRuns(): number {
+    return this.worker?.activeRuns ?? 0;
+  }
+
   get runService(): RunService {
     if (!this.runs) throw new Error('runtime not started');
     return this.runs;

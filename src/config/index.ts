@@ -56,6 +56,9 @@ export interface Config {
   readonly runMaxAttempts: number;
   readonly runRetryDelayMs: number;
   readonly toolTimeoutMs: number;
+  /** Unset: a waiting run waits for its answer without a limit. */
+  readonly inputTimeoutMs: number | undefined;
+  readonly toolsRequiringApproval: readonly string[];
   readonly slowSocketCloseMs: number;
   /** Undefined: no LLM agent (no model configured). */
   readonly llm: LlmConfig | undefined;
@@ -172,6 +175,8 @@ export function toConfig(s: ResolvedSettings): Config {
     runMaxAttempts: s.runs.maxAttempts,
     runRetryDelayMs: s.runs.retryDelayMs,
     toolTimeoutMs: s.runs.toolTimeoutMs,
+    inputTimeoutMs: s.runs.inputTimeoutMs,
+    toolsRequiringApproval: Object.freeze([...s.runs.toolsRequiringApproval]),
     slowSocketCloseMs: s.limits.slowSocketCloseMs,
     debug: Object.freeze({
       enabled: s.debug.enabled,

@@ -5,6 +5,8 @@ export {
   runEventSchema,
   usageSchema,
   runStatusSchema,
+  inputRequestSchema,
+  approvalValueSchema,
   sessionReadyFrameSchema,
   runAcceptedFrameSchema,
   errorFrameSchema,
@@ -17,6 +19,8 @@ export {
   type RunEventOf,
   type RunEventBody,
   type RunStatus,
+  type InputRequest,
+  type ApprovalValue,
   type SessionReadyFrame,
   type RunAcceptedFrame,
   type ErrorFrame,
@@ -30,6 +34,7 @@ export {
   ackFrame as ackFrameSchema,
   cancelRunFrame as cancelRunFrameSchema,
   pingFrame as pingFrameSchema,
+  provideInputFrame as provideInputFrameSchema,
   MAX_INPUT_CHARS,
   MAX_RESUME_RUNS,
   type ClientFrame,
@@ -38,6 +43,7 @@ export {
   type AckFrame,
   type CancelRunFrame,
   type PingFrame,
+  type ProvideInputFrame,
   type OnBusy,
 } from './frames.js';
 export { HTTP_STATUS } from './errors.js';

@@ -64,6 +64,10 @@ export class FrameHandler {
             if (storedAt !== undefined) this.t.ackDelay.observe((Date.now() - storedAt) / 1000);
           }
           return;
+        case 'provide_input':
+          // No answer when it is stored: the run's `input_received` event is the acknowledgement.
+          await this.d.runs.provideInput(userId, frame);
+          return;
         case 'cancel_run': {
           const terminal = await this.d.runs.cancel(userId, frame.runId);
           // A finished run: answer with its terminal event, unless this socket is still delivering
