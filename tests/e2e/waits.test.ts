@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replayRun, type RunMachineEvent } from '../../machines/run.machine.js';
 import type { RunEvent } from '../../src/protocol/events.js';
+import WebSocket from 'ws';
+import { AgentwireClient, AgentwireError, type WebSocketFactory } from '../../client/src/index.js';
 import { approvingAgent, askingAgent, invoiceCalls, sendInvoice } from '../helpers/asking-agents.js';
 import { backends } from '../helpers/backends.js';
 import type { TestClient } from '../helpers/client.js';
@@ -162,6 +164,35 @@ describe.each(backends)('runs waiting for their user on %s', (backend) => {
     expect(events.at(-1)).toMatchObject({ text: `seats: ${value}` });
     // The loser's socket was the one refused.
     expect(errors[0]).toBe((value === 1 ? b : a).frames.find((f) => f.type === 'error'));
+  });
+
+  it('client SDK: run.waiting shows the question, run.answer refuses a bad value with the server\'s reason and continues the run with a good one', async () => {
+    const u = await server.register();
+    const client = new AgentwireClient({ url: server.wsUrl, token: u.token, WebSocket: WebSocket as unknown as WebSocketFactory });
+    await client.connect();
+    try {
+      const run = await client.ask('seats', { agent: 'asker' });
+      for await (const e of run) if (e.type === 'input_requested') break;
+      expect(run.waiting).toMatchObject({ kind: 'input', prompt: 'How many seats?' });
+      const refused = await run.answer({ seats: 0 }).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(AgentwireError);
+      expect(refused).toMatchObject({ code: 'bad_request' });
+      expect((refused as Error).message).toContain('value.seats');
+      // A second client, as after a reconnect on another device: the question comes with session_ready.
+      const other = new AgentwireClient({ url: server.wsUrl, token: u.token, WebSocket: WebSocket as unknown as WebSocketFactory });
+      await other.connect();
+      const listed = other.sessionRuns.find((r) => r.runId === run.runId)!;
+      const followed = other.follow(run.runId, run.threadId, listed.lastSeq);
+      expect(followed.waiting).toMatchObject({ interruptId: run.waiting!.interruptId });
+      await followed.answer({ seats: 2 });
+      expect(followed.waiting).toBeUndefined();
+      expect(await followed.done).toMatchObject({ type: 'agent_completed', text: 'seats: 2' });
+      expect(await run.done).toMatchObject({ type: 'agent_completed', text: 'seats: 2' });
+      expect(run.waiting).toBeUndefined();
+      other.close();
+    } finally {
+      client.close();
+    }
   });
 
   it('cancel_run while waiting ends the run with agent_cancelled; an answer after it is refused', async () => {
