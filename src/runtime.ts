@@ -16,6 +16,7 @@ import { NodeRunEventBus } from './runs/bus.js';
 import { LocalNotifier, PgNotifier, type Notifier } from './runs/notifier.js';
 import { RunQueue } from './runs/queue.js';
 import { RunService } from './runs/service.js';
+import { FeedbackService } from './runs/feedback.js';
 import { ThreadService } from './runs/threads.js';
 import { RunWorker } from './runs/worker.js';
 import { FrameHandler } from './session/frames.js';
@@ -67,6 +68,7 @@ export class Runtime {
   private queue: RunQueue | undefined;
   private notifier: Notifier | undefined;
   private worker: RunWorker | undefined;
+  private feedback: FeedbackService | undefined;
   private server: HttpServer | undefined;
   private hub: SessionHub | undefined;
   private runs: RunService | undefined;
@@ -247,7 +249,9 @@ export class Runtime {
       },
     });
     const accepting = () => this.acceptingWork;
-    const frames = new FrameHandler({ runs, log, requestsPerMinute: config.requestsPerMinute, accepting, telemetry: this.telemetry });
+    const feedback = new FeedbackService({ db, adminUsers: config.debug.adminUsers, usernameOf: (userId) => usernameOf(db, userId) });
+    this.feedback = feedback;
+    const frames = new FrameHandler({ runs, feedback, log, requestsPerMinute: config.requestsPerMinute, accepting, telemetry: this.telemetry });
 
     const server = new HttpServer(
       {
@@ -262,7 +266,12 @@ export class Runtime {
           return insertUsage(db, userId, parsed.records, 'upload');
         },
         ready: async () => (await db.ping()) && (await queue.ready()),
-        metrics: () => this.metrics(),
+        metrics: async () => {
+          // Ratings are rows any node may change: read once per scrape.
+          await feedback.refreshCounts().catch((err: unknown) => log.warn({ err }, 'reading the feedback counts failed'));
+          return this.metrics();
+        },
+        feedback,
         accepting,
         security: {
           metricsToken: config.security.metricsToken,
@@ -352,6 +361,8 @@ export class Runtime {
     r.counterFrom('agentwire_run_attempts_total', 'Run attempts this node ended, by outcome.', outcomes);
     r.counterFrom('agentwire_run_takeovers_total', 'Runs this node took over after their lease lapsed.', () => this.worker?.stats.takeovers ?? 0);
     r.counterFrom('agentwire_statechart_rejections_total', 'Events the run statechart refused.', () => this.worker?.stats.refusedEvents ?? 0);
+    r.gauge('agentwire_feedback_ratings', 'Runs rated by their users, by agent and rating (a changed rating moves).', () => this.feedback?.ratingSamples() ?? []);
+    r.gauge('agentwire_feedback_positive_ratio', 'Share of the ratings of each agent that are "up" (0 to 1).', () => this.feedback?.shareSamples() ?? []);
     this.eventLoopLag = new EventLoopLag(r);
   }
 

@@ -48,6 +48,14 @@ export const provideInputFrame = z.strictObject({
   }),
 });
 
+/** A rating of a finished run of the user's (the same as `POST /v1/runs/:runId/feedback`). */
+export const feedbackFrame = z.strictObject({
+  type: z.literal('feedback'),
+  runId: id,
+  rating: z.enum(['up', 'down']),
+  comment: storable(z.string().trim().max(2_000)).optional(),
+});
+
 export const pingFrame = z.strictObject({
   type: z.literal('ping'),
   id: z.union([z.string().max(128), z.number()]).optional(),
@@ -59,6 +67,7 @@ export const clientFrame = z.discriminatedUnion('type', [
   ackFrame,
   cancelRunFrame,
   provideInputFrame,
+  feedbackFrame,
   pingFrame,
 ]);
 
@@ -69,6 +78,7 @@ export type AckFrame = z.infer<typeof ackFrame>;
 export type CancelRunFrame = z.infer<typeof cancelRunFrame>;
 export type PingFrame = z.infer<typeof pingFrame>;
 export type ProvideInputFrame = z.infer<typeof provideInputFrame>;
+export type FeedbackFrame = z.infer<typeof feedbackFrame>;
 export type OnBusy = NonNullable<AgentRequestFrame['onBusy']>;
 
 export { CLIENT_FRAME_TYPES } from './wire.js';

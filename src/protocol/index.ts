@@ -35,6 +35,7 @@ export {
   cancelRunFrame as cancelRunFrameSchema,
   pingFrame as pingFrameSchema,
   provideInputFrame as provideInputFrameSchema,
+  feedbackFrame as feedbackFrameSchema,
   MAX_INPUT_CHARS,
   MAX_RESUME_RUNS,
   type ClientFrame,
@@ -44,6 +45,7 @@ export {
   type CancelRunFrame,
   type PingFrame,
   type ProvideInputFrame,
+  type FeedbackFrame,
   type OnBusy,
 } from './frames.js';
 export { HTTP_STATUS } from './errors.js';

@@ -26,7 +26,7 @@ export const TERMINAL_TYPES = ['agent_completed', 'agent_error', 'agent_cancelle
 export type TerminalType = (typeof TERMINAL_TYPES)[number];
 export const isTerminal = (type: string): type is TerminalType => (TERMINAL_TYPES as readonly string[]).includes(type);
 
-export const CLIENT_FRAME_TYPES = ['agent_request', 'resume', 'ack', 'cancel_run', 'provide_input', 'ping'] as const;
+export const CLIENT_FRAME_TYPES = ['agent_request', 'resume', 'ack', 'cancel_run', 'provide_input', 'feedback', 'ping'] as const;
 
 /** What a run waiting for its user asks: a yes or no (`approval`), or a value (`input`, checked against its schema). */
 export const INPUT_KINDS = ['approval', 'input'] as const;
