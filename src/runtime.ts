@@ -17,6 +17,7 @@ import { LocalNotifier, PgNotifier, type Notifier } from './runs/notifier.js';
 import { RunQueue } from './runs/queue.js';
 import { RunService } from './runs/service.js';
 import { FeedbackService } from './runs/feedback.js';
+import { runFeedback } from './store/feedback.js';
 import { ThreadService } from './runs/threads.js';
 import { RunWorker } from './runs/worker.js';
 import { FrameHandler } from './session/frames.js';
@@ -317,6 +318,10 @@ export class Runtime {
               getRun: (runId) => getRun(db, runId),
               events: async (runId) => (await readEvents(db, runId, 0, 10_000)).map((e) => e.event as RunEvent),
               recentRuns: (limit) => recentRuns(db, limit),
+              rating: async (runId) => {
+                const f = await runFeedback(db, runId);
+                return f ? { rating: f.rating, ...(f.comment ? { comment: f.comment } : {}) } : undefined;
+              },
               allowedOrigins: () => config.allowedOrigins ?? [`http://localhost:${this.port}`, `http://127.0.0.1:${this.port}`],
               log,
               bodyTimeoutMs: config.security.httpBodyTimeoutMs,

@@ -9,11 +9,13 @@ import type { TestClient } from '../helpers/client.js';
 import { startServer, type TestServer, type TestUser } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
 
+const DEBUG = 'debug-token-debug-token-debug-token-0123';
+
 describe(`run feedback on ${primaryBackend}`, () => {
   let server: TestServer;
   const admin = `ops_${Date.now().toString(36)}`;
   beforeAll(async () => {
-    server = await startServer(primaryBackend, { env: { ADMIN_USERS: admin }, agents: [scriptedAgent, askingAgent] });
+    server = await startServer(primaryBackend, { env: { ADMIN_USERS: admin, DEBUG_ENABLED: 'true', DEBUG_TOKEN: DEBUG }, agents: [scriptedAgent, askingAgent] });
   });
   afterAll(async () => {
     await server?.stop();
@@ -113,5 +115,23 @@ describe(`run feedback on ${primaryBackend}`, () => {
     const after = await (await fetch(`${server.url}/metrics`)).text();
     expect(after).toContain(`agentwire_feedback_ratings{agent="scripted",rating="up"} ${up + 1}`);
     expect(after).toContain(`agentwire_feedback_ratings{agent="scripted",rating="down"} ${down - 1}`);
+  });
+
+  it("the visualizer's replay shows the waiting state and the run's rating", async () => {
+    const u = await server.register();
+    const c = await server.connect(u.token);
+    await c.waitType('session_ready');
+    const runId = (await c.request('seats', { agent: 'asker' })).runId as string;
+    await c.waitFor((f) => f.type === 'input_requested' && f.runId === runId);
+    c.send({ type: 'cancel_run', runId });
+    await c.runEvents(runId);
+    expect((await post(u.token, runId, { rating: 'down', comment: 'asked too much' })).status).toBe(200);
+    const r = (await (await fetch(`${server.url}/debug/api/runs/${runId}`, { headers: { authorization: `Bearer ${DEBUG}` } })).json()) as {
+      replay: { steps: Array<{ type: string; states: string[] }> };
+      rating: { rating: string; comment?: string };
+    };
+    expect(r.replay.steps.find((s) => s.type === 'input_requested')?.states).toContain('run.waiting');
+    expect(r.replay.steps.at(-1)?.states).toContain('run.cancelled');
+    expect(r.rating).toEqual({ rating: 'down', comment: 'asked too much' });
   });
 });
