@@ -57,6 +57,7 @@ async function main() {
     LOG_LEVEL: 'warn',
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
   });
+  if (env.issues.length > 0) throw new Error(env.issues.map((i) => `${i.path}: ${i.message}`).join('; '));
   const config = toConfig(parseSettings(env.options as Settings));
   const runtime = new Runtime({ config, log: createLogger(config.logLevel), agents: [asker], tools: [], pollIntervalMs: 500 });
   const port = await runtime.start();
@@ -92,6 +93,7 @@ async function main() {
   // Warm the paths once, then take the baseline.
   const questions = new Map<string, string>();
   listeners.add((f) => {
+    if (f.type === 'error') console.error('refused:', JSON.stringify(f));
     if (f.type === 'input_requested' && f.runId && f.interruptId) questions.set(f.runId, f.interruptId);
   });
   const ask = (i: number) => ws.send(JSON.stringify({ type: 'agent_request', requestId: `r${i}`, input: { text: `run ${i}` }, agent: 'asker' }));
@@ -107,16 +109,21 @@ async function main() {
   await waitFor((f) => f.type === 'session_ready');
 
   const t0 = performance.now();
-  const allAsked = new Promise<void>((resolve) => {
-    const l = () => {
-      if (questions.size < RUNS) return;
-      listeners.delete(l);
-      resolve();
-    };
-    listeners.add(l);
-  });
-  for (let i = 0; i < RUNS; i++) ask(i);
-  await allAsked;
+  const asked = (n: number) =>
+    new Promise<void>((resolve) => {
+      const l = () => {
+        if (questions.size < n) return;
+        listeners.delete(l);
+        resolve();
+      };
+      listeners.add(l);
+      l();
+    });
+  // In batches: a socket may have at most 256 frames waiting to be handled (docs/protocol.md).
+  for (let i = 0; i < RUNS; i += 100) {
+    for (let j = i; j < Math.min(RUNS, i + 100); j++) ask(j);
+    await asked(Math.min(RUNS, i + 100));
+  }
   const parkSeconds = (performance.now() - t0) / 1000;
   const db = runtime.database;
   // The last park commits right after its event is announced: wait for the rows to say so.
