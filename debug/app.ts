@@ -135,12 +135,12 @@ let pos = -1;
 async function openRun(id: string): Promise<void> {
   $('replay-error').textContent = '';
   try {
-    const r = await api<{ run: { id: string; agent: string; status: string; createdAt: string; attempt: number }; truncated: boolean; replay: Replay }>(
+    const r = await api<{ run: { id: string; agent: string; status: string; createdAt: string; attempt: number }; truncated: boolean; replay: Replay; rating?: { rating: 'up' | 'down'; comment?: string } }>(
       `/debug/api/runs/${encodeURIComponent(id)}`,
     );
     replay = r.replay;
     $('replay-panel').hidden = false;
-    $('replay-run').textContent = `Run ${r.run.id} · ${r.run.agent} · ${r.run.status} · ${r.replay.steps.length} events · refused ${r.replay.refused}${r.truncated ? ' · first 10,000 events only' : ''}`;
+    $('replay-run').textContent = `Run ${r.run.id} · ${r.run.agent} · ${r.run.status} · ${r.replay.steps.length} events · refused ${r.replay.refused}${r.truncated ? ' · first 10,000 events only' : ''}${r.rating ? ` · rated ${r.rating.rating === 'up' ? '👍' : '👎'}${r.rating.comment ? ` “${r.rating.comment}”` : ''}` : ''}`;
     const list = $('steps');
     list.replaceChildren(
       ...r.replay.steps.map((s, i) => {

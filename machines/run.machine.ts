@@ -1,7 +1,12 @@
 // The grammar of one run (PROTOCOL section 4) as a statechart. Pure: no IO. The worker consults
 // it before an event is stored; an event it refuses is never stored or sent.
 //
-//   agent_started ( agent_thinking | agent_output | tool_executing … tool_completed )* terminal
+//   agent_started ( agent_thinking | agent_output | tool_executing … tool_completed
+//                   | input_requested input_received )* terminal
+//
+// `input_requested` parks the run in `waiting` (only when no tool call is open: an approval is asked
+// before its call's `tool_executing`); only the answer to that request, or a terminal
+// `agent_error` / `agent_cancelled` (timeout, cancel), may follow.
 import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
 
 export type RunMachineEvent =
@@ -10,6 +15,8 @@ export type RunMachineEvent =
   | { type: 'agent_output'; text: string }
   | { type: 'tool_executing'; toolCallId: string }
   | { type: 'tool_completed'; toolCallId: string }
+  | { type: 'input_requested'; interruptId: string }
+  | { type: 'input_received'; interruptId: string }
   | { type: 'agent_completed'; text: string }
   | { type: 'agent_error' }
   | { type: 'agent_cancelled' };
@@ -24,6 +31,8 @@ export interface RunMachineContext {
   outputSeen: boolean;
   /** Number of `agent_thinking` events: also gives the thinking transition an action, which `can()` requires. */
   thoughts: number;
+  /** Every interruptId asked so far (each asked once); the last one is open while `waiting`. */
+  interrupts: string[];
 }
 
 export const runMachine = setup({
@@ -40,6 +49,8 @@ export const runMachine = setup({
       event.type === 'tool_completed' &&
       context.openToolCalls.length === 1 &&
       context.openToolCalls[0] === event.toolCallId,
+    newInterrupt: ({ context, event }) => event.type === 'input_requested' && !context.interrupts.includes(event.interruptId),
+    answersOpenInterrupt: ({ context, event }) => event.type === 'input_received' && context.interrupts[context.interrupts.length - 1] === event.interruptId,
     answerMatchesOutput: ({ context, event }) =>
       event.type === 'agent_completed' && (!context.outputSeen || event.text === context.output),
   },
@@ -57,6 +68,7 @@ export const runMachine = setup({
         ? { openToolCalls: context.openToolCalls.filter((id) => id !== event.toolCallId) }
         : {},
     ),
+    ask: assign(({ context, event }) => (event.type === 'input_requested' ? { interrupts: [...context.interrupts, event.interruptId] } : {})),
     countThought: assign(({ context }) => ({ thoughts: context.thoughts + 1 })),
     appendOutput: assign(({ context, event }) =>
       event.type === 'agent_output' ? { output: context.output + event.text, outputSeen: true } : {},
@@ -64,7 +76,7 @@ export const runMachine = setup({
   },
 }).createMachine({
   id: 'run',
-  context: { openToolCalls: [], seenToolCalls: [], output: '', outputSeen: false, thoughts: 0 },
+  context: { openToolCalls: [], seenToolCalls: [], output: '', outputSeen: false, thoughts: 0, interrupts: [] },
   initial: 'queued',
   states: {
     queued: {
@@ -84,6 +96,7 @@ export const runMachine = setup({
           description: 'No tool call open: thinking, streaming output, or finishing.',
           on: {
             tool_executing: { guard: 'newToolCall', target: 'toolCall', actions: 'openTool' },
+            input_requested: { guard: 'newInterrupt', target: '#run.waiting', actions: 'ask' },
             agent_completed: { guard: 'answerMatchesOutput', target: '#run.completed' },
           },
         },
@@ -97,6 +110,14 @@ export const runMachine = setup({
             ],
           },
         },
+      },
+    },
+    waiting: {
+      description: 'Asked its user (input_requested): parked, no worker holds it, until the answer is stored, a cancel or the input timeout.',
+      on: {
+        input_received: { guard: 'answersOpenInterrupt', target: '#run.running.working' },
+        agent_error: '#run.failed',
+        agent_cancelled: '#run.cancelled',
       },
     },
     completed: { type: 'final' },
@@ -138,6 +159,9 @@ export function refusalReason(snapshot: RunSnapshot, event: RunMachineEvent): st
   const c = snapshot.context;
   if (snapshot.status !== 'active') return `the run has already ended (${String(snapshot.value)})`;
   if (snapshot.value === 'queued') return 'the run has not started (agent_started comes first)';
+  if (snapshot.value === 'waiting' && event.type !== 'input_received') {
+    return event.type === 'input_requested' ? 'the run is already waiting for an answer' : 'the run is waiting for its user: only the answer, a cancel or an error may come';
+  }
   switch (event.type) {
     case 'agent_started':
       return 'the run has already started';
@@ -145,6 +169,12 @@ export function refusalReason(snapshot: RunSnapshot, event: RunMachineEvent): st
       return `toolCallId ${event.toolCallId} was used before`;
     case 'tool_completed':
       return `toolCallId ${event.toolCallId} names no open tool call`;
+    case 'input_requested':
+      if (c.openToolCalls.length > 0) return `tool call ${c.openToolCalls.join(', ')} is still open (ask before a tool call, not during one)`;
+      return `interruptId ${event.interruptId} was used before`;
+    case 'input_received':
+      if (snapshot.value !== 'waiting') return 'the run is not waiting for an answer';
+      return `interruptId ${event.interruptId} is not the open question`;
     case 'agent_completed':
       if (c.openToolCalls.length > 0) return `tool call ${c.openToolCalls.join(', ')} is still open`;
       return 'its text differs from the agent_output pieces streamed before it (the answer must be their concatenation)';

@@ -31,6 +31,8 @@ export interface ToolDefinition<S extends z.ZodType, O, C extends object> {
   input: S;
   /** This tool's time limit; unset: `runs.toolTimeoutMs` (30 s). Past it the call fails, and `ctx.signal` aborts. */
   timeoutMs?: number;
+  /** Every call waits for its user's approval first (`input_requested {kind: "approval", tool, args}`); denied: `tool_completed {ok: false, error: "denied by the user"}`. */
+  requiresApproval?: boolean;
   /** `ctx`: the generic context (user, run, signal, logger …) and what the server's `toolContext` adds (`C`). */
   execute(input: z.output<S>, ctx: ToolContext & C): Promise<O> | O;
 }

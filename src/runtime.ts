@@ -16,6 +16,8 @@ import { NodeRunEventBus } from './runs/bus.js';
 import { LocalNotifier, PgNotifier, type Notifier } from './runs/notifier.js';
 import { RunQueue } from './runs/queue.js';
 import { RunService } from './runs/service.js';
+import { FeedbackService } from './runs/feedback.js';
+import { runFeedback } from './store/feedback.js';
 import { ThreadService } from './runs/threads.js';
 import { RunWorker } from './runs/worker.js';
 import { FrameHandler } from './session/frames.js';
@@ -68,6 +70,7 @@ export class Runtime {
   private queue: RunQueue | undefined;
   private notifier: Notifier | undefined;
   private worker: RunWorker | undefined;
+  private feedback: FeedbackService | undefined;
   private server: HttpServer | undefined;
   private hub: SessionHub | undefined;
   private runs: RunService | undefined;
@@ -94,7 +97,14 @@ export class Runtime {
 
   /** Throws `OptionsError` when the agents or tools cannot run (duplicate names, no schema, …). */
   constructor(private readonly o: RuntimeOptions) {
-    const built = buildRegistry({ agents: o.agents, tools: o.tools, defaultAgent: o.config.defaultAgent, llm: o.config.llm, log: o.log });
+    const built = buildRegistry({
+      agents: o.agents,
+      tools: o.tools,
+      defaultAgent: o.config.defaultAgent,
+      llm: o.config.llm,
+      toolsRequiringApproval: o.config.toolsRequiringApproval,
+      log: o.log,
+    });
     this.agents = built.registry;
     this.defaultAgent = built.defaultAgent;
     this.nodeId = o.config.nodeId ?? `node-${randomBytes(4).toString('hex')}`;
@@ -186,6 +196,7 @@ export class Runtime {
       onAccepted: (userId, runId) => hub?.runActive(userId, runId),
       telemetry: this.telemetry,
       onInterruptFailed: (runId, err) => log.warn({ runId, err }, 'interrupting a run failed'),
+      inputTimeoutMs: config.inputTimeoutMs,
     });
     this.runs = runs;
     const worker: RunWorker | undefined = working
@@ -202,6 +213,8 @@ export class Runtime {
             afterTerminal: (lock) => runs.promoteNext(lock),
             toolTimeoutMs: config.toolTimeoutMs,
             runTimeoutMs: config.runTimeoutMs,
+            inputTimeoutMs: config.inputTimeoutMs,
+            requiresApproval: (name) => config.toolsRequiringApproval.includes(name) || agents.tool(name)?.requiresApproval === true,
             telemetry: this.telemetry,
           },
           log,
@@ -212,6 +225,8 @@ export class Runtime {
             leaseMs: config.leaseMs,
             maxAttempts: config.runMaxAttempts,
             retryDelayMs: config.runRetryDelayMs,
+            // The input timeout's durable timer: every worker's sweep ends the runs past their deadline.
+            ...(config.inputTimeoutMs !== undefined ? { expireWaits: () => runs.waits.expire() } : {}),
             telemetry: this.telemetry,
             ...(feed ? { inspector: feed } : {}),
             ...(this.o.onRefused ? { onRefused: this.o.onRefused } : {}),
@@ -248,7 +263,9 @@ export class Runtime {
       },
     });
     const accepting = () => this.acceptingWork;
-    const frames = new FrameHandler({ runs, log, requestsPerMinute: config.requestsPerMinute, accepting, telemetry: this.telemetry });
+    const feedback = new FeedbackService({ db, adminUsers: config.debug.adminUsers, usernameOf: (userId) => usernameOf(db, userId) });
+    this.feedback = feedback;
+    const frames = new FrameHandler({ runs, feedback, log, requestsPerMinute: config.requestsPerMinute, accepting, telemetry: this.telemetry });
 
     const server = new HttpServer(
       {
@@ -263,7 +280,12 @@ export class Runtime {
           return insertUsage(db, userId, parsed.records, 'upload');
         },
         ready: async () => (await db.ping()) && (await queue.ready()),
-        metrics: () => this.metrics(),
+        metrics: async () => {
+          // Ratings are rows any node may change: read once per scrape.
+          await feedback.refreshCounts().catch((err: unknown) => log.warn({ err }, 'reading the feedback counts failed'));
+          return this.metrics();
+        },
+        feedback,
         accepting,
         ...(followers
           ? {
@@ -322,6 +344,10 @@ export class Runtime {
               getRun: (runId) => getRun(db, runId),
               events: async (runId) => (await readEvents(db, runId, 0, 10_000)).map((e) => e.event as RunEvent),
               recentRuns: (limit) => recentRuns(db, limit),
+              rating: async (runId) => {
+                const f = await runFeedback(db, runId);
+                return f ? { rating: f.rating, ...(f.comment ? { comment: f.comment } : {}) } : undefined;
+              },
               allowedOrigins: () => config.allowedOrigins ?? [`http://localhost:${this.port}`, `http://127.0.0.1:${this.port}`],
               log,
               bodyTimeoutMs: config.security.httpBodyTimeoutMs,
@@ -369,6 +395,8 @@ export class Runtime {
     r.counterFrom('agentwire_run_attempts_total', 'Run attempts this node ended, by outcome.', outcomes, ['outcome']);
     r.counterFrom('agentwire_run_takeovers_total', 'Runs this node took over after their lease lapsed.', () => this.worker?.stats.takeovers ?? 0);
     r.counterFrom('agentwire_statechart_rejections_total', 'Events the run statechart refused.', () => this.worker?.stats.refusedEvents ?? 0);
+    r.gauge('agentwire_feedback_ratings', 'Runs rated by their users, by agent and rating (a changed rating moves).', () => this.feedback?.ratingSamples() ?? [], ['agent', 'rating']);
+    r.gauge('agentwire_feedback_positive_ratio', 'Share of the ratings of each agent that are "up" (0 to 1).', () => this.feedback?.shareSamples() ?? [], ['agent']);
     this.eventLoopLag = new EventLoopLag(r);
     r.defaults();
   }
@@ -384,6 +412,11 @@ export class Runtime {
   }
 
   /** The run service (the test harness starts runs through it, as a socket's `agent_request` does). */
+  /** Runs executing on this node's worker now (0 on a gateway): a waiting run holds none. */
+  get activeRuns(): number {
+    return this.worker?.activeRuns ?? 0;
+  }
+
   get runService(): RunService {
     if (!this.runs) throw new Error('runtime not started');
     return this.runs;

@@ -249,6 +249,7 @@ function runView(runId: string): RunView {
         row.dataset.type = e.type;
         if (!row.isConnected) box.append(row);
       }
+      if (isTerminal(e.type) && !box.querySelector('.rating')) box.append(ratingBar(runId));
     },
   };
 }
@@ -301,12 +302,113 @@ function render(e: RunEvent, tools: Map<string, HTMLElement>, stream: HTMLElemen
       answer.innerHTML = renderMarkdown(e.text);
       return answer;
     }
+    case 'input_requested':
+      return questionCard(e);
+    case 'input_received': {
+      const card = document.querySelector<HTMLElement>(`.question[data-interrupt="${CSS.escape(e.interruptId)}"]`);
+      if (card) settleQuestion(card, e.value);
+      const marker = el('span', 'meta');
+      marker.hidden = true;
+      return marker;
+    }
     case 'agent_error':
       return el('p', 'status-error', `The run failed: ${e.message}`);
     case 'agent_cancelled':
       return el('p', 'meta', `Cancelled: ${e.reason}`);
   }
   return undefined;
+}
+
+// ---- questions and ratings ------------------------------------------------------------------
+
+/** The run asks its user: the prompt, the call an approval is for, and approve/deny or an input box. */
+function questionCard(e: Extract<RunEvent, { type: 'input_requested' }>): HTMLElement {
+  const card = el('form', 'question');
+  card.dataset.interrupt = e.interruptId;
+  card.append(el('p', 'prompt', e.prompt));
+  if (e.tool) card.append(el('p', 'meta', `Tool: ${e.tool}`), el('pre', 'args', JSON.stringify(e.args, null, 2)));
+  const error = el('p', 'error');
+  error.setAttribute('role', 'alert');
+  const send = (value: unknown) => {
+    error.textContent = '';
+    for (const b of card.querySelectorAll<HTMLButtonElement | HTMLInputElement>('button, input, textarea')) b.disabled = true;
+    const run = client?.run(e.runId);
+    const answered = run?.waiting?.interruptId === e.interruptId ? run.answer(value) : Promise.resolve(client?.send({ type: 'provide_input', runId: e.runId, interruptId: e.interruptId, value }));
+    answered.catch((err: unknown) => {
+      error.textContent = err instanceof Error ? err.message : 'the answer was refused';
+      for (const b of card.querySelectorAll<HTMLButtonElement | HTMLInputElement>('button, input, textarea')) b.disabled = false;
+    });
+  };
+  if (e.kind === 'approval') {
+    const approve = el('button', 'approve', 'Approve');
+    approve.setAttribute('type', 'button');
+    const deny = el('button', 'secondary deny', 'Deny');
+    deny.setAttribute('type', 'button');
+    approve.addEventListener('click', () => send({ approved: true }));
+    deny.addEventListener('click', () => send({ approved: false }));
+    card.append(el('div', 'row', undefined), error);
+    card.querySelector('.row')!.append(approve, deny);
+  } else {
+    const input = el('textarea', 'answer-input') as HTMLTextAreaElement;
+    input.rows = 2;
+    input.setAttribute('aria-label', e.prompt);
+    input.placeholder = e.schema ? 'JSON, e.g. {"…": …}' : 'Your answer';
+    const submit = el('button', 'submit-answer', 'Answer');
+    submit.setAttribute('type', 'submit');
+    card.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      // With a schema the answer is JSON; without, plain text is a JSON string.
+      let value: unknown = input.value;
+      if (e.schema) {
+        try {
+          value = JSON.parse(input.value);
+        } catch {
+          error.textContent = 'The answer must be JSON.';
+          return;
+        }
+      }
+      send(value);
+    });
+    card.append(input, submit, error);
+  }
+  return card;
+}
+
+function settleQuestion(card: HTMLElement, value: unknown): void {
+  for (const b of card.querySelectorAll<HTMLButtonElement | HTMLInputElement>('button, input, textarea')) b.remove();
+  const v = value as { approved?: unknown; reason?: unknown };
+  const text = typeof v === 'object' && v !== null && typeof v.approved === 'boolean' ? (v.approved ? 'Approved' : `Denied${typeof v.reason === 'string' ? `: ${v.reason}` : ''}`) : `Answered: ${JSON.stringify(value)}`;
+  card.classList.add('answered');
+  card.append(el('p', 'meta answered-as', text));
+}
+
+/** Thumbs up or down, with an optional comment, under a finished run (changeable). */
+function ratingBar(runId: string): HTMLElement {
+  const bar = el('div', 'rating');
+  bar.dataset.run = runId;
+  const comment = el('input', 'rating-comment') as HTMLInputElement;
+  comment.placeholder = 'Comment (optional)';
+  comment.maxLength = 2000;
+  comment.setAttribute('aria-label', 'Comment on this answer');
+  const status = el('span', 'meta rating-status');
+  status.setAttribute('role', 'status');
+  const thumb = (rating: 'up' | 'down', label: string) => {
+    const b = el('button', `secondary thumb thumb-${rating}`, label);
+    b.setAttribute('type', 'button');
+    b.setAttribute('aria-label', rating === 'up' ? 'Good answer' : 'Bad answer');
+    b.addEventListener('click', () => {
+      const body = { rating, ...(comment.value.trim() ? { comment: comment.value.trim() } : {}) };
+      api(`/v1/runs/${runId}/feedback`, { method: 'POST', body: JSON.stringify(body) }, token)
+        .then(() => {
+          status.textContent = rating === 'up' ? 'Rated 👍' : 'Rated 👎';
+          bar.dataset.rating = rating;
+        })
+        .catch((err: unknown) => (status.textContent = err instanceof Error ? err.message : 'rating failed'));
+    });
+    return b;
+  };
+  bar.append(thumb('up', '👍'), thumb('down', '👎'), comment, status);
+  return bar;
 }
 
 async function ask(text: string): Promise<void> {

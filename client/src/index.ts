@@ -3,11 +3,14 @@
 // unanswered request with the same requestId, and exposes each run as an async iterable of
 // typed events. No dependencies: the types and constants come from the protocol module
 // (`agentwire/protocol`, src/protocol/wire.ts needs nothing), never from the server.
-import type { ErrorFrame, RunAcceptedFrame, RunEvent, SessionReadyFrame } from '../../src/protocol/events.js';
+import type { ErrorFrame, InputRequest, RunAcceptedFrame, RunEvent, SessionReadyFrame } from '../../src/protocol/events.js';
 import { BEARER_PREFIX, CLOSE_CODES, isTerminal, SUBPROTOCOL } from '../../src/protocol/wire.js';
 import { EventQueue } from './queue.js';
 
-export type { RunEvent, SessionReadyFrame };
+export type { InputRequest, RunEvent, SessionReadyFrame };
+
+/** A waiting run's open question: the fields of its `input_requested`, and that event's seq. */
+export type Waiting = InputRequest & { seq: number };
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 /** The part of the WebSocket API the client uses (browsers' global, or the `ws` package in Node). */
@@ -65,6 +68,12 @@ const closedError = () => new AgentwireError('closed', 'the client was closed');
 export class Run implements AsyncIterable<RunEvent> {
   lastSeq: number;
   terminal: RunEvent | undefined;
+  /**
+   * The question the run waits on (its `input_requested`, or `session_ready`'s `waiting` for a run
+   * followed after a reconnect); undefined once answered or ended. Answer it with `answer()`.
+   */
+  waiting: Waiting | undefined;
+  private answering: { interruptId: string; resolve: () => void; reject: (err: AgentwireError) => void } | undefined;
   private readonly queue = new EventQueue<RunEvent>();
   private settle!: (e: RunEvent) => void;
   private fail!: (err: AgentwireError) => void;
@@ -93,6 +102,17 @@ export class Run implements AsyncIterable<RunEvent> {
   accept(event: RunEvent): boolean {
     if (event.seq !== this.lastSeq + 1 || this.terminal) return false;
     this.lastSeq = event.seq;
+    if (event.type === 'input_requested') {
+      const { type: _t, runId: _r, threadId: _th, ts: _ts, ...question } = event;
+      this.waiting = question;
+    } else if (event.type === 'input_received' || isTerminal(event.type)) {
+      this.waiting = undefined;
+      // Whoever answered (this client or another socket), the question is settled; a run that
+      // ended while waiting leaves the answer unstored.
+      if (event.type === 'input_received' && this.answering?.interruptId === event.interruptId) this.answering.resolve();
+      else this.answering?.reject(new AgentwireError('bad_request', `the run went on (${event.type}) without this answer`));
+      this.answering = undefined;
+    }
     this.queue.push(event);
     if (isTerminal(event.type)) {
       this.terminal = event;
@@ -102,12 +122,40 @@ export class Run implements AsyncIterable<RunEvent> {
     return true;
   }
 
+  /**
+   * Answers the question the run waits on (`provide_input`): for an approval `{approved, reason?}`,
+   * for an input a value its schema accepts. Resolves once the run's `input_received` for it
+   * arrived (stored: the run goes on); rejects with `AgentwireError` (the server's `code`, e.g.
+   * `bad_request` naming the field, or `already answered` from another socket) when refused, or
+   * when nothing waits. If the connection drops before `input_received` arrives, look at
+   * `waiting` after the reconnect: undefined means the answer (this one or another) was stored.
+   */
+  answer(value: unknown): Promise<void> {
+    const q = this.waiting;
+    if (!q) return Promise.reject(new AgentwireError('bad_request', 'the run is not waiting for input'));
+    this.answering?.reject(new AgentwireError('bad_request', 'answered again before the first answer was stored'));
+    return new Promise<void>((resolve, reject) => {
+      this.answering = { interruptId: q.interruptId, resolve, reject };
+      this.client.send({ type: 'provide_input', runId: this.runId, interruptId: q.interruptId, value });
+    });
+  }
+
+  /** The server refused a frame about this run: a pending answer learns why. */
+  refused(err: AgentwireError): boolean {
+    if (!this.answering) return false;
+    this.answering.reject(err);
+    this.answering = undefined;
+    return true;
+  }
+
   cancel(): void {
     this.client.send({ type: 'cancel_run', runId: this.runId });
   }
 
   /** The client stops following the run: its iteration ends after what arrived, `done` rejects. */
   detach(err: AgentwireError): void {
+    this.answering?.reject(err);
+    this.answering = undefined;
     if (this.terminal) return;
     this.queue.end();
     this.fail(err);
@@ -193,6 +241,9 @@ export class AgentwireClient {
     if (!run) {
       run = new Run(runId, threadId, this, afterSeq);
       this.runs.set(runId, run);
+      // A run listed waiting: its question is known before its events are replayed.
+      const listed = this.sessionRuns.find((r) => r.runId === runId);
+      if (listed?.waiting && listed.waiting.seq <= afterSeq) run.waiting = listed.waiting;
     }
     this.send({ type: 'resume', runs: [{ runId, afterSeq: run.lastSeq }] });
     return run;
@@ -355,7 +406,9 @@ export class AgentwireClient {
       clearTimeout(p.timer);
       this.pending.delete(frame.requestId);
       p.reject(new AgentwireError(frame.code, frame.message, frame.retryAfterMs));
+      return;
     }
+    if (frame.runId) this.runs.get(frame.runId)?.refused(new AgentwireError(frame.code, frame.message, frame.retryAfterMs));
   }
 
   private onEvent(event: RunEvent): void {

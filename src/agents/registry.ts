@@ -54,6 +54,8 @@ export interface RegistryInput {
   tools?: readonly unknown[] | undefined;
   defaultAgent?: string | undefined;
   llm?: LlmConfig | undefined;
+  /** TOOLS_REQUIRING_APPROVAL: each must name a registered tool. */
+  toolsRequiringApproval?: readonly string[] | undefined;
   log: Logger;
 }
 
@@ -77,6 +79,7 @@ export function buildRegistry(o: RegistryInput): { registry: AgentRegistry; defa
     if (!isZodSchema(t.input)) issues.push({ path: `${named}.input`, message: 'must be a zod (v4) schema, e.g. z.object({ city: z.string() })' });
     if (typeof t.execute !== 'function') issues.push({ path: `${named}.execute`, message: 'must be a function (input, ctx) => Promise<result>' });
     if (t.timeoutMs !== undefined && !(Number.isInteger(t.timeoutMs) && (t.timeoutMs as number) > 0)) issues.push({ path: `${named}.timeoutMs`, message: 'must be a positive whole number of milliseconds' });
+    if (t.requiresApproval !== undefined && typeof t.requiresApproval !== 'boolean') issues.push({ path: `${named}.requiresApproval`, message: 'must be true or false' });
     if (name === undefined) return;
     const first = toolAt.get(name);
     if (first !== undefined) return void issues.push({ path: `${at}.name`, message: `two tools are named "${name}" (tools[${first}] and ${at})` });
@@ -118,6 +121,9 @@ export function buildRegistry(o: RegistryInput): { registry: AgentRegistry; defa
       registry.addAgent(agent);
       agentAt.set(agent.name, 'llm');
     }
+  }
+  for (const n of o.toolsRequiringApproval ?? []) {
+    if (!toolAt.has(n)) issues.push({ path: 'runs.toolsRequiringApproval', message: `no tool named "${n}" is registered` });
   }
   const defaultAgent = o.defaultAgent ?? o.llm?.name ?? registry.agentNames()[0] ?? '';
   if (o.defaultAgent !== undefined && !agentAt.has(o.defaultAgent)) {

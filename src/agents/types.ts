@@ -54,6 +54,8 @@ export interface Tool<I = unknown, O = unknown, C extends object = object> {
   input: z.ZodType<I>;
   /** This tool's own time limit; unset: the runtime's `TOOL_TIMEOUT_MS`. */
   timeoutMs?: number;
+  /** Every call waits for its user's approval first (as do the tools named in `TOOLS_REQUIRING_APPROVAL`). */
+  requiresApproval?: boolean;
   execute(input: I, ctx: ToolContext & C): Promise<O>;
 }
 
@@ -91,7 +93,29 @@ export type PriorStep =
       tool: string;
       args: unknown;
       outcome?: { ok: true; result: unknown } | { ok: false; error: string };
+      /**
+       * The run waited for the approval of this call and got its answer (yes or no): the call
+       * has not been made yet. The agent makes it now (`callTool` with the same name and
+       * arguments uses the stored answer: nothing is asked again).
+       */
+      answered?: true;
     };
+
+/** A question for the run's user (`ctx.ask`). */
+export type AskRequest =
+  | { kind: 'approval'; prompt: string }
+  | {
+      kind: 'input';
+      prompt: string;
+      /** A JSON Schema the answer must satisfy (checked when it arrives; a refused answer is the answering client's `bad_request`). */
+      schema?: Record<string, unknown>;
+    };
+
+/** The answer to an `approval` question. */
+export interface Approval {
+  approved: boolean;
+  reason?: string;
+}
 
 export interface AgentContext {
   runId: string;
@@ -132,6 +156,15 @@ export interface AgentContext {
    * calls the crash left open are recorded as interrupted. Empty on a first attempt.
    */
   resume(): Promise<readonly PriorStep[]>;
+  /**
+   * Asks the run's user and returns the answer. The run waits durably: `input_requested` is
+   * stored, the worker lets the run go (no slot, no lease, nothing in memory), and when the user
+   * answers (`provide_input`, from any socket, hours later) any worker continues the run: it runs
+   * the agent again from the stored events (as after a takeover), and this call returns the
+   * stored answer. Only the run's own agent may ask (a sub-agent's call fails).
+   */
+  ask(question: { kind: 'approval'; prompt: string }): Promise<Approval>;
+  ask<T = unknown>(question: { kind: 'input'; prompt: string; schema?: Record<string, unknown> }): Promise<T>;
 }
 
 /** A failure the agent classified itself: becomes `agent_error {code, message, retryable}`. */

@@ -50,6 +50,8 @@ export const ENV_OPTIONS: ReadonlyArray<readonly [variable: string, path: string
   ['RUN_MAX_ATTEMPTS', 'runs.maxAttempts', 'int'],
   ['RUN_RETRY_DELAY_MS', 'runs.retryDelayMs', 'int'],
   ['TOOL_TIMEOUT_MS', 'runs.toolTimeoutMs', 'int'],
+  ['INPUT_TIMEOUT_MS', 'runs.inputTimeoutMs', 'int'],
+  ['TOOLS_REQUIRING_APPROVAL', 'runs.toolsRequiringApproval', 'list'],
   ['OTEL_SERVICE_NAME', 'telemetry.serviceName', 'string'],
   ['TELEMETRY_RECORD_CONTENT', 'telemetry.recordContent', 'bool'],
   ['DEBUG_ENABLED', 'debug.enabled', 'bool'],

@@ -78,6 +78,8 @@ export function toConfig(s: ResolvedSettings) {
     runMaxAttempts: s.runs.maxAttempts,
     runRetryDelayMs: s.runs.retryDelayMs,
     toolTimeoutMs: s.runs.toolTimeoutMs,
+    inputTimeoutMs: s.runs.inputTimeoutMs,
+    toolsRequiringApproval: Object.freeze([...s.runs.toolsRequiringApproval]),
     slowSocketCloseMs: s.limits.slowSocketCloseMs,
     debug: Object.freeze({
       enabled: s.debug.enabled,

@@ -164,6 +164,10 @@ export const settingsShape = {
       retryDelayMs: int(10, 600_000).default(1_000),
       /** A tool call's time limit, unless the tool sets its own `timeoutMs`. */
       toolTimeoutMs: int(100, 3600 * 1000).default(30_000),
+      /** A run waiting for its user's answer longer than this ends with `agent_error input_timeout`; unset: no limit. */
+      inputTimeoutMs: int(1_000, 365 * 24 * 3600 * 1000).optional(),
+      /** Tools every agent must ask its user's approval for before calling them (beside `defineTool({requiresApproval: true})`). */
+      toolsRequiringApproval: z.array(z.string().min(1).max(64)).default([]),
     })
     .prefault({}),
   telemetry: z

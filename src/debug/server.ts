@@ -33,6 +33,8 @@ export interface DebugDeps {
   getRun(runId: string): Promise<RunRow | undefined>;
   events(runId: string): Promise<RunEvent[]>;
   recentRuns(limit: number): Promise<RunRow[]>;
+  /** The run's rating by its user, if any (shown with its replay). */
+  rating?(runId: string): Promise<{ rating: 'up' | 'down'; comment?: string } | undefined>;
   allowedOrigins(): readonly string[];
   log: Logger;
   /** A request body not received whole within this is answered 408 (HTTP_BODY_TIMEOUT_MS). */
@@ -154,7 +156,8 @@ export function registerDebug(app: TemplatedApp, d: DebugDeps): void {
     const run = await d.getRun(req.params[0] ?? '');
     if (!run) throw new AppError('not_found', 'run not found');
     const events = await d.events(run.id);
-    res.json(200, { run: runInfo(run), truncated: events.length >= REPLAY_MAX_EVENTS, replay: replayEvents(events) });
+    const rating = await d.rating?.(run.id);
+    res.json(200, { run: runInfo(run), truncated: events.length >= REPLAY_MAX_EVENTS, replay: replayEvents(events), ...(rating ? { rating } : {}) });
   }));
 
   /** A visualizer socket's life after the upgrade: it follows the live feed until it closes. */

@@ -1,7 +1,7 @@
 // Server → client run events (PROTOCOL section 4). The same schemas type the server, the tests
 // and (later) the client SDK.
 import { z } from 'zod';
-import { ERROR_CODES, type TerminalType } from './wire.js';
+import { ERROR_CODES, INPUT_KINDS, type TerminalType } from './wire.js';
 
 const envelope = {
   runId: z.string(),
@@ -27,6 +27,25 @@ export const usageSchema = z.object({
   estimated: z.boolean().optional(),
 });
 
+/**
+ * What a run waiting for its user asks (`input_requested` without its envelope; `session_ready`
+ * lists it for a waiting run). `tool` and `args` name the call an approval is for; `schema` is the
+ * JSON Schema an `input`'s value must satisfy.
+ */
+export const inputRequestSchema = z.object({
+  interruptId: z.string(),
+  kind: z.enum(INPUT_KINDS),
+  prompt: z.string(),
+  tool: z.string().optional(),
+  args: z.unknown().optional(),
+  schema: z.record(z.string(), z.unknown()).optional(),
+});
+export type InputRequest = z.infer<typeof inputRequestSchema>;
+
+/** The value of an answered `approval`. */
+export const approvalValueSchema = z.strictObject({ approved: z.boolean(), reason: z.string().max(2000).optional() });
+export type ApprovalValue = z.infer<typeof approvalValueSchema>;
+
 export const runEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('agent_started'), ...envelope, agent: z.string(), input: z.object({ text: z.string() }) }),
   z.object({ type: z.literal('agent_thinking'), ...envelope, text: z.string(), ...bySubAgent }),
@@ -43,6 +62,8 @@ export const runEventSchema = z.discriminatedUnion('type', [
     ...bySubAgent,
   }),
   z.object({ type: z.literal('agent_output'), ...envelope, text: z.string() }),
+  z.object({ type: z.literal('input_requested'), ...envelope, ...inputRequestSchema.shape }),
+  z.object({ type: z.literal('input_received'), ...envelope, interruptId: z.string(), value: z.unknown() }),
   z.object({
     type: z.literal('agent_completed'),
     ...envelope,
@@ -67,8 +88,9 @@ export type RunEventBody = RunEvent extends infer E
 
 export { TERMINAL_TYPES, isTerminal, type TerminalType } from './wire.js';
 
-export type RunStatus = 'pending' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
-export const ACTIVE_STATUSES: readonly RunStatus[] = ['pending', 'queued', 'running'];
+/** `waiting`: the run asked its user (`input_requested`) and holds nothing until the answer is stored. */
+export type RunStatus = 'pending' | 'queued' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
+export const ACTIVE_STATUSES: readonly RunStatus[] = ['pending', 'queued', 'running', 'waiting'];
 
 export const statusForTerminal: Record<TerminalType, RunStatus> = {
   agent_completed: 'completed',
@@ -76,7 +98,7 @@ export const statusForTerminal: Record<TerminalType, RunStatus> = {
   agent_cancelled: 'cancelled',
 };
 
-export const runStatusSchema = z.enum(['pending', 'queued', 'running', 'completed', 'failed', 'cancelled']);
+export const runStatusSchema = z.enum(['pending', 'queued', 'running', 'waiting', 'completed', 'failed', 'cancelled']);
 
 /** Other server → client frames. */
 export const sessionReadyFrameSchema = z.object({
@@ -85,7 +107,17 @@ export const sessionReadyFrameSchema = z.object({
   userId: z.string(),
   serverTime: z.string(),
   limits: z.object({ maxFrameBytes: z.number().int(), requestsPerMinute: z.number().int() }),
-  runs: z.array(z.object({ runId: z.string(), threadId: z.string(), status: runStatusSchema, lastSeq: z.number().int().min(0), ackedSeq: z.number().int().min(0) })),
+  runs: z.array(
+    z.object({
+      runId: z.string(),
+      threadId: z.string(),
+      status: runStatusSchema,
+      lastSeq: z.number().int().min(0),
+      ackedSeq: z.number().int().min(0),
+      /** A `waiting` run's open question, with the `seq` of its `input_requested` (additive). */
+      waiting: inputRequestSchema.extend({ seq: z.number().int().min(1) }).optional(),
+    }),
+  ),
 });
 export const runAcceptedFrameSchema = z.object({ type: z.literal('run_accepted'), requestId: z.string(), runId: z.string(), threadId: z.string() });
 export const errorFrameSchema = z.object({

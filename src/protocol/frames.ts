@@ -1,6 +1,6 @@
 // Client → server frames (PROTOCOL section 3). Unknown fields are rejected (`strict`).
 import { z } from 'zod';
-import { storable } from './text.js';
+import { storable, unstorableJsonReason } from './text.js';
 
 /** Ids are opaque strings; a malformed one simply names nothing (→ `not_found`). */
 export const id = z.string().min(1).max(128);
@@ -36,6 +36,26 @@ export const cancelRunFrame = z.strictObject({
   runId: id,
 });
 
+/** The user's answer to a waiting run's `input_requested`; the value is checked against the request where it is stored. */
+export const provideInputFrame = z.strictObject({
+  type: z.literal('provide_input'),
+  runId: id,
+  interruptId: id,
+  // Stored as it is (jsonb): refused here when the database cannot hold it, saying why.
+  value: z.json().superRefine((v, ctx) => {
+    const reason = unstorableJsonReason(v);
+    if (reason) ctx.addIssue({ code: 'custom', message: reason });
+  }),
+});
+
+/** A rating of a finished run of the user's (the same as `POST /v1/runs/:runId/feedback`). */
+export const feedbackFrame = z.strictObject({
+  type: z.literal('feedback'),
+  runId: id,
+  rating: z.enum(['up', 'down']),
+  comment: storable(z.string().trim().max(2_000)).optional(),
+});
+
 export const pingFrame = z.strictObject({
   type: z.literal('ping'),
   id: z.union([z.string().max(128), z.number()]).optional(),
@@ -46,6 +66,8 @@ export const clientFrame = z.discriminatedUnion('type', [
   resumeFrame,
   ackFrame,
   cancelRunFrame,
+  provideInputFrame,
+  feedbackFrame,
   pingFrame,
 ]);
 
@@ -55,6 +77,8 @@ export type ResumeFrame = z.infer<typeof resumeFrame>;
 export type AckFrame = z.infer<typeof ackFrame>;
 export type CancelRunFrame = z.infer<typeof cancelRunFrame>;
 export type PingFrame = z.infer<typeof pingFrame>;
+export type ProvideInputFrame = z.infer<typeof provideInputFrame>;
+export type FeedbackFrame = z.infer<typeof feedbackFrame>;
 export type OnBusy = NonNullable<AgentRequestFrame['onBusy']>;
 
 export { CLIENT_FRAME_TYPES } from './wire.js';

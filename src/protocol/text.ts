@@ -27,6 +27,25 @@ export const storable = <T extends z.ZodString>(schema: T) =>
     if (reason) ctx.addIssue({ code: 'custom', message: reason });
   });
 
+/** Why a JSON value (any string in it, keys included) cannot be stored as it is, or undefined when it can. */
+export function unstorableJsonReason(value: unknown): string | undefined {
+  if (typeof value === 'string') return unstorableReason(value);
+  if (Array.isArray(value)) {
+    for (const v of value) {
+      const r = unstorableJsonReason(v);
+      if (r) return r;
+    }
+    return undefined;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const r = unstorableReason(k) ?? unstorableJsonReason(v);
+      if (r) return r;
+    }
+  }
+  return undefined;
+}
+
 /** The string with NUL and lone surrogates replaced by U+FFFD (the same string when there are none). */
 export function storableText(s: string): string {
   if (unstorableReason(s) === undefined) return s;

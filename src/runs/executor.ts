@@ -12,6 +12,7 @@ import {
   NO_SUCH_TOOL,
   ToolError,
   type AgentContext,
+  type AskRequest,
   type AgentResult,
   type ChatMessage,
   type PriorStep,
@@ -19,16 +20,18 @@ import {
   type ToolContext,
 } from '../agents/types.js';
 import type { Logger } from '../log/logger.js';
-import type { RunEvent, RunEventBody } from '../protocol/events.js';
+import type { InputRequest, RunEvent, RunEventBody, RunEventOf } from '../protocol/events.js';
+import { DENIED_BY_USER } from '../protocol/wire.js';
 import { storableJson, storableText } from '../protocol/text.js';
 import type { Db } from '../store/db.js';
 import { StaleAttemptError } from '../store/event-log.js';
-import { insertMessage, lockThread, type ClaimedRun, type RunRow, type ThreadLock } from '../store/runs.js';
+import { insertMessage, lockThread, parkRun, type ClaimedRun, type RunRow, type ThreadLock } from '../store/runs.js';
 import { retryWhileUnreachable } from '../store/retry.js';
 import { context, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
 import { ATTR, SPAN, Telemetry } from '../telemetry/index.js';
 import { IllegalEventError, type RunRecorder } from './recorder.js';
 import type { Handoff } from './handoff.js';
+import { inputSchema } from './waits.js';
 
 export interface ExecutorDeps {
   db: Db;
@@ -44,17 +47,24 @@ export interface ExecutorDeps {
   afterTerminal(lock: ThreadLock, run: RunRow): Promise<Handoff>;
   toolTimeoutMs: number;
   runTimeoutMs: number;
+  /** A run waiting for its user longer than this ends with `agent_error input_timeout` (./waits.ts); unset: no limit. */
+  inputTimeoutMs?: number | undefined;
+  /** Whether a call of this tool needs its user's approval first (TOOLS_REQUIRING_APPROVAL, `requiresApproval`). */
+  requiresApproval?(tool: string): boolean;
   telemetry?: Telemetry;
 }
 
-/** `handedOver` and `superseded` store no terminal event: another attempt finishes the run. */
-export type Outcome = 'completed' | 'failed' | 'cancelled' | 'handedOver' | 'superseded';
+/**
+ * `handedOver` and `superseded` store no terminal event: another attempt finishes the run.
+ * `parked`: the run asked its user and waits, holding no worker; the answer's attempt continues it.
+ */
+export type Outcome = 'completed' | 'failed' | 'cancelled' | 'handedOver' | 'superseded' | 'parked';
 
 /** Why an attempt's signal was aborted. */
 export class RunAborted extends Error {
   override name = 'RunAborted';
   constructor(
-    readonly kind: 'cancel' | 'handover' | 'superseded' | 'timeout',
+    readonly kind: 'cancel' | 'handover' | 'superseded' | 'timeout' | 'parked',
     message: string,
   ) {
     super(message);
@@ -63,11 +73,32 @@ export class RunAborted extends Error {
 
 class ToolTimeout extends ToolError {}
 
+/** Rolls back a question's transaction: the run could not be parked (a cancel came first, or another attempt holds it). */
+class AskRefused extends Error {}
+
 const INTERRUPTED = 'interrupted: the worker running this call stopped';
+
+/** A question the run asked and got its answer to, with nothing stored after the answer: this attempt continues from it. */
+interface PendingAnswer {
+  question: RunEventOf<'input_requested'>;
+  value: unknown;
+}
+
+function pendingAnswer(history: readonly RunEvent[]): PendingAnswer | undefined {
+  const last = history[history.length - 1];
+  if (last?.type !== 'input_received') return undefined;
+  const question = history.find((e): e is RunEventOf<'input_requested'> => e.type === 'input_requested' && e.interruptId === last.interruptId);
+  return question ? { question, value: last.value } : undefined;
+}
 
 /** The run's own agent's steps (sub-agents' events are inside their call's result), tool calls paired with their outcome. */
 function priorSteps(history: readonly RunEvent[]): PriorStep[] {
   const steps: PriorStep[] = [];
+  // An approved or denied call whose answer is the last thing stored: the agent makes the call now.
+  const pending = pendingAnswer(history);
+  if (pending?.question.kind === 'approval' && pending.question.tool !== undefined) {
+    return [...priorSteps(history.slice(0, -2)), { kind: 'tool', toolCallId: pending.question.interruptId, tool: pending.question.tool, args: pending.question.args ?? null, answered: true }];
+  }
   const tools = new Map<string, Extract<PriorStep, { kind: 'tool' }>>();
   for (const e of history) {
     if ('agent' in e && e.type !== 'agent_started' && e.agent !== undefined) continue;
@@ -97,14 +128,17 @@ export async function executeRun(
   /** The attempt's run span: tool and model spans are its children. */
   traceCtx: Context = context.active(),
 ): Promise<Outcome> {
-  // The run's time limit counts from its first start, across takeovers.
+  // The run's time limit counts from its first start, across takeovers; time spent waiting for its
+  // user does not count: after an answer it counts again from the answer.
   const startedAt = recorder.history[0] ? Date.parse(recorder.history[0].ts) : Date.now();
+  const lastAnswer = [...recorder.history].reverse().find((e) => e.type === 'input_received');
+  const limitFrom = lastAnswer ? Date.parse(lastAnswer.ts) : startedAt;
   const controller = new AbortController();
   const forward = () => controller.abort(signal.reason);
   signal.addEventListener('abort', forward, { once: true });
   const timer = setTimeout(
     () => controller.abort(new RunAborted('timeout', `the run exceeded its time limit of ${deps.runTimeoutMs} ms`)),
-    Math.max(0, startedAt + deps.runTimeoutMs - Date.now()),
+    Math.max(0, limitFrom + deps.runTimeoutMs - Date.now()),
   );
   const runSignal = controller.signal;
   if (signal.aborted) forward();
@@ -140,7 +174,7 @@ export async function executeRun(
     const replay = new Replay(recorder);
     // A new thread's first run (most runs) has no history: its claim said so, no read needed.
     const history = run.only_run ? [] : await retryWhileUnreachable(() => deps.history(run.thread_id, run.id), runSignal);
-    const ctx = buildContext(deps, run, recorder, replay, runSignal, history, traceCtx);
+    const ctx = buildContext(deps, run, recorder, replay, runSignal, history, traceCtx, (reason) => controller.abort(reason));
     const result: AgentResult = await agent.run(ctx);
     runSignal.throwIfAborted();
     await replay.diverge();
@@ -162,6 +196,7 @@ export async function executeRun(
     try {
       if (reason instanceof RunAborted) {
         if (reason.kind === 'handover') return 'handedOver';
+        if (reason.kind === 'parked') return 'parked';
         if (reason.kind === 'superseded') return 'superseded';
         if (reason.kind === 'cancel') {
           await terminal({ type: 'agent_cancelled', reason: reason.message });
@@ -279,9 +314,13 @@ function buildContext(
   signal: AbortSignal,
   history: ChatMessage[],
   traceCtx: Context,
+  /** Stops the attempt (parked: the run waits for its user; or cancelled while it asked). */
+  stop: (reason: RunAborted) => void,
 ): AgentContext {
   const t = deps.telemetry ?? OFF;
   let toolCalls = recorder.history.filter((e) => e.type === 'tool_executing').length;
+  let questions = recorder.history.filter((e) => e.type === 'input_requested').length;
+  let pending = pendingAnswer(recorder.history);
   /** `by` names the sub-agent an event comes from; undefined for the run's own agent. */
   const tag = (by: string | undefined) => (by === undefined ? {} : { agent: by });
   const sameAgent = (e: RunEvent, by: string | undefined) => ('agent' in e ? e.agent : undefined) === by;
@@ -295,10 +334,89 @@ function buildContext(
     await recorder.append(type === 'agent_thinking' ? { type, text: value, ...tag(by) } : { type, text: value });
   };
 
-  const execute = async (name: string, args: unknown, toolCallId: string, by: string | undefined): Promise<unknown> => {
+  /** Whether a stored question is the one being asked (as stored: storable text and JSON). */
+  const sameQuestion = (e: RunEventOf<'input_requested'>, q: Omit<InputRequest, 'interruptId'>) =>
+    e.kind === q.kind &&
+    e.prompt === storableText(q.prompt) &&
+    e.tool === q.tool &&
+    isDeepStrictEqual(e.args, q.args === undefined ? undefined : storableJson(q.args).value) &&
+    isDeepStrictEqual(e.schema, q.schema);
+
+  /**
+   * Asks the run's user. On a replay the stored answer is returned; otherwise `input_requested` is
+   * stored in the transaction that parks the run (no lease, nothing in memory), and the attempt
+   * stops: the answer's attempt replays the run to here and gets the answer.
+   */
+  const ask = async (q: Omit<InputRequest, 'interruptId'>, by: string | undefined): Promise<unknown> => {
+    signal.throwIfAborted();
+    // A sub-agent's steps are redone when its call is taken up again, so its question could never be answered.
+    if (by !== undefined) throw new AgentFailure('ask_unsupported', `sub-agent ${by} cannot ask the user (only the run's own agent can)`, false);
+    const stored = replay.take((e): e is RunEventOf<'input_requested'> => e.type === 'input_requested' && sameAgent(e, by) && sameQuestion(e, q));
+    if (stored) {
+      const answered = replay.take((e): e is RunEventOf<'input_received'> => e.type === 'input_received' && e.interruptId === stored.interruptId);
+      if (pending?.question.interruptId === stored.interruptId) pending = undefined;
+      if (answered) return answered.value;
+      throw new Error(`run ${run.id}: question ${stored.interruptId} is stored unanswered, yet the run was claimed`);
+    }
+    if (pending && sameQuestion(pending.question, q)) {
+      // Asked by the attempt that parked, answered since: an agent that went live with resume() gets it here.
+      const { value } = pending;
+      pending = undefined;
+      return value;
+    }
+    await replay.diverge();
+    const interruptId = `${run.id.slice(0, 8)}-q${++questions}`;
+    let cancelled: string | null | undefined;
+    // As stored (storable text and JSON), for session_ready.
+    const question = storableJson<InputRequest>({ interruptId, ...q }).value;
+    const event = await recorder.append(
+      { type: 'input_requested', ...question },
+      async (tx, store) => {
+        cancelled = undefined;
+        await store();
+        // Still the previous event's seq: the recorder moves on once the transaction committed.
+        if (await parkRun(tx, run.id, recorder.attempt, { ...question, seq: recorder.lastSeq + 1 }, deps.inputTimeoutMs)) return;
+        // A cancel was stored meanwhile: nothing is parked, the cancel is honoured.
+        const rows = await tx.query<{ cancel_reason: string | null }>('SELECT cancel_reason FROM runs WHERE id = $1', [run.id]);
+        cancelled = rows[0]?.cancel_reason ?? null;
+        throw new AskRefused();
+      },
+    ).catch((err: unknown) => {
+      if (err instanceof AskRefused) {
+        stop(new RunAborted(cancelled ? 'cancel' : 'superseded', cancelled ?? 'another worker holds this run now'));
+        signal.throwIfAborted();
+      }
+      throw err;
+    });
+    deps.log.info({ runId: run.id, interruptId: (event as RunEventOf<'input_requested'>).interruptId, kind: q.kind }, 'run waits for its user');
+    stop(new RunAborted('parked', 'the run waits for its user'));
+    signal.throwIfAborted();
+    throw new Error('unreachable: the attempt was stopped');
+  };
+
+  const askAgent = async (q: AskRequest, by: string | undefined): Promise<unknown> => {
+    if (q.kind !== 'approval' && q.kind !== 'input') throw new AgentFailure('invalid_question', 'ctx.ask: kind must be "approval" or "input"', false);
+    if (typeof q.prompt !== 'string' || q.prompt.trim() === '') throw new AgentFailure('invalid_question', 'ctx.ask: prompt must be a non-empty string', false);
+    const schema = q.kind === 'input' ? q.schema : undefined;
+    if (schema !== undefined) {
+      try {
+        inputSchema(schema);
+      } catch (err) {
+        throw new AgentFailure('invalid_question', `ctx.ask: schema is not a JSON Schema the server can check (${err instanceof Error ? err.message : String(err)})`, false, { cause: err });
+      }
+    }
+    return ask({ kind: q.kind, prompt: q.prompt, ...(schema !== undefined ? { schema } : {}) }, by);
+  };
+
+  const execute = async (name: string, args: unknown, toolCallId: string, by: string | undefined, refusal?: string): Promise<unknown> => {
     const started = Date.now();
     const done = (body: { ok: true; result: unknown } | { ok: false; error: string }) =>
       recorder.append({ type: 'tool_completed', toolCallId, tool: name, ...body, durationMs: Date.now() - started, ...tag(by) });
+    // Its user said no (or could not be asked): nothing runs, and the agent goes on with the refusal.
+    if (refusal !== undefined) {
+      await done({ ok: false, error: refusal });
+      throw new ToolError(name, refusal);
+    }
     // A tool the calling agent was not given is refused like one nobody registered: nothing runs.
     const allowed = deps.agents.agent(by ?? run.agent)?.tools;
     const tool = allowed === undefined || allowed.includes(name) ? deps.agents.tool(name) : undefined;
@@ -356,6 +474,15 @@ function buildContext(
   const callTool = async (name: string, args: unknown, by: string | undefined): Promise<unknown> => {
     signal.throwIfAborted();
     const normalised = args ?? null;
+    // Asked before the call's tool_executing, so no call is open while the run waits.
+    let refusal: string | undefined;
+    if (deps.requiresApproval?.(name)) {
+      if (by !== undefined) refusal = `approval required: sub-agent ${by} cannot ask the user`;
+      else {
+        const answer = (await ask({ kind: 'approval', prompt: `Allow ${name} to run with these arguments?`, tool: name, args: normalised }, by)) as { approved?: unknown };
+        if (answer.approved !== true) refusal = DENIED_BY_USER;
+      }
+    }
     const stored = replay.take(
       (e): e is Extract<RunEvent, { type: 'tool_executing' }> =>
         e.type === 'tool_executing' && e.tool === name && sameAgent(e, by) && isDeepStrictEqual(e.args, JSON.parse(storableJson(normalised).json)),
@@ -370,12 +497,12 @@ function buildContext(
         throw new ToolError(name, completed.error ?? 'failed');
       }
       // The crash came during this call: its result was never stored, so call it now.
-      if (replay.isLive) return await execute(name, normalised, stored.toolCallId, by);
+      if (replay.isLive) return await execute(name, normalised, stored.toolCallId, by, refusal);
     }
     await replay.diverge();
     const toolCallId = `${run.id.slice(0, 8)}-t${++toolCalls}`;
     await recorder.append({ type: 'tool_executing', toolCallId, tool: name, args: normalised, ...tag(by) });
-    return await execute(name, normalised, toolCallId, by);
+    return await execute(name, normalised, toolCallId, by, refusal);
   };
 
   const callAgent = async (name: string, task: string, by: string | undefined): Promise<AgentResult> => {
@@ -453,6 +580,7 @@ function buildContext(
       callTool: <O>(name: string, args: unknown) => handled(callTool(name, args, by) as Promise<O>),
       callAgent: (name, task) => handled(callAgent(name, task, by)),
       resume: () => handled(resume(by)),
+      ask: ((q: AskRequest) => handled(askAgent(q, by))) as AgentContext['ask'],
     };
   }
 

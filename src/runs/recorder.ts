@@ -45,6 +45,9 @@ export const toMachineEvent = (body: RunEventBody): RunMachineEvent => {
     case 'agent_output':
     case 'agent_completed':
       return { type: body.type, text: body.text };
+    case 'input_requested':
+    case 'input_received':
+      return { type: body.type, interruptId: body.interruptId };
     default:
       return { type: body.type };
   }

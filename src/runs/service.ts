@@ -2,7 +2,7 @@
 // is not the caller's is `not_found`, whether it exists or not.
 import { randomUUID } from 'node:crypto';
 import type { AgentRegistry } from '../agents/registry.js';
-import type { AgentRequestFrame } from '../protocol/frames.js';
+import type { AgentRequestFrame, ProvideInputFrame } from '../protocol/frames.js';
 import { ACTIVE_STATUSES, type RunEvent, type SessionReadyFrame } from '../protocol/events.js';
 import { AppError, badRequest } from '../protocol/errors.js';
 import { lockOwnThreadFor, ownRun } from './access.js';
@@ -29,6 +29,7 @@ import type { Telemetry } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';
 import type { RunQueue } from './queue.js';
 import { NO_HANDOFF, prepareHandoff, type Handoff, type PreparedHandoff, type RunSlot } from './handoff.js';
+import { Waits } from './waits.js';
 
 export interface Accepted {
   runId: string;
@@ -52,6 +53,8 @@ export interface RunServiceDeps {
   /** Told when a run of a user is accepted (the session statechart tracks it). */
   onAccepted?(userId: string, runId: string): void;
   onInterruptFailed?(runId: string, err: unknown): void;
+  /** INPUT_TIMEOUT_MS, for the message of `input_timeout`. */
+  inputTimeoutMs?: number | undefined;
   telemetry?: Telemetry;
 }
 
@@ -65,7 +68,26 @@ const titleOf = (text: string) => {
 class NothingToDo extends Error {}
 
 export class RunService {
-  constructor(private readonly d: RunServiceDeps) {}
+  /** Runs waiting for their user: the answer, and their end while they wait. */
+  readonly waits: Waits;
+
+  constructor(private readonly d: RunServiceDeps) {
+    this.waits = new Waits({
+      db: d.db,
+      queue: d.queue,
+      bus: d.bus,
+      wakeWorker: () => d.wakeWorker(),
+      ...(d.reserveSlot ? { reserveSlot: () => d.reserveSlot?.() } : {}),
+      afterTerminal: (lock) => this.promoteNext(lock),
+      inputTimeoutMs: d.inputTimeoutMs,
+      ...(d.telemetry ? { telemetry: d.telemetry } : {}),
+    });
+  }
+
+  /** `provide_input`: the user's answer to a waiting run's question (./waits.ts). */
+  provideInput(userId: string, f: ProvideInputFrame): Promise<void> {
+    return this.waits.answer(userId, f);
+  }
 
   /**
    * Stores the run and its user message. When this node's worker has a free slot, the run is
@@ -204,12 +226,19 @@ export class RunService {
       }
       // A worker claimed it meanwhile: cancel it as a running run.
     }
+    // A run waiting for its user has no worker to tell: its end is stored here.
+    if (run.status === 'waiting' && (await this.waits.cancel(run, reason))) return;
     // Remembered in the row: a worker that claims the run later (or after a crash) honours it,
-    // and a worker that missed the notification learns it when it renews its lease.
-    await this.d.db.query(
-      `UPDATE runs SET cancel_reason = COALESCE(cancel_reason, $2) WHERE id = $1 AND status IN ('pending', 'queued', 'running')`,
+    // and a worker that missed the notification learns it when it renews its lease. A run that
+    // parked meanwhile (it asked its user) is not updated: it is cancelled as a waiting run.
+    const updated = await this.d.db.query<{ status: string }>(
+      `UPDATE runs SET cancel_reason = COALESCE(cancel_reason, $2) WHERE id = $1 AND status IN ('pending', 'queued', 'running') RETURNING status`,
       [run.id, reason],
     );
+    if (updated.length === 0) {
+      await this.waits.cancel(run, reason);
+      return;
+    }
     this.d.abortRun(run.id, reason);
   }
 
@@ -265,7 +294,14 @@ export class RunService {
     const asOf = await dbNow(this.d.db);
     const rows = await sessionRuns(this.d.db, userId);
     return {
-      runs: rows.map((r) => ({ runId: r.id, threadId: r.thread_id, status: r.status, lastSeq: r.last_seq, ackedSeq: r.acked_seq })),
+      runs: rows.map((r) => ({
+        runId: r.id,
+        threadId: r.thread_id,
+        status: r.status,
+        lastSeq: r.last_seq,
+        ackedSeq: r.acked_seq,
+        ...(r.waiting_for ? { waiting: r.waiting_for } : {}),
+      })),
       asOf,
     };
   }

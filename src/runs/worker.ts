@@ -46,6 +46,8 @@ export interface WorkerOptions {
   inspector?: RunInspector;
   /** Told of every event the run statechart refused (the test harness's verdict). */
   onRefused?: (refusal: Refusal) => void;
+  /** Ends the waiting runs past their input deadline (INPUT_TIMEOUT_MS); run with each scan for lapsed leases. */
+  expireWaits?: () => Promise<number>;
 }
 
 /** An event the run statechart refused: never stored, never sent. */
@@ -91,7 +93,7 @@ export class RunWorker {
   readonly stats: WorkerStats = {
     refusedEvents: 0,
     takeovers: 0,
-    outcomes: { completed: 0, failed: 0, cancelled: 0, handedOver: 0, superseded: 0, retried: 0 },
+    outcomes: { completed: 0, failed: 0, cancelled: 0, handedOver: 0, superseded: 0, parked: 0, retried: 0 },
   };
   private readonly fetchFailures: ThrottledLog;
   private readonly reapFailures: ThrottledLog;
@@ -232,8 +234,12 @@ export class RunWorker {
     }
   }
 
-  /** Takes over runs whose worker died (lease lapsed). */
+  /** Takes over runs whose worker died (lease lapsed), and ends waits past their deadline. */
   private async reap(): Promise<void> {
+    if (this.running && this.options.expireWaits) {
+      // Holds no slot: a waiting run is ended in one transaction, with no agent to run.
+      await this.options.expireWaits().catch((err: unknown) => this.reapFailures.report(err));
+    }
     const room = this.options.concurrency - this.busy;
     if (!this.running || room <= 0) return;
     try {

@@ -3,6 +3,7 @@ import type { ClientFrame } from '../protocol/frames.js';
 import { AppError, errorFrame, toAppError } from '../protocol/errors.js';
 import type { ErrorFrame } from '../protocol/events.js';
 import type { RunService } from '../runs/service.js';
+import type { FeedbackService } from '../runs/feedback.js';
 import type { Logger } from '../log/logger.js';
 import type { SocketChannel } from './cursor.js';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
@@ -11,6 +12,7 @@ import { RateLimiter } from '../limits/rate-limit.js';
 
 export interface FrameHandlerDeps {
   runs: RunService;
+  feedback?: FeedbackService;
   log: Logger;
   requestsPerMinute: number;
   accepting(): boolean;
@@ -64,6 +66,15 @@ export class FrameHandler {
             const storedAt = channel.takeSentAt(frame.runId, frame.seq);
             if (storedAt !== undefined) this.t.ackDelay.observe((Date.now() - storedAt) / 1000);
           }
+          return;
+        case 'provide_input':
+          // No answer when it is stored: the run's `input_received` event is the acknowledgement.
+          await this.d.runs.provideInput(userId, frame);
+          return;
+        case 'feedback':
+          if (!this.d.feedback) throw new AppError('unavailable', 'feedback is not taken here');
+          // No answer when it is stored, like `ack`.
+          await this.d.feedback.rate(userId, frame.runId, { rating: frame.rating, ...(frame.comment !== undefined ? { comment: frame.comment } : {}) });
           return;
         case 'cancel_run': {
           const terminal = await this.d.runs.cancel(userId, frame.runId);

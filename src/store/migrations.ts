@@ -173,6 +173,38 @@ CREATE TABLE external_threads (
 );
 `,
   },
+  {
+    version: 7,
+    name: 'runs waiting for their user',
+    sql: `
+-- status 'waiting': the run asked its user (input_requested) and is parked: no lease, no job, no
+-- worker. waiting_for is that open question (the event's fields and its seq), for session_ready;
+-- input_deadline, when INPUT_TIMEOUT_MS is set, is when any worker's sweep ends it (input_timeout).
+ALTER TABLE runs ADD COLUMN waiting_for jsonb;
+ALTER TABLE runs ADD COLUMN input_deadline timestamptz;
+CREATE INDEX runs_input_deadline ON runs (input_deadline) WHERE status = 'waiting';
+DROP INDEX runs_user_active;
+CREATE INDEX runs_user_active ON runs (user_id) WHERE status IN ('pending', 'queued', 'running', 'waiting');
+`,
+  },
+  {
+    version: 8,
+    name: 'run feedback',
+    sql: `
+-- A user's rating of a finished run of theirs: one per run, changeable (updated_at moves).
+-- agent is copied from the run, so the counts per agent need no join.
+CREATE TABLE run_feedback (
+  run_id uuid PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+  user_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  agent text NOT NULL,
+  rating text NOT NULL CHECK (rating IN ('up', 'down')),
+  comment text,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX run_feedback_user_updated ON run_feedback (user_id, updated_at DESC, run_id);
+`,
+  },
 ];
 
 const LOCK_KEY = 74_205_118; // arbitrary, constant: "agentwire migrations"

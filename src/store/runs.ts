@@ -1,5 +1,5 @@
 // SQL for threads, runs, messages, request keys and acks. The event log has its own module.
-import type { RunStatus } from '../protocol/events.js';
+import type { InputRequest, RunStatus } from '../protocol/events.js';
 import { storableText } from '../protocol/text.js';
 import type { Queryable } from './db.js';
 
@@ -125,17 +125,17 @@ const claimValues = (owner: string, ms: string) =>
 export async function nextPendingRun(q: Queryable, threadId: string): Promise<{ id: string } | undefined> {
   const rows = await q.query<{ id: string }>(
     `SELECT id FROM runs WHERE thread_id = $1 AND status = 'pending'
-       AND NOT EXISTS (SELECT 1 FROM runs b WHERE b.thread_id = $1 AND b.status IN ('queued', 'running'))
+       AND NOT EXISTS (SELECT 1 FROM runs b WHERE b.thread_id = $1 AND b.status IN ('queued', 'running', 'waiting'))
      ORDER BY created_at, id LIMIT 1`,
     [threadId],
   );
   return rows[0];
 }
 
-/** Runs of the thread that hold it: running or queued, or waiting their turn. */
+/** Runs of the thread that hold it: running, queued or waiting for their user, or waiting their turn. */
 export async function activeRunsOfThread(q: Queryable, threadId: string): Promise<RunRow[]> {
   return q.query<RunRow & Record<string, unknown>>(
-    `SELECT ${RUN_COLUMNS} FROM runs WHERE thread_id = $1 AND status IN ('pending', 'queued', 'running')
+    `SELECT ${RUN_COLUMNS} FROM runs WHERE thread_id = $1 AND status IN ('pending', 'queued', 'running', 'waiting')
      ORDER BY created_at, id`,
     [threadId],
   );
@@ -227,6 +227,55 @@ export async function promotePending(q: Queryable, runId: string, claim?: Lease)
     [runId, claim?.owner ?? null, claim?.ms ?? null],
   );
   return rows[0];
+}
+
+/**
+ * Parks a run that asked its user, in the transaction that stores its `input_requested`: status
+ * `waiting`, no lease (no worker holds it), the question kept for `session_ready`, and the input
+ * deadline when there is one. Fenced by `attempt`; refused (false) when a cancel was stored for the
+ * run meanwhile, so the cancel is honoured instead.
+ */
+export async function parkRun(q: Queryable, runId: string, attempt: number, question: InputRequest & { seq: number }, timeoutMs: number | undefined): Promise<boolean> {
+  const rows = await q.query(
+    `UPDATE runs SET status = 'waiting', lease_owner = NULL, lease_expires_at = NULL, waiting_for = $3::jsonb, updated_at = now(),
+       input_deadline = CASE WHEN $4::int IS NULL THEN NULL ELSE now() + $4::int * interval '1 millisecond' END
+     WHERE id = $1 AND attempt = $2 AND status = 'running' AND cancel_reason IS NULL RETURNING id`,
+    [runId, attempt, JSON.stringify(question), timeoutMs ?? null],
+  );
+  return rows.length === 1;
+}
+
+/** The run's row, locked (the caller holds its thread's lock first). */
+export async function lockRun(q: Queryable, runId: string): Promise<RunRow | undefined> {
+  if (!isUuid(runId)) return undefined;
+  const rows = await q.query<RunRow & Record<string, unknown>>(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = $1 FOR UPDATE`, [runId]);
+  return rows[0];
+}
+
+/**
+ * A waiting run got its answer: queued, or with `claim` running already claimed by that worker
+ * (its attempt bumped, its lease taken). Nothing when it is no longer waiting.
+ */
+export async function continueWaiting(q: Queryable, runId: string, claim?: Lease): Promise<ClaimedRun | undefined> {
+  const rows = await q.query<ClaimedRun & Record<string, unknown>>(
+    `UPDATE runs SET status = CASE WHEN $2::text IS NULL THEN 'queued' ELSE 'running' END, queued_at = now(), updated_at = now(),
+       waiting_for = NULL, input_deadline = NULL,
+       attempt = CASE WHEN $2::text IS NULL THEN attempt ELSE attempt + 1 END, lease_owner = $2::text,
+       lease_expires_at = CASE WHEN $2::text IS NULL THEN NULL ELSE now() + $3::int * interval '1 millisecond' END
+     WHERE id = $1 AND status = 'waiting'
+     RETURNING ${CLAIMED}`,
+    [runId, claim?.owner ?? null, claim?.ms ?? null],
+  );
+  return rows[0];
+}
+
+/** Waiting runs whose input deadline passed (INPUT_TIMEOUT_MS), oldest first. */
+export async function expiredWaits(q: Queryable, limit: number): Promise<string[]> {
+  const rows = await q.query<{ id: string }>(
+    `SELECT id FROM runs WHERE status = 'waiting' AND input_deadline < now() ORDER BY input_deadline LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => r.id);
 }
 
 /** A run whose log ends in a terminal event but whose row says otherwise (its finish was lost): mend the row. */
@@ -359,14 +408,17 @@ export interface SessionRunRow {
   status: RunStatus;
   last_seq: number;
   acked_seq: number;
+  /** A waiting run's open question (`input_requested`'s fields and seq). */
+  waiting_for: (InputRequest & { seq: number }) | null;
 }
 
 /** The caller's runs still active or with events not acked, newest first (bounded). */
 export async function sessionRuns(q: Queryable, userId: string, limit = 100): Promise<SessionRunRow[]> {
   return q.query<SessionRunRow & Record<string, unknown>>(
-    `SELECT r.id, r.thread_id, r.status, r.last_seq, COALESCE(a.acked_seq, 0) AS acked_seq
+    `SELECT r.id, r.thread_id, r.status, r.last_seq, COALESCE(a.acked_seq, 0) AS acked_seq,
+       CASE WHEN r.status = 'waiting' THEN r.waiting_for END AS waiting_for
      FROM runs r LEFT JOIN run_acks a ON a.run_id = r.id
-     WHERE r.user_id = $1 AND (r.status IN ('pending', 'queued', 'running') OR r.last_seq > COALESCE(a.acked_seq, 0))
+     WHERE r.user_id = $1 AND (r.status IN ('pending', 'queued', 'running', 'waiting') OR r.last_seq > COALESCE(a.acked_seq, 0))
      ORDER BY r.created_at DESC, r.id DESC LIMIT $2`,
     [userId, limit],
   );

@@ -6,6 +6,7 @@ import { credentialsSchema, passwordChangeSchema, registrationSchema, type AuthS
 import type { Logger } from '../log/logger.js';
 import { AppError, badRequest } from '../protocol/errors.js';
 import type { RunService } from '../runs/service.js';
+import { feedbackBody, type FeedbackService } from '../runs/feedback.js';
 import { pageQuery, type ThreadService } from '../runs/threads.js';
 import { RateLimiter } from '../limits/rate-limit.js';
 import { bearer, parseJsonBody, type Req } from './http.js';
@@ -22,6 +23,7 @@ export interface RouteDeps {
   uploadUsage(userId: string, body: string, contentType: string): Promise<number>;
   ready(): Promise<boolean>;
   metrics(): Promise<string>;
+  feedback: FeedbackService;
   /** True while the server accepts work (false once shutdown began). */
   accepting(): boolean;
   /** The SSE front-ends (docs/front-ends.md); absent, their routes are not served. */
@@ -144,6 +146,25 @@ export function registerRoutes(app: TemplatedApp, d: RouteDeps, opts: { gateway:
     const events = await d.runs.events(userId, runId, q.after, q.limit);
     // Pre-serialised events are spliced in as they are: the same bytes as on the socket.
     res.send(200, `{"runId":${JSON.stringify(runId)},"events":[${events.map((e) => e.json).join(',')}]}`);
+  }));
+
+  // Not in the original table (docs/protocol.md): ratings of finished runs.
+  app.post('/v1/runs/:runId/feedback', route({ params: 1, body: 8 * 1024 }, async (req, res) => {
+    const userId = await authed(req);
+    const body = parse(feedbackBody, parseJsonBody(await req.body()));
+    res.json(200, await d.feedback.rate(userId, req.params[0] ?? '', body));
+  }));
+
+  app.get('/v1/feedback', route({}, async (req, res) => {
+    const userId = await authed(req);
+    res.json(200, { feedback: await d.feedback.list(userId) });
+  }));
+
+  const summaryQuery = z.object({ days: z.coerce.number().int().min(1).max(366).default(30) });
+  app.get('/v1/feedback/summary', route({}, async (req, res) => {
+    const userId = await authed(req);
+    const q = parse(summaryQuery, Object.fromEntries(req.query));
+    res.json(200, { days: q.days, summary: await d.feedback.summary(userId, q.days) });
   }));
 
   app.post('/v1/usage', route({ body: d.bodyMaxBytes }, async (req, res) => {

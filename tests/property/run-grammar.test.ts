@@ -1,5 +1,6 @@
 // The run statechart (machines/run.machine.ts) accepts exactly the legal event sequences of
-// PROTOCOL section 4. Checked against a small, independent reference implementation of the grammar.
+// PROTOCOL section 4, waits for the user included. Checked against a small, independent reference
+// implementation of the grammar.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import {
@@ -12,25 +13,42 @@ import {
 
 // ---------------------------------------------------------------------------------------------
 // Reference checker: a plain prefix checker for
-//   agent_started ( agent_thinking | agent_output | tool_executing … tool_completed )* terminal
+//   agent_started ( agent_thinking | agent_output | tool_executing … tool_completed
+//                   | input_requested input_received )* terminal
+// where a question is asked only with no tool call open, and a waiting run takes only the answer to
+// its open question, agent_error or agent_cancelled.
 // ---------------------------------------------------------------------------------------------
 
-type Phase = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+type Phase = 'queued' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
 
 interface RefState {
   phase: Phase;
   open: ReadonlySet<string>;
   executed: ReadonlySet<string>;
   outputs: readonly string[];
+  asked: ReadonlySet<string>;
+  question?: string;
 }
 
-const REF_INITIAL: RefState = { phase: 'queued', open: new Set(), executed: new Set(), outputs: [] };
+const REF_INITIAL: RefState = { phase: 'queued', open: new Set(), executed: new Set(), outputs: [], asked: new Set() };
 
 /** The state after `e`, or `undefined` if `e` is illegal after a prefix that ended in `s`. */
 function refStep(s: RefState, e: RunMachineEvent): RefState | undefined {
   if (s.phase === 'queued') return e.type === 'agent_started' ? { ...s, phase: 'running' } : undefined;
+  if (s.phase === 'waiting') {
+    // Parked: the answer to the open question, or an end from outside (timeout, cancel).
+    if (e.type === 'input_received') return e.interruptId === s.question ? { ...s, phase: 'running', question: undefined } : undefined;
+    if (e.type === 'agent_error') return { ...s, phase: 'failed' };
+    if (e.type === 'agent_cancelled') return { ...s, phase: 'cancelled' };
+    return undefined;
+  }
   if (s.phase !== 'running') return undefined; // nothing after the terminal event
   switch (e.type) {
+    case 'input_requested':
+      if (s.open.size > 0 || s.asked.has(e.interruptId)) return undefined; // no call open; each id asked once
+      return { ...s, phase: 'waiting', question: e.interruptId, asked: new Set([...s.asked, e.interruptId]) };
+    case 'input_received':
+      return undefined; // nothing was asked
     case 'agent_started':
       return undefined; // exactly one, first
     case 'agent_thinking':
@@ -119,7 +137,8 @@ type Step =
   | { kind: 'think' }
   | { kind: 'output'; text: string }
   | { kind: 'exec' }
-  | { kind: 'complete'; pick: number };
+  | { kind: 'complete'; pick: number }
+  | { kind: 'ask' };
 
 type TerminalKind = 'agent_completed' | 'agent_error' | 'agent_cancelled';
 
@@ -128,6 +147,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   fc.string({ maxLength: 4 }).map<Step>((text) => ({ kind: 'output', text })),
   fc.constant<Step>({ kind: 'exec' }),
   fc.nat(20).map<Step>((pick) => ({ kind: 'complete', pick })),
+  fc.constant<Step>({ kind: 'ask' }),
 );
 
 const terminalArb = fc.constantFrom<TerminalKind>('agent_completed', 'agent_error', 'agent_cancelled');
@@ -137,14 +157,29 @@ const legalRunArb: fc.Arbitrary<{ events: RunMachineEvent[]; terminal: TerminalK
     steps: fc.array(stepArb, { maxLength: 25 }),
     terminal: terminalArb,
     closeOrder: fc.array(fc.nat(20), { maxLength: 25 }),
+    /** An error or a cancel may end a run while it waits (the input timeout, a cancel). */
+    endWhileWaiting: fc.boolean(),
   })
-  .map(({ steps, terminal, closeOrder }) => {
+  .map(({ steps, terminal, closeOrder, endWhileWaiting }) => {
     const events: RunMachineEvent[] = [{ type: 'agent_started' }];
     const open: string[] = [];
     let nextId = 0;
+    let nextQuestion = 0;
     let output = '';
+    const closeAll = () => {
+      let i = 0;
+      while (open.length > 0) {
+        const [id] = open.splice((closeOrder[i++] ?? 0) % open.length, 1);
+        events.push({ type: 'tool_completed', toolCallId: id! });
+      }
+    };
     for (const st of steps) {
-      if (st.kind === 'think') events.push({ type: 'agent_thinking' });
+      if (st.kind === 'ask') {
+        // A question comes with no call open, and its answer next.
+        closeAll();
+        const interruptId = `q-${nextQuestion++}`;
+        events.push({ type: 'input_requested', interruptId }, { type: 'input_received', interruptId });
+      } else if (st.kind === 'think') events.push({ type: 'agent_thinking' });
       else if (st.kind === 'output') {
         events.push({ type: 'agent_output', text: st.text });
         output += st.text;
@@ -159,13 +194,15 @@ const legalRunArb: fc.Arbitrary<{ events: RunMachineEvent[]; terminal: TerminalK
     }
     if (terminal === 'agent_completed') {
       // Every open call must be answered first (in any order).
-      let i = 0;
-      while (open.length > 0) {
-        const [id] = open.splice((closeOrder[i++] ?? 0) % open.length, 1);
-        events.push({ type: 'tool_completed', toolCallId: id! });
-      }
+      closeAll();
       events.push({ type: 'agent_completed', text: output });
-    } else if (terminal === 'agent_error') events.push({ type: 'agent_error' });
+      return { events, terminal };
+    }
+    if (endWhileWaiting) {
+      closeAll();
+      events.push({ type: 'input_requested', interruptId: `q-${nextQuestion++}` });
+    }
+    if (terminal === 'agent_error') events.push({ type: 'agent_error' });
     else events.push({ type: 'agent_cancelled' });
     return { events, terminal };
   });
@@ -181,6 +218,7 @@ const FINAL_STATE: Record<TerminalKind, Phase> = {
 // ---------------------------------------------------------------------------------------------
 
 const IDS = ['a', 'b', 'c'] as const;
+const QUESTIONS = ['i', 'j'] as const;
 const TEXTS = ['', 'x', 'y', 'xy'] as const;
 /** `agent_completed` whose text is resolved to the concatenation of the outputs before it. */
 const MATCHING = '\u0000matching';
@@ -197,6 +235,8 @@ const letterArb: fc.Arbitrary<RunMachineEvent> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.constant<RunMachineEvent>({ type: 'agent_error' }) },
   { weight: 1, arbitrary: fc.constant<RunMachineEvent>({ type: 'agent_cancelled' }) },
+  { weight: 2, arbitrary: fc.constantFrom(...QUESTIONS).map<RunMachineEvent>((interruptId) => ({ type: 'input_requested', interruptId })) },
+  { weight: 2, arbitrary: fc.constantFrom(...QUESTIONS).map<RunMachineEvent>((interruptId) => ({ type: 'input_received', interruptId })) },
 );
 
 const arbitrarySeqArb: fc.Arbitrary<RunMachineEvent[]> = fc
@@ -269,6 +309,20 @@ describe('run grammar: the statechart accepts exactly the legal sequences (PROTO
     expect(reference([started, { type: 'tool_completed', toolCallId: 'a' }]).firstIllegal).toBe(1);
     expect(reference([{ type: 'agent_thinking' }]).firstIllegal).toBe(0);
     expect(reference([started]).legal).toBe(false);
+    const ask = (interruptId: string) => ({ type: 'input_requested', interruptId }) as const;
+    const answer = (interruptId: string) => ({ type: 'input_received', interruptId }) as const;
+    expect(reference([started, ask('i'), answer('i'), { type: 'agent_completed', text: '' }]).legal).toBe(true);
+    expect(reference([started, ask('i'), { type: 'agent_cancelled' }]).legal).toBe(true);
+    expect(reference([started, ask('i'), { type: 'agent_completed', text: '' }]).firstIllegal).toBe(2);
+    expect(reference([started, ask('i'), { type: 'agent_thinking' }]).firstIllegal).toBe(2);
+    expect(reference([started, ask('i'), answer('j')]).firstIllegal).toBe(2);
+    expect(reference([started, ask('i'), answer('i'), answer('i')]).firstIllegal).toBe(3);
+    expect(reference([started, ask('i'), answer('i'), ask('i')]).firstIllegal).toBe(3);
+    expect(reference([started, { type: 'tool_executing', toolCallId: 'a' }, ask('i')]).firstIllegal).toBe(2);
+    expect(machine([started, ask('i'), answer('j')]).firstRefused).toBe(2);
+    expect(machine([started, ask('i'), answer('i'), ask('i')]).firstRefused).toBe(3);
+    expect(machine([started, { type: 'tool_executing', toolCallId: 'a' }, ask('i')]).firstRefused).toBe(2);
+    expect(machine([started, ask('i')]).phase).toBe('waiting');
     // And the machine on the same examples.
     expect(machine([started, { type: 'agent_output', text: 'h' }, { type: 'agent_completed', text: 'hi' }]).firstRefused).toBe(2);
     expect(machine([started, { type: 'tool_executing', toolCallId: 'a' }, { type: 'tool_executing', toolCallId: 'a' }]).firstRefused).toBe(2);
@@ -277,7 +331,7 @@ describe('run grammar: the statechart accepts exactly the legal sequences (PROTO
   });
 
   it('(a) accepts every constructively built legal sequence and ends in the matching final state', () => {
-    const seen = { agent_completed: 0, agent_error: 0, agent_cancelled: 0, parallelTools: 0 };
+    const seen = { agent_completed: 0, agent_error: 0, agent_cancelled: 0, parallelTools: 0, waits: 0, endedWaiting: 0 };
     fc.assert(
       fc.property(legalRunArb, ({ events, terminal }) => {
         const ref = reference(events);
@@ -290,7 +344,9 @@ describe('run grammar: the statechart accepts exactly the legal sequences (PROTO
           snap = next!;
           if (e.type === 'tool_executing' && ++open >= 2) seen.parallelTools++;
           if (e.type === 'tool_completed') open--;
+          if (e.type === 'input_received') seen.waits++;
         }
+        if (events[events.length - 2]?.type === 'input_requested') seen.endedWaiting++;
         expect(snap.status).toBe('done');
         expect(snap.value).toBe(FINAL_STATE[terminal]);
         expect(replayRun(events)?.value).toBe(FINAL_STATE[terminal]);
@@ -305,6 +361,8 @@ describe('run grammar: the statechart accepts exactly the legal sequences (PROTO
     expect(seen.agent_error).toBeGreaterThan(100);
     expect(seen.agent_cancelled).toBeGreaterThan(100);
     expect(seen.parallelTools).toBeGreaterThan(100);
+    expect(seen.waits).toBeGreaterThan(100);
+    expect(seen.endedWaiting).toBeGreaterThan(100);
   });
 
   it('(b) on arbitrary sequences, refuses exactly at the first illegal event and agrees on every prefix', () => {
@@ -347,7 +405,13 @@ describe('run grammar: the statechart accepts exactly the legal sequences (PROTO
           if (t === 'agent_started' || t === 'agent_completed' || t === 'agent_error' || t === 'agent_cancelled') {
             expect(legal).toBe(false);
           }
-          if (m.kind === 'duplicate' && (t === 'tool_executing' || t === 'tool_completed')) expect(legal).toBe(false);
+          if (m.kind === 'duplicate' && (t === 'tool_executing' || t === 'tool_completed' || t === 'input_requested' || t === 'input_received')) {
+            expect(legal).toBe(false);
+          }
+          // A question never answered cannot be followed by the run's work.
+          if (m.kind === 'drop' && t === 'input_received' && events[i + 1]?.type !== 'agent_error' && events[i + 1]?.type !== 'agent_cancelled') {
+            expect(legal).toBe(false);
+          }
         }
       }),
       { numRuns: 1500 },

@@ -71,6 +71,12 @@ export function createLlmAgent(o: LlmAgentOptions): Agent {
       let partial = trailingOutput(prior);
 
       try {
+        // The run waited for its user's approval of this call, and got the answer: make the call
+        // now (the stored answer is used, nothing is asked again); its result goes to the model.
+        const last = prior[prior.length - 1];
+        if (last?.kind === 'tool' && last.answered && !last.outcome) {
+          messages.push({ role: 'tool', tool_call_id: last.toolCallId, content: await useTool(ctx, last.tool, JSON.stringify(last.args ?? {}), total) });
+        }
         for (let step = 0; step < o.maxSteps; step++) {
           const result = await callModel(ctx, out, messages, partial, total);
           answer += result.content;
@@ -198,6 +204,8 @@ function restore(prior: readonly PriorStep[], messages: ChatMessageList, total: 
         tool_calls: step.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
       });
       for (const c of calls) {
+        // A call whose approval was answered, not made yet: the agent makes it and adds its result (run()).
+        if (c.answered && !c.outcome) continue;
         const content = !c.outcome
           ? JSON.stringify({ error: INTERRUPTED_RESULT })
           : c.outcome.ok

@@ -62,6 +62,7 @@ export function fakeContext(
     async resume() {
       return [];
     },
+    ask: (() => Promise.reject(new Error('no user to ask in this double'))) as AgentContext['ask'],
     async callTool<O>(name: string, args: unknown): Promise<O> {
       const step: Step = { kind: 'tool', name, args };
       record(step);

@@ -13,7 +13,7 @@ describe('machine graphs', () => {
   it('holds every state and every transition of the run machine, with events, guards and targets', () => {
     const g = machineGraph(machines.run);
     expect(allStates(g).map((s) => s.id)).toEqual([
-      'run', 'run.queued', 'run.running', 'run.running.working', 'run.running.toolCall', 'run.completed', 'run.failed', 'run.cancelled',
+      'run', 'run.queued', 'run.running', 'run.running.working', 'run.running.toolCall', 'run.waiting', 'run.completed', 'run.failed', 'run.cancelled',
     ]);
     expect(g.root.initial).toBe('run.queued');
     expect(allStates(g).find((s) => s.id === 'run.running')?.initial).toBe('run.running.working');
