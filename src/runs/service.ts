@@ -28,6 +28,7 @@ import {
 import type { Telemetry } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';
 import type { RunQueue } from './queue.js';
+import { crashPoint } from './crash-points.js';
 import { NO_HANDOFF, prepareHandoff, type Handoff, type PreparedHandoff, type RunSlot } from './handoff.js';
 
 export interface Accepted {
@@ -210,6 +211,7 @@ export class RunService {
       `UPDATE runs SET cancel_reason = COALESCE(cancel_reason, $2) WHERE id = $1 AND status IN ('pending', 'queued', 'running')`,
       [run.id, reason],
     );
+    crashPoint('cancel.recorded');
     this.d.abortRun(run.id, reason);
   }
 
