@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CRASH_POINT_NAMES, CRASH_POINTS } from '../../src/runs/crash-points.js';
-import { fingerprint, renderTable, replaceTable, RESULTS_PATH, DOC_PATH, type SweepResults } from './results.js';
+import { EXERCISED, fingerprint, renderTable, replaceTable, RESULTS_PATH, DOC_PATH, type SweepResults } from './results.js';
 import { BACKENDS, crashPointsHash, describeBreach, harness, plan, pool, probe, ROOT, totals } from './sweep.js';
 import { runScenario, type ScenarioResult } from './scenario.js';
 
@@ -20,6 +20,10 @@ const pairs = Number(values.pairs);
 const width = Number(values.width);
 
 const started = Date.now();
+// What ran is what was there at the start: edits made while the sweep runs are not credited to it.
+const sourceHash = fingerprint();
+const dirty = execFileSync('git', ['status', '--porcelain', '--', ...EXERCISED], { cwd: ROOT }).toString().trim() !== '';
+const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT }).toString().trim();
 const h = await harness();
 // Interrupted: the private PostgreSQL and the processes go too.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void h.dispose().finally(() => process.exit(130)));
@@ -52,11 +56,11 @@ const results: SweepResults = {
   generatedAt: new Date().toISOString(),
   seed,
   pairsPerBackend: pairs,
-  commit: execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT }).toString().trim(),
-  dirty: execFileSync('git', ['status', '--porcelain', '--', 'src', 'machines', 'scripts/chaos'], { cwd: ROOT }).toString().trim() !== '',
+  commit,
+  dirty,
   crashPoints: CRASH_POINT_NAMES.map((name) => ({ name, where: CRASH_POINTS[name] })),
   crashPointsHash: crashPointsHash(),
-  sourceHash: fingerprint(),
+  sourceHash,
   ms: Date.now() - started,
   totals: totals(all),
   backends: perBackend,
