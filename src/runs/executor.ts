@@ -32,6 +32,7 @@ import { ATTR, SPAN, Telemetry } from '../telemetry/index.js';
 import { IllegalEventError, type RunRecorder } from './recorder.js';
 import type { Handoff } from './handoff.js';
 import { inputSchema } from './waits.js';
+import { crashPoint } from './crash-points.js';
 
 export interface ExecutorDeps {
   db: Db;
@@ -155,11 +156,13 @@ export async function executeRun(
           await insertMessage(tx, { id: randomUUID(), threadId: run.thread_id, runId: run.id, role: 'assistant', content: body.text });
         }
         next = await deps.afterTerminal(lock, run);
+        crashPoint('terminal.before_commit');
       });
     } catch (err) {
       next?.abandoned();
       throw err;
     }
+    crashPoint('terminal.after_commit');
     next?.committed();
   };
 
@@ -199,6 +202,7 @@ export async function executeRun(
         if (reason.kind === 'parked') return 'parked';
         if (reason.kind === 'superseded') return 'superseded';
         if (reason.kind === 'cancel') {
+          crashPoint('cancel.stopping');
           await terminal({ type: 'agent_cancelled', reason: reason.message });
           return 'cancelled';
         }
@@ -239,6 +243,13 @@ class Replay {
   private live: boolean;
   private diverged = false;
   used = false;
+  /** Calls being continued under their own id (a sub-agent call resumed): never closed as interrupted. */
+  readonly keepOpen = new Set<string>();
+  /**
+   * Runs a tool call the crash left open again, under its own toolCallId (the tool's idempotency
+   * key), and stores its outcome; false for a call it does not continue (a sub-agent call).
+   */
+  finishOpen: ((started: Extract<RunEvent, { type: 'tool_executing' }>) => Promise<boolean>) | undefined;
 
   constructor(private readonly recorder: RunRecorder) {
     // history[0] is agent_started, which the executor handles.
@@ -281,14 +292,26 @@ class Replay {
     return undefined;
   }
 
-  /** Goes live, closing tool calls the crashed attempt left open (innermost first: a sub-agent's before its own call). */
+  /** Replays from just after stored event `index` (a sub-agent call being continued). */
+  seekAfter(index: number): void {
+    this.i = index + 1;
+    this.live = this.i >= this.recorder.history.length;
+  }
+
+  /**
+   * Goes live. Tool calls the crashed attempt left open (innermost first: a sub-agent's before
+   * its own call) are run again under their own toolCallId; a sub-agent call left open is closed
+   * as interrupted.
+   */
   async diverge(): Promise<void> {
     // Only once: later, open calls are this attempt's own (a sub-agent's call encloses its steps).
     if (this.diverged) return;
     this.diverged = true;
     this.live = true;
     for (const toolCallId of [...this.recorder.context.openToolCalls].reverse()) {
+      if (this.keepOpen.has(toolCallId)) continue;
       const started = this.recorder.history.find((e) => e.type === 'tool_executing' && e.toolCallId === toolCallId);
+      if (started?.type === 'tool_executing' && this.finishOpen && (await this.finishOpen(started))) continue;
       await this.recorder.append({
         type: 'tool_completed',
         toolCallId,
@@ -449,6 +472,7 @@ function buildContext(
       log: deps.log.child({ runId: run.id, tool: name, toolCallId }),
     };
     let result: unknown;
+    crashPoint('tool.before');
     try {
       result = await context.with(trace.setSpan(traceCtx, span), () => raceAbort(callWithContext(tool, parsed.data, base, deps), toolSignal));
       span.setAttribute(ATTR.toolOk, true);
@@ -467,6 +491,7 @@ function buildContext(
     } finally {
       span.end();
     }
+    crashPoint('tool.after');
     await done({ ok: true, result: result ?? null });
     return result;
   };
@@ -520,20 +545,32 @@ function buildContext(
         if (completed.ok) return completed.result as AgentResult;
         throw new ToolError(tool, completed.error ?? 'failed');
       }
-      // Interrupted inside the sub-agent: the call is closed as interrupted and made afresh.
+      // Interrupted inside the sub-agent: the same call goes on, the sub-agent replaying its
+      // stored steps, so its own tool calls keep their ids (and their tools' idempotency keys).
+      return runSubAgent(name, task, stored.toolCallId, by);
     }
     await replay.diverge();
     const toolCallId = `${run.id.slice(0, 8)}-t${++toolCalls}`;
-    const started = Date.now();
     await recorder.append({ type: 'tool_executing', toolCallId, tool, args, ...tag(by) });
-    const done = (body: { ok: true; result: unknown } | { ok: false; error: string }) =>
-      recorder.append({ type: 'tool_completed', toolCallId, tool, ...body, durationMs: Date.now() - started, ...tag(by) });
+    return runSubAgent(name, task, toolCallId, by);
+  };
+
+  /** Runs sub-agent `name` inside call `toolCallId` (stored) and stores the call's outcome. */
+  const runSubAgent = async (name: string, task: string, toolCallId: string, by: string | undefined): Promise<AgentResult> => {
+    const tool = `ask_${name}`;
+    const started = Date.now();
+    replay.keepOpen.add(toolCallId);
+    const done = async (body: { ok: true; result: unknown } | { ok: false; error: string }) => {
+      replay.keepOpen.delete(toolCallId);
+      await recorder.append({ type: 'tool_completed', toolCallId, tool, ...body, durationMs: Date.now() - started, ...tag(by) });
+    };
     const sub = deps.agents.agent(name);
     if (!sub) {
       await done({ ok: false, error: `unknown agent ${name}` });
       throw new ToolError(tool, `unknown agent ${name}`);
     }
     let result: AgentResult;
+    crashPoint('subagent.call');
     try {
       result = await sub.run(contextFor(name, { text: task }, []));
     } catch (err) {
@@ -602,10 +639,49 @@ function buildContext(
 
   async function resume(by: string | undefined): Promise<readonly PriorStep[]> {
     signal.throwIfAborted();
+    if (by === undefined) await continueSubAgentCall();
     await replay.diverge();
     // A sub-agent always starts afresh (an interrupted sub-agent call is made again).
     return by === undefined ? priorSteps(recorder.history.slice(1)) : [];
   }
+
+  /**
+   * A sub-agent call of the run's own agent that the crash interrupted goes on under its own id,
+   * the sub-agent replaying its stored steps, before the agent (a model) is asked again: its own
+   * tool calls keep their ids, and its answer is the call's result, as if no one had died.
+   */
+  async function continueSubAgentCall(): Promise<void> {
+    const h = recorder.history;
+    const open = recorder.context.openToolCalls;
+    const at = h.findIndex((e) => e.type === 'tool_executing' && e.agent === undefined && open.includes(e.toolCallId) && subAgentOf(e.tool, e.args) !== undefined);
+    const e = h[at];
+    if (!e || e.type !== 'tool_executing' || replay.isLive) return;
+    replay.seekAfter(at);
+    try {
+      await runSubAgent(subAgentOf(e.tool, e.args)!, (e.args as { task: string }).task, e.toolCallId, undefined);
+    } catch (err) {
+      // Its failure is stored as the call's outcome; the agent reads it from the resumed steps.
+      if (!(err instanceof ToolError) || signal.aborted) throw err;
+    }
+  }
+
+  /** The sub-agent an `ask_<name>` call of a registered agent runs, with a task; else undefined. */
+  function subAgentOf(tool: string, args: unknown): string | undefined {
+    if (!tool.startsWith('ask_') || typeof (args as { task?: unknown } | null)?.task !== 'string') return undefined;
+    const name = tool.slice(4);
+    return deps.agents.agent(name) ? name : undefined;
+  }
+
+  replay.finishOpen = async (started) => {
+    if (subAgentOf(started.tool, started.args) !== undefined) return false;
+    try {
+      await execute(started.tool, started.args, started.toolCallId, started.agent);
+    } catch (err) {
+      // A failed call's outcome is stored (ok: false); what the agent does with it is its own.
+      if (!(err instanceof ToolError) || signal.aborted) throw err;
+    }
+    return true;
+  };
 
   return contextFor(undefined, run.input, history);
 }

@@ -28,6 +28,7 @@ import {
 import type { Telemetry } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';
 import type { RunQueue } from './queue.js';
+import { crashPoint } from './crash-points.js';
 import { NO_HANDOFF, prepareHandoff, type Handoff, type PreparedHandoff, type RunSlot } from './handoff.js';
 import { Waits } from './waits.js';
 
@@ -239,6 +240,7 @@ export class RunService {
       await this.waits.cancel(run, reason);
       return;
     }
+    crashPoint('cancel.recorded');
     this.d.abortRun(run.id, reason);
   }
 

@@ -135,6 +135,11 @@ export class SocketChannel {
     return this.ready && !this.paused && !cursor.pumping; // otherwise the pump catches up
   }
 
+  /** Whether this socket carries `runId` now, or has sent its terminal event. */
+  delivers(runId: string): boolean {
+    return this.cursors.has(runId) || (this.finished?.has(runId) ?? false);
+  }
+
   /** Whether this socket would carry `runId` once it learns the run started after it opened. */
   mayAdopt(runId: string): boolean {
     return !this.closed && !this.cursors.has(runId) && !this.listedRuns?.has(runId) && !this.finished?.has(runId);

@@ -79,8 +79,9 @@ export class FrameHandler {
         case 'cancel_run': {
           const terminal = await this.d.runs.cancel(userId, frame.runId);
           // A finished run: answer with its terminal event, unless this socket is still delivering
-          // the run (then the terminal comes in order, once).
-          if (terminal && !channel.cursors.has(terminal.event.runId) && !channel.closed) channel.sink.send(terminal.json);
+          // the run (then the terminal comes in order, once) or has sent it already (a resume just
+          // delivered it; found by the crash sweep: the client got it twice).
+          if (terminal && !channel.delivers(terminal.event.runId) && !channel.closed) channel.sink.send(terminal.json);
           return;
         }
       }

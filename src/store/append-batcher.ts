@@ -7,6 +7,7 @@
 import type { RunEvent } from '../protocol/events.js';
 import type { Db } from './db.js';
 import { appendEvent, StaleAttemptError } from './event-log.js';
+import { crashPoint } from '../runs/crash-points.js';
 
 export interface AppendRecord {
   event: RunEvent;
@@ -62,9 +63,13 @@ export class AppendBatcher {
   }
 
   private async write(batch: Pending[]): Promise<void> {
+    crashPoint('append.before');
     if (batch.length === 1) {
       const [p] = batch as [Pending];
-      await appendEvent(this.db, p).then(p.resolve, p.reject);
+      await appendEvent(this.db, p).then(() => {
+        crashPoint('append.after');
+        p.resolve();
+      }, p.reject);
       return;
     }
     let stored: Array<{ run_id: string; seq: number }>;
@@ -82,6 +87,7 @@ export class AppendBatcher {
       await Promise.all(batch.map((p) => appendEvent(this.db, p).then(p.resolve, p.reject)));
       return;
     }
+    crashPoint('append.after');
     const ok = new Set(stored.map((r) => `${r.run_id}:${r.seq}`));
     for (const p of batch) {
       if (ok.has(`${p.event.runId}:${p.event.seq}`)) p.resolve();

@@ -143,6 +143,9 @@ export class FakeProvider {
     return this;
   }
 
+  /** Answers a request when no scripted response is queued: a model whose reply follows from the conversation (the crash sweep's). */
+  respond: ((body: ProviderRequest['body']) => Scripted) | undefined;
+
   /** Queues responses, one per request, in order. */
   enqueue(...responses: Scripted[]): void {
     this.script.push(...responses);
@@ -176,12 +179,13 @@ export class FakeProvider {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let raw = '';
     for await (const part of req) raw += String(part);
+    const body = JSON.parse(raw) as ProviderRequest['body'];
     this.requests.push({
-      body: JSON.parse(raw) as ProviderRequest['body'],
+      body,
       authorization: req.headers.authorization ?? (req.headers['x-api-key'] ? `x-api-key ${String(req.headers['x-api-key'])}` : undefined),
       path: req.url ?? '',
     });
-    const next = this.script.shift() ?? { status: 500, body: { error: { message: 'the test scripted no response for this request' } } };
+    const next = this.script.shift() ?? this.respond?.(body) ?? { status: 500, body: { error: { message: 'the test scripted no response for this request' } } };
     if ('status' in next) {
       res.writeHead(next.status, {
         'content-type': 'application/json',

@@ -23,10 +23,11 @@ export interface NodeProcess {
 
 export const TEST_SECRET = 'fault-test-secret-fault-test-secret-0123456789';
 
-export function startNode(env: Record<string, string>, script = 'tests/faults/fixtures/node.ts'): Promise<NodeProcess> {
+/** `nodeArgs`: before the script; a script bundled to JavaScript (the crash sweep's) needs no tsx. */
+export function startNode(env: Record<string, string>, script = 'tests/faults/fixtures/node.ts', nodeArgs: string[] = ['--import', 'tsx']): Promise<NodeProcess> {
   // `node --import tsx`, not the tsx CLI: the CLI runs the script in a child process, and a
   // SIGKILL meant for the server would kill only the wrapper.
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  const child = spawn(process.execPath, [...nodeArgs, script], {
     cwd: root,
     env: {
       ...process.env,

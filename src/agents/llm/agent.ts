@@ -11,6 +11,7 @@ import { OutputCoalescer, type CoalesceOptions } from './coalesce.js';
 import { estimateTokens, fitHistory } from './history.js';
 import { StreamDropped, type ModelStream, type StreamedStep } from './provider.js';
 import { parseAskArgs, subAgentSpec, toolSpec } from './tool-specs.js';
+import { crashPoint } from '../../runs/crash-points.js';
 
 export interface LlmAgentOptions {
   name: string;
@@ -122,10 +123,14 @@ export function createLlmAgent(o: LlmAgentOptions): Agent {
               signal,
               o.streamIdleMs,
               {
-                reasoning: (t) => out.push('thinking', t),
+                reasoning: (t) => {
+                  out.push('thinking', t);
+                  crashPoint('model.piece');
+                },
                 content: (t) => {
                   fresh += t;
                   out.push('output', t);
+                  crashPoint('model.piece');
                 },
               },
             ),
