@@ -153,7 +153,8 @@ export async function runScenario(env: SweepEnv, s: Scenario, o: { trace?: boole
   } else {
     const data = join(dir, 'data');
     cpSync(env.pgliteTemplate, data, { recursive: true });
-    roles.push({ name: 'all', env: { ...common, AGENTWIRE_DATA_DIR: data }, proc: undefined, starting: undefined });
+    // DATABASE_URL empty (unset): the caller's environment (CI sets it) must not send this process to PostgreSQL.
+    roles.push({ name: 'all', env: { ...common, DATABASE_URL: '', AGENTWIRE_DATA_DIR: data }, proc: undefined, starting: undefined });
   }
   let disposing = false;
   let generation = 0;

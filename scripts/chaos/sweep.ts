@@ -93,7 +93,9 @@ export async function harness(): Promise<Harness> {
   const base = { LOG_LEVEL: 'info', CHAOS_EFFECTS_URL: clusterUrl('postgres') };
   const makers = await Promise.all([
     startNode({ ...base, DATABASE_URL: clusterUrl('chaos_template') }, script, []),
-    startNode({ ...base, AGENTWIRE_DATA_DIR: pgliteTemplate }, script, []),
+    // DATABASE_URL empty (unset): a DATABASE_URL in the caller's environment (CI sets one) must not
+    // send the PGlite template's maker to PostgreSQL.
+    startNode({ ...base, DATABASE_URL: '', AGENTWIRE_DATA_DIR: pgliteTemplate }, script, []),
   ]);
   for (const m of makers) m.kill('SIGTERM');
   await Promise.all(makers.map((m) => m.exited));

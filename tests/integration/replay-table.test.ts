@@ -79,17 +79,17 @@ const cases: Case[] = [
     appended: ['think:second', 'exec:2', 'done:call', 'agent_completed'],
   },
   {
-    name: 'diverging with a call open: the call is closed as interrupted first',
+    name: 'diverging with a call open: the open call runs again under its own id first',
     stored: [think('first'), exec('c1', 1), done('c1', 1), think('second'), exec('c2', 99)],
     variant: ' (changed)',
-    calls: [2],
-    appended: ['done:call!', 'think:second (changed)', 'exec:2', 'done:call', 'agent_completed'],
+    calls: [99, 2],
+    appended: ['done:call', 'think:second (changed)', 'exec:2', 'done:call', 'agent_completed'],
   },
   {
-    name: 'a stored call with other arguments is not reused: interrupted, then called as asked',
+    name: 'a stored call with other arguments is not reused: the open call runs again under its own id, then the call as asked',
     stored: [think('first'), exec('c1', 5)],
-    calls: [1, 2],
-    appended: ['done:call!', 'exec:1', 'done:call', 'think:second', 'exec:2', 'done:call', 'agent_completed'],
+    calls: [5, 1, 2],
+    appended: ['done:call', 'exec:1', 'done:call', 'think:second', 'exec:2', 'done:call', 'agent_completed'],
   },
   {
     name: 'text stored repaired (NUL → U+FFFD) matches the same step',
