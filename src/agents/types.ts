@@ -204,3 +204,13 @@ export class ToolError extends Error {
     super(message);
   }
 }
+
+/** Output after the last tool call in the stored steps: an answer a crash cut off, to be continued (agents on a model). */
+export function trailingOutput(prior: readonly PriorStep[]): string {
+  let t = '';
+  for (const s of prior) {
+    if (s.kind === 'tool') t = '';
+    else if (s.kind === 'output') t += s.text;
+  }
+  return t;
+}

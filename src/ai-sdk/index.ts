@@ -13,7 +13,7 @@ import { OutputCoalescer, type CoalesceOptions } from '../agents/llm/coalesce.js
 import { ProviderError } from '../agents/llm/errors.js';
 import { fitHistory } from '../agents/llm/history.js';
 import { toolSpec } from '../agents/llm/tool-specs.js';
-import { AgentFailure, ToolError, type Agent, type AgentContext, type PriorStep, type Tool } from '../agents/types.js';
+import { AgentFailure, ToolError, trailingOutput, type Agent, type AgentContext, type PriorStep, type Tool } from '../agents/types.js';
 
 /** The options of `streamText` the adapter leaves to you (temperature, providerOptions, maxRetries, headers …). */
 export type StreamTextSettings = Omit<
@@ -225,12 +225,3 @@ function restore(prior: readonly PriorStep[], messages: ModelMessage[]): string 
   return answer;
 }
 
-/** Output after the last tool call: an answer the crash cut off, to be continued. */
-function trailingOutput(prior: readonly PriorStep[]): string {
-  let t = '';
-  for (const s of prior) {
-    if (s.kind === 'tool') t = '';
-    else if (s.kind === 'output') t += s.text;
-  }
-  return t;
-}

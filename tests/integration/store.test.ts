@@ -26,6 +26,7 @@ const ev = (runId: string, threadId: string, seq: number, type: 'agent_started' 
     : { type, runId, threadId, seq, ts: new Date().toISOString(), text: `step ${seq}` };
 
 describe.each(backends)('store on %s', (backend) => {
+  if (backend !== 'postgres') console.info(`store on ${backend}: 2 tests run on PostgreSQL only (concurrent processes and writers): PGlite serves one connection in one process, so there is nothing to race`);
   let t: TestDb;
   beforeEach(async () => {
     t = await openTestDb(backend);

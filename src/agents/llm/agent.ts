@@ -6,7 +6,7 @@
 import type { ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import { backoffMs, sleep } from '../../time/backoff.js';
 import { costUsd } from '../pricing/index.js';
-import { AgentFailure, ToolError, type Agent, type AgentContext, type AgentResult, type PriorStep, type TokenUsage, type Tool } from '../types.js';
+import { AgentFailure, ToolError, trailingOutput, type Agent, type AgentContext, type AgentResult, type PriorStep, type TokenUsage, type Tool } from '../types.js';
 import { OutputCoalescer, type CoalesceOptions } from './coalesce.js';
 import { estimateTokens, fitHistory } from './history.js';
 import { StreamDropped, type ModelStream, type StreamedStep } from './provider.js';
@@ -264,16 +264,6 @@ function subAgentUsage(tool: string, result: unknown): TokenUsage | undefined {
     ...(typeof costUsd === 'number' ? { costUsd } : {}),
     ...(estimated === true ? { estimated } : {}),
   };
-}
-
-/** Output after the last tool call: an answer the crash cut off, to be continued. */
-function trailingOutput(prior: readonly PriorStep[]): string {
-  let t = '';
-  for (const s of prior) {
-    if (s.kind === 'tool') t = '';
-    else if (s.kind === 'output') t += s.text;
-  }
-  return t;
 }
 
 const cap = (s: string) => (s.length > MAX_TOOL_RESULT_CHARS ? `${s.slice(0, MAX_TOOL_RESULT_CHARS)}… (cut at ${MAX_TOOL_RESULT_CHARS} characters)` : s);
