@@ -1,15 +1,23 @@
-// Where a run's cost goes: the closed loop of scenario (a) against floor B and agentwire on
-// PostgreSQL, with CPU time per run split between the server process, PostgreSQL's processes and
-// this load generator (from /proc), and PostgreSQL transactions per run (pg_stat_database).
-//   npm run bench:profile [-- --seconds 8]
-import { readdirSync, readFileSync } from 'node:fs';
+// Where a run's cost goes: the closed loop of scenario (a) against floors B and C and agentwire
+// on PostgreSQL, with CPU time per run split between the server process, PostgreSQL's processes
+// and this load generator (from /proc), PostgreSQL transactions per run (pg_stat_database), and,
+// from inside the server (lib/probe.ts), its statements per run by text with their time, its
+// waits for a pooled connection, and its main thread's CPU by area and by function.
+//   npm run bench:profile [-- --seconds 8] [--only floorB,floorC,bench,analyst]
+// Full figures: bench/results/profile-<commit>.json (and one .cpuprofile per target in the temporary directory, for DevTools).
+import { execSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { closedLoop } from './scenarios.js';
 import { round } from './lib/stats.js';
 import { launch, type TargetKind } from './lib/targets.js';
+import { summarise, type CpuProfile } from './lib/cpu-profile.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, only: { type: 'string', default: 'floorB,floorC,bench,analyst' } } });
+const only = new Set(values.only.split(','));
 const SECONDS = Number(values.seconds);
 const TICK_MS = 1000 / 100; // USER_HZ: /proc reports CPU time in ticks of 10 ms on Linux
 
@@ -41,19 +49,34 @@ async function commits(url: string): Promise<number> {
   }
 }
 
-for (const [kind, agent] of [['floorB', undefined], ['pg', 'bench'], ['pg', 'analyst']] as Array<[TargetKind, string | undefined]>) {
-  const t = await launch(kind, agent ? { agent } : {});
+interface Census {
+  statements: Array<{ text: string; n: number; ms: number }>;
+  poolWait: { n: number; ms: number; max: number };
+}
+
+const commit = execSync('git rev-parse --short HEAD').toString().trim();
+const results: unknown[] = [];
+const targets = ([['floorB', 'floorB', undefined], ['floorC', 'floorC', undefined], ['bench', 'pg', 'bench'], ['analyst', 'pg', 'analyst']] as Array<[string, TargetKind, string | undefined]>).filter(([name]) => only.has(name));
+for (const [name, kind, agent] of targets) {
+  const profileFile = join(tmpdir(), `agentwire-profile-${commit}-${name}.cpuprofile`);
+  const t = await launch(kind, { ...(agent ? { agent } : {}), env: { BENCH_PROBE: '1', BENCH_PROBE_PROFILE: profileFile } });
   try {
     const text = agent === 'analyst' ? 'Where does my money go?' : 'golden';
     // Warm up (and register users) outside the measured window.
     await closedLoop(t, { sockets: 100, seconds: 2, warmupSeconds: 1, text });
-    const before = { server: cpuTicks(t.server.child.pid!), postgres: postgresTicks(), self: process.cpuUsage(), commits: await commits(t.databaseUrl!) };
-    const r = await closedLoop(t, { sockets: 100, seconds: SECONDS, warmupSeconds: 0, text });
+    let before = { server: 0, postgres: 0, self: process.cpuUsage(), commits: 0 };
+    const ready = async () => {
+      await t.server.probe('start');
+      before = { server: cpuTicks(t.server.child.pid!), postgres: postgresTicks(), self: process.cpuUsage(), commits: await commits(t.databaseUrl!) };
+    };
+    const r = await closedLoop(t, { sockets: 100, seconds: SECONDS, warmupSeconds: 0, text, ready });
     const self = process.cpuUsage(before.self);
     const runs = r.n;
     const after = { server: cpuTicks(t.server.child.pid!), postgres: postgresTicks(), commits: await commits(t.databaseUrl!) };
-    console.log(
-      JSON.stringify({
+    const census = (await t.server.probe('stop')) as Census;
+    const statements = census.statements.sort((x, y) => y.n - x.n);
+    const cpu = summarise(JSON.parse(readFileSync(profileFile, 'utf8')) as CpuProfile);
+    const result = {
         target: t.label,
         runsPerSec: r.runsPerSec,
         serverCpuMsPerRun: round(((after.server - before.server) * TICK_MS) / runs, 2),
@@ -62,10 +85,19 @@ for (const [kind, agent] of [['floorB', undefined], ['pg', 'bench'], ['pg', 'ana
         // Per run measured: the loop's last round (one run per socket, after the window) is counted in
         // the CPU and transactions but not in the runs, a bias of about 100 runs in thousands.
         transactionsPerRun: round((after.commits - before.commits) / runs, 1),
-      }),
-    );
+        statementsPerRun: round(statements.reduce((a, x) => a + x.n, 0) / runs, 2),
+        statementMsPerRun: round(statements.reduce((a, x) => a + x.ms, 0) / runs, 2),
+        poolWaits: { perRun: round(census.poolWait.n / runs, 2), msPerRun: round(census.poolWait.ms / runs, 2), maxMs: round(census.poolWait.max, 1) },
+        byStatement: statements.slice(0, 15).map((x) => ({ perRun: round(x.n / runs, 2), avgMs: round(x.ms / x.n, 2), text: x.text })),
+        mainThread: cpu,
+    };
+    results.push(result);
+    console.log(JSON.stringify(result, null, 1));
   } finally {
     await t.dispose();
   }
 }
+const file = join(import.meta.dirname, 'results', `profile-${commit}.json`);
+writeFileSync(file, JSON.stringify({ commit, date: new Date().toISOString(), load: readFileSync('/proc/loadavg', 'utf8').trim(), results }, null, 2));
+console.log(`written ${file}`);
 process.exit(0);
