@@ -3,7 +3,9 @@
 // and this load generator (from /proc), PostgreSQL transactions per run (pg_stat_database), and,
 // from inside the server (lib/probe.ts), its statements per run by text with their time, its
 // waits for a pooled connection, and its main thread's CPU by area and by function.
-//   npm run bench:profile [-- --seconds 8] [--only floorB,floorC,bench,analyst]
+//   npm run bench:profile [-- --seconds 8] [--only floorB,floorC,bench,analyst] [--rounds 1] [--base /other/checkout]
+// With --base, every target runs on the other checkout's servers too (BENCH_SERVER_ROOT; it needs
+// this commit's bench/ for its probe), interleaved round by round, and medians are printed.
 // Full figures: bench/results/profile-<commit>.json (and one .cpuprofile per target in the temporary directory, for DevTools).
 import { execSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,11 +14,16 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { closedLoop } from './scenarios.js';
-import { round } from './lib/stats.js';
+import { median, round } from './lib/stats.js';
 import { launch, type TargetKind } from './lib/targets.js';
 import { summarise, type CpuProfile } from './lib/cpu-profile.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, only: { type: 'string', default: 'floorB,floorC,bench,analyst' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '8' }, only: { type: 'string', default: 'floorB,floorC,bench,analyst' }, rounds: { type: 'string', default: '1' }, base: { type: 'string' } },
+});
+const ROUNDS = Number(values.rounds);
+const roots: Array<{ label: string; root: string | undefined }> = [{ label: 'this', root: undefined }];
+if (values.base) roots.unshift({ label: 'base', root: values.base });
 const only = new Set(values.only.split(','));
 const SECONDS = Number(values.seconds);
 const TICK_MS = 1000 / 100; // USER_HZ: /proc reports CPU time in ticks of 10 ms on Linux
@@ -55,10 +62,14 @@ interface Census {
 }
 
 const commit = execSync('git rev-parse --short HEAD').toString().trim();
-const results: unknown[] = [];
+const results: Array<Record<string, unknown> & { target: string; root: string; round: number }> = [];
 const targets = ([['floorB', 'floorB', undefined], ['floorC', 'floorC', undefined], ['bench', 'pg', 'bench'], ['analyst', 'pg', 'analyst']] as Array<[string, TargetKind, string | undefined]>).filter(([name]) => only.has(name));
-for (const [name, kind, agent] of targets) {
-  const profileFile = join(tmpdir(), `agentwire-profile-${commit}-${name}.cpuprofile`);
+// Every target of every checkout in each round: the checkouts take turns, so load drifts hit both.
+const plan = Array.from({ length: ROUNDS }, (_, i) => roots.flatMap((r) => targets.map((t) => ({ round_: i + 1, ...r, target: t })))).flat();
+for (const { round_, label: rootLabel, root, target: [name, kind, agent] } of plan) {
+  if (root) process.env.BENCH_SERVER_ROOT = root;
+  else delete process.env.BENCH_SERVER_ROOT;
+  const profileFile = join(tmpdir(), `agentwire-profile-${commit}-${rootLabel}-${name}.cpuprofile`);
   const t = await launch(kind, { ...(agent ? { agent } : {}), env: { BENCH_PROBE: '1', BENCH_PROBE_PROFILE: profileFile } });
   try {
     const text = agent === 'analyst' ? 'Where does my money go?' : 'golden';
@@ -78,6 +89,8 @@ for (const [name, kind, agent] of targets) {
     const cpu = summarise(JSON.parse(readFileSync(profileFile, 'utf8')) as CpuProfile);
     const result = {
         target: t.label,
+        root: rootLabel,
+        round: round_,
         runsPerSec: r.runsPerSec,
         serverCpuMsPerRun: round(((after.server - before.server) * TICK_MS) / runs, 2),
         postgresCpuMsPerRun: round(((after.postgres - before.postgres) * TICK_MS) / runs, 2),
@@ -90,6 +103,9 @@ for (const [name, kind, agent] of targets) {
         poolWaits: { perRun: round(census.poolWait.n / runs, 2), msPerRun: round(census.poolWait.ms / runs, 2), maxMs: round(census.poolWait.max, 1) },
         byStatement: statements.slice(0, 15).map((x) => ({ perRun: round(x.n / runs, 2), avgMs: round(x.ms / x.n, 2), text: x.text })),
         mainThread: cpu,
+        // Each area's main-thread CPU per run (the analyst's own work apart from the runtime's, for one).
+        mainThreadMsPerRunByArea: Object.fromEntries(Object.entries(cpu.areasPct).map(([k, pct]) => [k, round((pct / 100) * cpu.sampledMs / runs, 3)])),
+        mainThreadBusyMsPerRun: round(((100 - cpu.idlePct) / 100) * cpu.sampledMs / runs, 3),
     };
     results.push(result);
     console.log(JSON.stringify(result, null, 1));
@@ -97,7 +113,24 @@ for (const [name, kind, agent] of targets) {
     await t.dispose();
   }
 }
-const file = join(import.meta.dirname, 'results', `profile-${commit}.json`);
-writeFileSync(file, JSON.stringify({ commit, date: new Date().toISOString(), load: readFileSync('/proc/loadavg', 'utf8').trim(), results }, null, 2));
+// Medians over the rounds, per checkout and target, of the figures that fit one line.
+const KEYS = ['runsPerSec', 'serverCpuMsPerRun', 'postgresCpuMsPerRun', 'loadGeneratorCpuMsPerRun', 'transactionsPerRun', 'statementsPerRun', 'statementMsPerRun'] as const;
+const medians = [...new Set(results.map((r) => `${r.root}|${r.target}`))].map((key) => {
+  const rs = results.filter((r) => `${r.root}|${r.target}` === key);
+  const med = (f: (r: (typeof rs)[number]) => number) => round(median(rs.map(f)), 2);
+  return {
+    root: rs[0]!.root,
+    target: rs[0]!.target,
+    ...Object.fromEntries(KEYS.map((k) => [k, med((r) => r[k] as number)])),
+    poolWaitMsPerRun: med((r) => (r.poolWaits as { msPerRun: number }).msPerRun),
+    mainThreadIdlePct: med((r) => (r.mainThread as { idlePct: number }).idlePct),
+    mainThreadBusyMsPerRun: med((r) => r.mainThreadBusyMsPerRun as number),
+    analystMsPerRun: med((r) => (r.mainThreadMsPerRunByArea as Record<string, number>)['analyst agent (src/agents/analyst)'] ?? 0),
+  };
+});
+console.log('\nmedians over rounds:');
+for (const m of medians) console.log(JSON.stringify(m));
+const file = join(import.meta.dirname, 'results', `profile-${commit}${values.base ? '-vs-base' : ''}.json`);
+writeFileSync(file, JSON.stringify({ commit, base: values.base, date: new Date().toISOString(), load: readFileSync('/proc/loadavg', 'utf8').trim(), medians, results }, null, 2));
 console.log(`written ${file}`);
 process.exit(0);
