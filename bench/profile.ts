@@ -3,7 +3,7 @@
 // and this load generator (from /proc), PostgreSQL transactions per run (pg_stat_database), and,
 // from inside the server (lib/probe.ts), its statements per run by text with their time, its
 // waits for a pooled connection, and its main thread's CPU by area and by function.
-//   npm run bench:profile [-- --seconds 8] [--only floorB,floorC,bench,analyst] [--rounds 1] [--base /other/checkout]
+//   npm run bench:profile [-- --seconds 8] [--only floorB,floorC,bench,analyst] [--rounds 1] [--base /other/checkout] [--with K=V,…]
 // With --base, every target runs on the other checkout's servers too (BENCH_SERVER_ROOT; it needs
 // this commit's bench/ for its probe), interleaved round by round, and medians are printed.
 // Full figures: bench/results/profile-<commit>.json (and one .cpuprofile per target in the temporary directory, for DevTools).
@@ -19,12 +19,14 @@ import { launch, type TargetKind } from './lib/targets.js';
 import { summarise, type CpuProfile } from './lib/cpu-profile.js';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '8' }, only: { type: 'string', default: 'floorB,floorC,bench,analyst' }, rounds: { type: 'string', default: '1' }, base: { type: 'string' } },
+  options: { seconds: { type: 'string', default: '8' }, only: { type: 'string', default: 'floorB,floorC,bench,analyst' }, rounds: { type: 'string', default: '1' }, base: { type: 'string' }, with: { type: 'string' } },
 });
 const ROUNDS = Number(values.rounds);
 const SOCKETS = 100;
-const roots: Array<{ label: string; root: string | undefined }> = [{ label: 'this', root: undefined }];
+const roots: Array<{ label: string; root: string | undefined; env?: Record<string, string> }> = [{ label: 'this', root: undefined }];
 if (values.base) roots.unshift({ label: 'base', root: values.base });
+// --with K=V,K=V: this checkout again with that environment for agentwire (e.g. DATABASE_POOL_SIZE=20), interleaved.
+if (values.with) roots.push({ label: `with ${values.with}`, root: undefined, env: Object.fromEntries(values.with.split(',').map((kv) => kv.split('=') as [string, string])) });
 const only = new Set(values.only.split(','));
 const SECONDS = Number(values.seconds);
 const TICK_MS = 1000 / 100; // USER_HZ: /proc reports CPU time in ticks of 10 ms on Linux
@@ -67,11 +69,11 @@ const results: Array<Record<string, unknown> & { target: string; root: string; r
 const targets = ([['floorB', 'floorB', undefined], ['floorC', 'floorC', undefined], ['bench', 'pg', 'bench'], ['analyst', 'pg', 'analyst']] as Array<[string, TargetKind, string | undefined]>).filter(([name]) => only.has(name));
 // Every target of every checkout in each round: the checkouts take turns, so load drifts hit both.
 const plan = Array.from({ length: ROUNDS }, (_, i) => roots.flatMap((r) => targets.map((t) => ({ round_: i + 1, ...r, target: t })))).flat();
-for (const { round_, label: rootLabel, root, target: [name, kind, agent] } of plan) {
+for (const { round_, label: rootLabel, root, env, target: [name, kind, agent] } of plan) {
   if (root) process.env.BENCH_SERVER_ROOT = root;
   else delete process.env.BENCH_SERVER_ROOT;
-  const profileFile = join(tmpdir(), `agentwire-profile-${commit}-${rootLabel}-${name}.cpuprofile`);
-  const t = await launch(kind, { ...(agent ? { agent } : {}), env: { BENCH_PROBE: '1', BENCH_PROBE_PROFILE: profileFile } });
+  const profileFile = join(tmpdir(), `agentwire-profile-${commit}-${rootLabel.replace(/\W+/g, '_')}-${name}.cpuprofile`);
+  const t = await launch(kind, { ...(agent ? { agent } : {}), env: { ...(kind === 'pg' ? env : {}), BENCH_PROBE: '1', BENCH_PROBE_PROFILE: profileFile } });
   try {
     const text = agent === 'analyst' ? 'Where does my money go?' : 'golden';
     // Warm up (and register users) outside the measured window.
@@ -132,7 +134,7 @@ const medians = [...new Set(results.map((r) => `${r.root}|${r.target}`))].map((k
 });
 console.log('\nmedians over rounds:');
 for (const m of medians) console.log(JSON.stringify(m));
-const file = join(import.meta.dirname, 'results', `profile-${commit}${values.base ? '-vs-base' : ''}.json`);
+const file = join(import.meta.dirname, 'results', `profile-${commit}${values.base ? '-vs-base' : ''}${values.with ? `-with-${values.with.replace(/\W+/g, '_')}` : ''}.json`);
 writeFileSync(file, JSON.stringify({ commit, base: values.base, date: new Date().toISOString(), load: readFileSync('/proc/loadavg', 'utf8').trim(), medians, results }, null, 2));
 console.log(`written ${file}`);
 process.exit(0);
