@@ -24,24 +24,32 @@ export function report(summary: Summary[], o: { quick?: boolean } = {}): string 
   const find = (scenario: string, target: string) => summary.find((s) => s.scenario === scenario && s.target === target);
   const A = 'floor A (raw uWS)';
   const B = 'floor B (uWS + pg)';
+  const C = 'floor C (uWS + pg, group commit)';
   const lines = [...(o.quick ? [QUICK_NOTE, ''] : []), '| scenario | agentwire | floors (same run) | target | verdict |', '|---|---|---|---|---|'];
-  const a = { fa: find('a', A), fb: find('a', B), pg: find('a', 'agentwire bench on PostgreSQL'), pgAn: find('a', 'agentwire analyst on PostgreSQL'), lite: find('a', 'agentwire bench on PGlite'), liteAn: find('a', 'agentwire analyst on PGlite') };
+  const a = { fa: find('a', A), fb: find('a', B), fc: find('a', C), pg: find('a', 'agentwire bench on PostgreSQL'), pgAn: find('a', 'agentwire analyst on PostgreSQL'), lite: find('a', 'agentwire bench on PGlite'), liteAn: find('a', 'agentwire analyst on PGlite') };
+  const floorsA = `A ${fmt(num(a.fa, 'runsPerSec'))} runs/s, p99 ${fmt(num(a.fa, 'p99'), 1)} ms; B ${fmt(num(a.fb, 'runsPerSec'))} runs/s, p99 ${fmt(num(a.fb, 'p99'), 1)} ms; C ${fmt(num(a.fc, 'runsPerSec'))} runs/s, p99 ${fmt(num(a.fc, 'p99'), 1)} ms`;
   if (a.pg) {
-    const ratio = pct(num(a.pg, 'runsPerSec'), num(a.fb, 'runsPerSec'));
+    const ofB = pct(num(a.pg, 'runsPerSec'), num(a.fb, 'runsPerSec'));
+    const ofC = pct(num(a.pg, 'runsPerSec'), num(a.fc, 'runsPerSec'));
     lines.push(
-      `| (a) closed loop, 100 sockets, PostgreSQL | bench agent ${fmt(num(a.pg, 'runsPerSec'))} runs/s, p50 ${fmt(num(a.pg, 'p50'), 1)} / p99 ${fmt(num(a.pg, 'p99'), 1)} ms (${fmt(ratio)} % of floor B); analyst ${fmt(num(a.pgAn, 'runsPerSec'))} runs/s, p99 ${fmt(num(a.pgAn, 'p99'), 1)} ms | A ${fmt(num(a.fa, 'runsPerSec'))} runs/s, p99 ${fmt(num(a.fa, 'p99'), 1)} ms; B ${fmt(num(a.fb, 'runsPerSec'))} runs/s, p99 ${fmt(num(a.fb, 'p99'), 1)} ms | ≥ 2,500 runs/s, ≥ 60 % of B, p99 ≤ 100 ms | ${verdict((num(a.pg, 'runsPerSec') ?? 0) >= 2500 && (ratio ?? 0) >= 60 && (num(a.pg, 'p99') ?? Infinity) <= 100)} |`,
+      `| (a) closed loop, 100 sockets, PostgreSQL, bench agent | ${fmt(num(a.pg, 'runsPerSec'))} runs/s, p50 ${fmt(num(a.pg, 'p50'), 1)} / p99 ${fmt(num(a.pg, 'p99'), 1)} ms (${fmt(ofC)} % of floor C, ${fmt(ofB)} % of floor B) | ${floorsA} | ≥ 2,500 runs/s, ≥ 20 % of C, p99 ≤ 50 ms | ${verdict((num(a.pg, 'runsPerSec') ?? 0) >= 2500 && (ofC ?? 0) >= 20 && (num(a.pg, 'p99') ?? Infinity) <= 50)} |`,
+    );
+  }
+  if (a.pgAn) {
+    lines.push(
+      `| (a2) closed loop, 100 sockets, PostgreSQL, analyst | ${fmt(num(a.pgAn, 'runsPerSec'))} runs/s, p50 ${fmt(num(a.pgAn, 'p50'), 1)} / p99 ${fmt(num(a.pgAn, 'p99'), 1)} ms | (as above) | ≥ 600 runs/s, p99 ≤ 300 ms | ${verdict((num(a.pgAn, 'runsPerSec') ?? 0) >= 600 && (num(a.pgAn, 'p99') ?? Infinity) <= 300)} |`,
     );
   }
   if (a.lite) {
     lines.push(
-      `| (a) closed loop, 100 sockets, PGlite | bench agent ${fmt(num(a.lite, 'runsPerSec'))} runs/s, p99 ${fmt(num(a.lite, 'p99'), 1)} ms; analyst ${fmt(num(a.liteAn, 'runsPerSec'))} runs/s | (as above) | ≥ 1,000 runs/s | ${verdict((num(a.lite, 'runsPerSec') ?? 0) >= 1000)} |`,
+      `| (a) closed loop, 100 sockets, PGlite | bench agent ${fmt(num(a.lite, 'runsPerSec'))} runs/s, p99 ${fmt(num(a.lite, 'p99'), 1)} ms; analyst ${fmt(num(a.liteAn, 'runsPerSec'))} runs/s, p99 ${fmt(num(a.liteAn, 'p99'), 1)} ms | (as above) | bench agent ≥ 500 runs/s | ${verdict((num(a.lite, 'runsPerSec') ?? 0) >= 500)} |`,
     );
   }
-  const b = { fa: find('b', A), fb: find('b', B), pg: find('b', 'agentwire bench on PostgreSQL') };
+  const b = { fa: find('b', A), fb: find('b', B), fc: find('b', C), pg: find('b', 'agentwire bench on PostgreSQL') };
   if (b.pg) {
     const s = (x: Summary | undefined) => `started p50 ${fmt(num(x, 'started.p50'), 1)} / p99 ${fmt(num(x, 'started.p99'), 1)} / p99.9 ${fmt(num(x, 'started.p999'), 1)} ms; terminal p50 ${fmt(num(x, 'terminal.p50'), 1)} / p99 ${fmt(num(x, 'terminal.p99'), 1)} / p99.9 ${fmt(num(x, 'terminal.p999'), 1)} ms`;
     lines.push(
-      `| (b) open loop, 200 runs/s over 1,000 sockets, PostgreSQL | ${s(b.pg)}; ${fmt(num(b.pg, 'completed'))} of ${fmt(num(b.pg, 'sent'))} completed | A: ${s(b.fa)}. B: ${s(b.fb)} | started p50 ≤ 3 ms, terminal p99 ≤ 25 ms | ${verdict((num(b.pg, 'started.p50') ?? Infinity) <= 3 && (num(b.pg, 'terminal.p99') ?? Infinity) <= 25)} |`,
+      `| (b) open loop, 200 runs/s over 1,000 sockets, PostgreSQL | ${s(b.pg)}; ${fmt(num(b.pg, 'completed'))} of ${fmt(num(b.pg, 'sent'))} completed | A: ${s(b.fa)}. B: ${s(b.fb)}. C: ${s(b.fc)} | started p50 ≤ 3 ms, terminal p99 ≤ 25 ms | ${verdict((num(b.pg, 'started.p50') ?? Infinity) <= 3 && (num(b.pg, 'terminal.p99') ?? Infinity) <= 25)} |`,
     );
   }
   const c = { fa: find('c', A), pg: find('c', 'agentwire bench_stream on PostgreSQL') };

@@ -66,6 +66,7 @@ for (let r = 1; r <= ROUNDS; r++) {
     const o = { sockets: 100, seconds: SECONDS, warmupSeconds: WARMUP };
     await measured('a', r, 'floorA', {}, (t) => closedLoop(t, { ...o, text: 'golden' }));
     await measured('a', r, 'floorB', {}, (t) => closedLoop(t, { ...o, text: 'golden' }));
+    await measured('a', r, 'floorC', {}, (t) => closedLoop(t, { ...o, text: 'golden' }));
     await measured('a', r, 'pg', { agent: 'bench' }, (t) => closedLoop(t, { ...o, text: 'golden' }));
     await measured('a', r, 'pg', { agent: 'analyst' }, (t) => closedLoop(t, { ...o, text: 'Where does my money go?' }));
     await measured('a', r, 'pglite', { agent: 'bench' }, (t) => closedLoop(t, { ...o, text: 'golden' }));
@@ -75,6 +76,7 @@ for (let r = 1; r <= ROUNDS; r++) {
     const o = { sockets: n(1000), rate: 200, seconds: SECONDS * 2, warmupSeconds: WARMUP, text: 'golden' };
     await measured('b', r, 'floorA', {}, (t) => openLoop(t, o));
     await measured('b', r, 'floorB', {}, (t) => openLoop(t, o));
+    await measured('b', r, 'floorC', {}, (t) => openLoop(t, o));
     await measured('b', r, 'pg', { agent: 'bench' }, (t) => openLoop(t, o));
   }
   if (only.has('c')) {

@@ -38,8 +38,10 @@ const delta = (before: ReturnType<typeof snapshot>) => ({
 });
 
 /** (a) Closed loop: each socket asks, waits for the terminal event, asks again. */
-export async function closedLoop(t: Target, o: { sockets: number; seconds: number; warmupSeconds: number; text: string }) {
+export async function closedLoop(t: Target, o: { sockets: number; seconds: number; warmupSeconds: number; text: string; ready?: () => Promise<void> }) {
   const sockets = await openAll(t, o.sockets, 'register');
+  // (bench:profile starts its measurement here: registering and logging in is not a run's cost.)
+  await o.ready?.();
   const before = snapshot();
   const latencies: number[] = [];
   const start = performance.now();
@@ -127,8 +129,8 @@ export async function streaming(t: Target, o: { sockets: number; pieces: number;
   closeAll(sockets);
   const storedRowsPerRun = t.databaseUrl
     ? round(
-        (await countRows(t.databaseUrl, t.kind === 'floorB' ? 'SELECT count(*) AS n FROM floor_events' : 'SELECT count(*) AS n FROM run_events')) /
-          (await countRows(t.databaseUrl, t.kind === 'floorB' ? 'SELECT count(*) AS n FROM floor_runs' : 'SELECT count(*) AS n FROM runs')),
+        (await countRows(t.databaseUrl, t.kind === 'floorB' || t.kind === 'floorC' ? 'SELECT count(*) AS n FROM floor_events' : 'SELECT count(*) AS n FROM run_events')) /
+          (await countRows(t.databaseUrl, t.kind === 'floorB' || t.kind === 'floorC' ? 'SELECT count(*) AS n FROM floor_runs' : 'SELECT count(*) AS n FROM runs')),
       )
     : undefined;
   return {

@@ -23,6 +23,8 @@ export interface ServerProcess {
   /** Current resident memory (VmRSS) in bytes, read from /proc without disturbing the server. */
   rss(): number;
   stop(): Promise<void>;
+  /** With BENCH_PROBE=1 in the server's environment: start, or stop and read, its statement census and CPU profile (lib/probe.ts). */
+  probe(what: 'start' | 'stop'): Promise<unknown>;
 }
 
 export interface MemoryReply {
@@ -67,6 +69,16 @@ export async function startServer(name: string, script: string, env: Record<stri
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
       return Number(m?.[1] ?? NaN) * 1024;
     },
+    probe: (what) =>
+      new Promise((resolve) => {
+        const on = (m: { probe?: unknown }) => {
+          if (m.probe === undefined) return;
+          child.off('message', on);
+          resolve(m.probe);
+        };
+        child.on('message', on);
+        child.send({ probe: what });
+      }),
     stop: async () => {
       child.kill('SIGKILL');
       await exited;
@@ -76,6 +88,7 @@ export async function startServer(name: string, script: string, env: Record<stri
 
 /** For server scripts: answer the load generator's GC requests (the process runs with --expose-gc). */
 export function answerGcRequests(): void {
+  if (process.env.BENCH_PROBE === '1') void import('./probe.js');
   process.on('message', (m: { gc?: boolean }) => {
     if (!m.gc) return;
     const gc = (globalThis as { gc?: () => void }).gc;

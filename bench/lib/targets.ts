@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { startServer, type ServerProcess } from './proc.js';
 import { BENCH_SECRET, freshDatabase, registerUsers, seedUsers } from './users.js';
 
-export type TargetKind = 'floorA' | 'floorB' | 'pg' | 'pglite';
+export type TargetKind = 'floorA' | 'floorB' | 'floorC' | 'pg' | 'pglite';
+
+const FLOORS = { floorA: ['a', 'floor A (raw uWS)'], floorB: ['b', 'floor B (uWS + pg)'], floorC: ['c', 'floor C (uWS + pg, group commit)'] } as const;
+const isFloor = (kind: TargetKind): kind is keyof typeof FLOORS => kind in FLOORS;
 
 export interface Target {
   label: string;
@@ -43,7 +46,7 @@ const OPEN_LIMITS = {
 
 export async function launch(kind: TargetKind, opts: { agent?: string; env?: Record<string, string> } = {}): Promise<Target> {
   const n = ++launches;
-  const db = kind === 'floorB' || kind === 'pg' ? await freshDatabase(ADMIN_URL, `bench_${process.pid}_${n}`) : undefined;
+  const db = kind === 'floorB' || kind === 'floorC' || kind === 'pg' ? await freshDatabase(ADMIN_URL, `bench_${process.pid}_${n}`) : undefined;
   const dataDir = kind === 'pglite' ? mkdtempSync(join(tmpdir(), 'agentwire-bench-')) : undefined;
   const cleanup = async () => {
     await db?.drop().catch(() => undefined);
@@ -52,8 +55,8 @@ export async function launch(kind: TargetKind, opts: { agent?: string; env?: Rec
   let server: ServerProcess;
   try {
     server =
-      kind === 'floorA' || kind === 'floorB'
-        ? await startServer(kind, 'bench/servers/floor.ts', { FLOOR: kind === 'floorA' ? 'a' : 'b', ...(db ? { DATABASE_URL: db.url } : {}) })
+      isFloor(kind)
+        ? await startServer(kind, 'bench/servers/floor.ts', { FLOOR: FLOORS[kind][0], ...(db ? { DATABASE_URL: db.url } : {}), ...opts.env })
         : await startServer(`agentwire ${kind}`, 'bench/node.ts', {
             ...OPEN_LIMITS,
             ...(db ? { DATABASE_URL: db.url } : { AGENTWIRE_DATA_DIR: dataDir! }),
@@ -64,7 +67,7 @@ export async function launch(kind: TargetKind, opts: { agent?: string; env?: Rec
     await cleanup();
     throw err;
   }
-  const label = kind === 'floorA' ? 'floor A (raw uWS)' : kind === 'floorB' ? 'floor B (uWS + pg)' : `agentwire ${opts.agent ?? 'bench'} on ${kind === 'pg' ? 'PostgreSQL' : 'PGlite'}`;
+  const label = isFloor(kind) ? FLOORS[kind][1] : `agentwire ${opts.agent ?? 'bench'} on ${kind === 'pg' ? 'PostgreSQL' : 'PGlite'}`;
   return {
     label,
     kind,
@@ -72,7 +75,7 @@ export async function launch(kind: TargetKind, opts: { agent?: string; env?: Rec
     agent: kind === 'pg' || kind === 'pglite' ? (opts.agent ?? 'bench') : undefined,
     databaseUrl: db?.url,
     users: async (count, how = 'register') => {
-      if (kind === 'floorA' || kind === 'floorB') return new Array<undefined>(count).fill(undefined);
+      if (isFloor(kind)) return new Array<undefined>(count).fill(undefined);
       if (how === 'seed' && db) return seedUsers(db.url, count);
       return registerUsers(server.url, count);
     },

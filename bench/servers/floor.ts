@@ -3,7 +3,10 @@
 //   sends (run_accepted, then the run's events), doing no work at all;
 // - FLOOR=b: floor A plus the minimum durable work with plain `pg`: store the run and its job in
 //   one statement, claim the job, store each event before sending it, complete the job and the
-//   run (8 statements per golden-path run, nothing batched, no framework).
+//   run (8 statements per golden-path run, nothing batched, no framework);
+// - FLOOR=c: floor A plus group commit across runs, in plain `pg`: each run's row, its job and all
+//   its events are stored before any of its frames is sent, but everything that arrived while the
+//   previous write was in flight is stored together, in one statement and one commit.
 // The request text picks the run: `golden` (the five golden-path events) or `stream N` (agent_started,
 // N agent_output pieces, agent_completed). Answers `{gc: true}` over IPC (see lib/proc.ts).
 import { randomUUID } from 'node:crypto';
@@ -11,8 +14,8 @@ import pg from 'pg';
 import uWS from 'uWebSockets.js';
 import { answerGcRequests } from '../lib/proc.js';
 
-const mode = process.env.FLOOR === 'b' ? 'b' : 'a';
-const pool = mode === 'b' ? new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.FLOOR_POOL ?? 20) }) : undefined;
+const mode = process.env.FLOOR === 'b' || process.env.FLOOR === 'c' ? process.env.FLOOR : 'a';
+const pool = mode !== 'a' ? new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.FLOOR_POOL ?? 20) }) : undefined;
 pool?.on('error', () => undefined);
 
 if (pool) {
@@ -84,6 +87,10 @@ app.ws<Sock>('/v1/ws', {
       });
       return;
     }
+    if (mode === 'c') {
+      grouped.push({ runId, threadId, userId: user.userId, text: frame.input.text, frames: [accepted, ...bodies.map(event)], types: bodies.map((b) => b.type), sendAll: (frames) => !user.closed && ws.cork(() => frames.forEach((f) => ws.send(f))) });
+      return pumpGroup();
+    }
     void durable(user, runId, threadId, frame.input.text, accepted, bodies, event, (s) => {
       if (!user.closed) ws.send(s);
     });
@@ -112,6 +119,51 @@ async function durable(user: Sock, runId: string, threadId: string, text: string
      UPDATE floor_runs SET status = 'completed', finished_at = now() WHERE id = $1`,
     [runId],
   );
+}
+
+// Floor C: the runs waiting for the next group write, and whether one is in flight.
+interface Grouped {
+  runId: string;
+  threadId: string;
+  userId: string;
+  text: string;
+  /** run_accepted, then the run's events in order. */
+  frames: string[];
+  types: string[];
+  sendAll: (frames: string[]) => unknown;
+}
+let grouped: Grouped[] = [];
+let groupInFlight = false;
+
+const GROUP_SQL = `WITH r AS (
+    INSERT INTO floor_runs (id, user_id, thread_id, status, input, finished_at)
+    SELECT id, u, t, 'completed', inp::jsonb, now() FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[]) AS x(id, u, t, inp)
+  ), j AS (
+    INSERT INTO floor_jobs (id, state, data, started_on, completed_on)
+    SELECT id, 'completed', inp::jsonb, now(), now() FROM unnest($1::uuid[], $4::text[]) AS x(id, inp)
+  )
+  INSERT INTO floor_events (run_id, seq, type, body) SELECT run_id, seq, type, body::jsonb FROM unnest($5::uuid[], $6::int[], $7::text[], $8::text[]) AS e(run_id, seq, type, body)`;
+
+function pumpGroup(): void {
+  if (groupInFlight || grouped.length === 0) return;
+  const batch = grouped;
+  grouped = [];
+  groupInFlight = true;
+  const events = batch.flatMap((g) => g.types.map((type, i) => ({ runId: g.runId, seq: i + 1, type, body: g.frames[i + 1]! })));
+  void pool!
+    .query({
+      name: 'floor_c_group',
+      text: GROUP_SQL,
+      values: [batch.map((g) => g.runId), batch.map((g) => g.userId), batch.map((g) => g.threadId), batch.map((g) => JSON.stringify({ text: g.text })), events.map((e) => e.runId), events.map((e) => e.seq), events.map((e) => e.type), events.map((e) => e.body)],
+    })
+    .then(
+      () => batch.forEach((g) => g.sendAll(g.frames)),
+      (err: unknown) => console.error(err),
+    )
+    .finally(() => {
+      groupInFlight = false;
+      pumpGroup();
+    });
 }
 
 answerGcRequests();

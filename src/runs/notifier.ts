@@ -1,6 +1,10 @@
 // Signals between processes that share one PostgreSQL: "run R of user U has events up to seq N",
 // "cancel run R", "a run was queued". Payloads carry ids only; events are read from the log.
-// NOTIFY serialises commits, so it is sent after the event's own commit, batched per tick.
+// NOTIFY serialises commits, so it is sent after the event's own commit, batched per tick, and not
+// at all while no other agentwire process listens (a node ignores its own notifications, so one
+// process alone would only pay a commit per flush for nothing). Who else listens: the listeners
+// connected at start (pg_stat_activity, by application_name), re-checked every PEER_CHECK_MS, and
+// every `hello` a node announces when its listener connects, answered by every node that heard it.
 import pg from 'pg';
 import type { Logger } from '../log/logger.js';
 
@@ -40,6 +44,11 @@ export class LocalNotifier implements Notifier {
 const CH_EVENTS = 'agentwire_events';
 const CH_CANCEL = 'agentwire_cancel';
 const CH_QUEUED = 'agentwire_queued';
+/** A listener connected (payload `origin` or `origin\nreply`): whoever hears it publishes from then on and, unless it is a reply, answers. */
+const CH_HELLO = 'agentwire_hello';
+const LISTENER_NAME = 'agentwire-listener';
+/** How often a node that believes itself alone (or not) asks PostgreSQL who else listens. */
+export const PEER_CHECK_MS = 5_000;
 /** PostgreSQL's payload limit is 8000 bytes. */
 const MAX_PAYLOAD = 7000;
 
@@ -57,6 +66,14 @@ export class PgNotifier implements Notifier {
   private flushing = false;
   private flushAgain = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  /**
+   * Whether another agentwire process listens on this database. True until `start` has asked:
+   * an unstarted notifier (and one whose check failed) publishes everything, as before.
+   */
+  private peers = true;
+  /** Bumped by every hello heard: a peer check that began before one must not undo what it taught. */
+  private helloGeneration = 0;
+  private peerTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly connectionString: string,
@@ -71,7 +88,7 @@ export class PgNotifier implements Notifier {
   }
 
   private async connect(isReconnect: boolean): Promise<void> {
-    const client = new pg.Client({ connectionString: this.connectionString, application_name: 'agentwire-listener' });
+    const client = new pg.Client({ connectionString: this.connectionString, application_name: LISTENER_NAME });
     client.on('error', (err) => {
       this.log.warn({ err }, 'notification listener failed; reconnecting');
       this.scheduleReconnect(client);
@@ -80,7 +97,7 @@ export class PgNotifier implements Notifier {
     client.on('notification', (msg) => this.receive(msg.channel, msg.payload ?? ''));
     try {
       await client.connect();
-      await client.query(`LISTEN ${CH_EVENTS}; LISTEN ${CH_CANCEL}; LISTEN ${CH_QUEUED}`);
+      await client.query(`LISTEN ${CH_EVENTS}; LISTEN ${CH_CANCEL}; LISTEN ${CH_QUEUED}; LISTEN ${CH_HELLO}`);
     } catch (err) {
       client.removeAllListeners('end');
       await client.end().catch(() => undefined);
@@ -91,10 +108,39 @@ export class PgNotifier implements Notifier {
     }
     this.listener = client;
     this.reconnectDelay = 250;
+    // Listening first, then who else is there, then the hello: a node that starts after the
+    // check hears about us from our hello (or we hear its), and one that started before is counted.
+    await this.checkPeers(client);
+    this.announce(false);
+    this.peerTimer ??= setInterval(() => void (this.listener && this.checkPeers(this.listener)), PEER_CHECK_MS).unref();
     if (isReconnect) {
       this.log.info('notification listener reconnected');
       this.handlers?.onReconnect();
     }
+  }
+
+  /** Counts the other agentwire listeners on this database; on failure, assumes there are some. */
+  private async checkPeers(client: pg.Client): Promise<void> {
+    const generation = this.helloGeneration;
+    let others: boolean;
+    try {
+      const { rows } = await client.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()',
+        [LISTENER_NAME],
+      );
+      others = (rows[0]?.n ?? 1) > 0;
+    } catch {
+      others = true;
+    }
+    if (others) this.peers = true;
+    else if (generation === this.helloGeneration) this.peers = false;
+  }
+
+  /** Tells every listening node that this one listens (they publish from now on). */
+  private announce(reply: boolean): void {
+    void this.publishSql('SELECT pg_notify($1, $2)', [CH_HELLO, reply ? `${this.nodeId}\nreply` : this.nodeId]).catch((err: unknown) =>
+      this.log.warn({ err }, 'announcing this node to the others failed'),
+    );
   }
 
   private scheduleReconnect(failed: pg.Client | undefined): void {
@@ -116,6 +162,15 @@ export class PgNotifier implements Notifier {
     if (!h) return;
     const [origin, ...lines] = payload.split('\n');
     if (origin === this.nodeId) return; // our own: delivered locally already
+    if (channel === CH_HELLO) {
+      // Another node listens: publish from now on. A reply comes from a node that publishes
+      // since it heard our hello, so what it stored before is in the log: catch up from there.
+      this.helloGeneration++;
+      this.peers = true;
+      if (lines[0] === 'reply') h.onReconnect();
+      else this.announce(true);
+      return;
+    }
     if (channel === CH_QUEUED) return h.onQueued();
     if (channel === CH_CANCEL) {
       for (const line of lines) {
@@ -180,6 +235,13 @@ export class PgNotifier implements Notifier {
   }
 
   private async flushNow(): Promise<void> {
+    if (!this.peers) {
+      // Nobody else listens: nothing to tell (our own notifications would be ignored).
+      this.pendingEvents = new Map();
+      this.pendingCancels = [];
+      this.pendingQueued = false;
+      return;
+    }
     const events = [...this.pendingEvents.values()].map((h) => `${h.userId} ${h.runId} ${h.fromSeq} ${h.toSeq}`);
     const cancels = this.pendingCancels;
     const queued = this.pendingQueued;
@@ -225,6 +287,7 @@ export class PgNotifier implements Notifier {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.peerTimer) clearInterval(this.peerTimer);
     const l = this.listener;
     this.listener = undefined;
     if (l) {

@@ -157,7 +157,7 @@ export class SessionHub {
   open(userId: string, sink: SocketSink, tokenVersion = 0): SocketChannel {
     const channel = new SocketChannel(userId, sink, this.reader, {
       // Runs delivered from other nodes' hints end here too, not only in `deliver`.
-      onTerminal: (_c, runId) => this.sessions.get(userId)?.chart.send({ type: 'RUN_FINISHED', runId }),
+      onTerminal: (_c, runId) => this.finished(this.sessions.get(userId), runId),
       onSent: (c, stored) => this.sent(c, stored),
       onDropped: (c) => {
         this.telemetry.backpressureCloses.inc();
@@ -244,14 +244,27 @@ export class SessionHub {
     if (!session) return;
     this.rememberTrace(stored);
     const { runId, seq } = stored.event;
-    if (seq === 1) session.chart.send({ type: 'RUN_ACTIVE', runId });
+    if (seq === 1) this.active(session, runId);
     let unknown = false;
     for (const channel of session.channels.values()) {
       channel.offer(stored);
       if (seq > 1 && channel.ready && channel.mayAdopt(runId)) unknown = true;
     }
     if (unknown) void this.adoptStartedElsewhere(new Map([[runId, seq]]));
-    if (isTerminal(stored.event.type)) session.chart.send({ type: 'RUN_FINISHED', runId });
+    if (isTerminal(stored.event.type)) this.finished(session, runId);
+  }
+
+  // The session statechart is stepped only when a step can change it: a run it already counts
+  // as active (accepted here) is not added again, and a run it no longer counts (its terminal
+  // event reached the session and then each socket, or another node's hint came first) is not
+  // removed again. Those steps are no-ops of the machine (`addRun`, `removeRun`), and they were
+  // two of the four steps of every run on the send path.
+  private active(session: Session, runId: string): void {
+    if (!session.chart.getSnapshot().context.activeRuns.includes(runId)) session.chart.send({ type: 'RUN_ACTIVE', runId });
+  }
+
+  private finished(session: Session | undefined, runId: string): void {
+    if (session?.chart.getSnapshot().context.activeRuns.includes(runId)) session.chart.send({ type: 'RUN_FINISHED', runId });
   }
 
   /** Hints from another node: the events are in the log. */
@@ -260,7 +273,7 @@ export class SessionHub {
     for (const h of hints) {
       const session = this.sessions.get(h.userId);
       if (!session) continue;
-      if (h.fromSeq === 1) session.chart.send({ type: 'RUN_ACTIVE', runId: h.runId });
+      if (h.fromSeq === 1) this.active(session, h.runId);
       for (const channel of session.channels.values()) {
         channel.hint(h.runId, h.fromSeq, h.toSeq);
         if (h.fromSeq > 1 && channel.ready && channel.mayAdopt(h.runId)) unknown.set(h.runId, h.toSeq);

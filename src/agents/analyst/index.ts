@@ -9,6 +9,7 @@ import { runAnalyst } from './agent.js';
 import { costProjectionTool } from './cost-projection.js';
 import { pricingLookupTool } from './pricing-lookup.js';
 import { usageSummaryTool } from './usage-summary.js';
+import { perRunUsage } from './run-usage.js';
 
 export type AnalystContext = { usage: UsageReader };
 
@@ -24,8 +25,10 @@ export function createAnalystAgent(): Agent {
   };
 }
 
-/** The analyst's tool context: the calling user's usage records, read from agentwire's database. */
-export const analystToolContext = (base: ToolContext, services: ServerServices): AnalystContext => ({ usage: usageReader(services.db, base.userId) });
+/** The analyst's tool context: the calling user's usage records, read from agentwire's database once per run. */
+export const analystToolContext = (base: ToolContext, services: ServerServices): AnalystContext => ({
+  usage: perRunUsage(usageReader(services.db, base.userId), base.userId, base.runId),
+});
 
 /** Every new user starts with a realistic sample set of usage records (replaced by uploading their own). */
 export const analystOnUserCreated: UserCreatedHook = async (user, services) => {
