@@ -3,11 +3,11 @@
 // the counts. `npm run chaos` (./main.ts) runs it whole and writes the results; a sample runs in
 // `npm test` (tests/faults/chaos-sample.test.ts).
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import pg from 'pg';
 import { CRASH_POINT_NAMES, CRASH_POINTS, type CrashPointName } from '../../src/runs/crash-points.js';
+import { bundleServer } from '../../tests/faults/fixtures/bundle.js';
 import { startNode } from '../../tests/helpers/node-process.js';
 import { startPgCluster, type PgCluster } from '../../tests/helpers/pg-cluster.js';
 import { startModel } from './model.js';
@@ -65,26 +65,8 @@ export interface Harness {
 /** The shared parts: a private PostgreSQL (scenario databases from a template, the effects table), a PGlite template, the model, the bundled process. */
 export async function harness(): Promise<Harness> {
   const workDir = scratchDir();
-  const outDir = join(ROOT, 'node_modules', '.chaos');
-  mkdirSync(outDir, { recursive: true });
-  // Bundled once, with its packages: each of the sweep's many process starts then skips compiling
-  // TypeScript and resolving some thousand package files (the model SDKs alone are hundreds), which
-  // halves a process's start (1.4 s from 2.4 s, PostgreSQL, measured under load). Left out: the
-  // native socket addon and PGlite (it loads its WebAssembly from beside its own files). Two folders
-  // below the root, as src/transport/pages.ts expects its own file to be.
-  const script = join(outDir, 'node.mjs');
-  await build({
-    entryPoints: [join(ROOT, 'scripts', 'chaos', 'node.ts')],
-    outfile: script,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['uWebSockets.js', '@electric-sql/pglite', 'pg-native'],
-    // Bundled CommonJS packages require Node's own modules.
-    banner: { js: "import { createRequire as chaosCreateRequire } from 'node:module'; const require = chaosCreateRequire(import.meta.url);" },
-    logLevel: 'warning',
-  });
+  // Bundled once, with its packages: the sweep starts some hundreds of processes.
+  const script = await bundleServer('scripts/chaos/node.ts', '.chaos');
   const cluster: PgCluster = await startPgCluster();
   const adminSql = new pg.Pool({ connectionString: cluster.url, max: 4 });
   const model = await startModel();
