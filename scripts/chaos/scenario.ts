@@ -266,7 +266,9 @@ export async function runScenario(env: SweepEnv, s: Scenario, o: { trace?: boole
     const input = (suffix: string) => `[${s.id}] ${suffix}`;
     const request = async (text: string, extra: Record<string, unknown> = {}): Promise<{ runId: string; threadId: string }> => {
       const requestId = `${s.id}-${runIds.length}-${text.length}`;
+      const deadline = Date.now() + WAIT_MS;
       for (;;) {
+        if (Date.now() > deadline) throw new Error(`timed out sending the request ${requestId}`);
         if (!steady.connected) {
           await sleep(25);
           continue;
