@@ -5,12 +5,15 @@
 // - `chaos-script`: a deterministic agent (replayed on takeover) that thinks, calls the tool and
 //   streams output in two steps, pausing between them so a cancel or an interrupt lands mid-run.
 // - `chaos-sub`: a deterministic sub-agent that calls the tool once.
+// - `chaos-asker`: asks its user a question (ctx.ask), then calls `chaos_approved_effect` (the
+//   same tool, needing the user's approval): the run waits for a person twice.
 // - `chaos-llm`: the LLM agent (createLlmAgent) on the local provider server, with the tool and
 //   `chaos-sub` as its sub-agent.
 import pg from 'pg';
 import { z } from 'zod';
 import { createClient, createLlmAgent, openAiStream } from '../../src/agents/llm/index.js';
-import type { Agent, Tool } from '../../src/agents/types.js';
+import { ToolError, type Agent, type Tool } from '../../src/agents/types.js';
+import { askSeats, scriptedAgent } from '../../tests/helpers/asking-agents.js';
 
 const effectsUrl = process.env.CHAOS_EFFECTS_URL;
 const stepMs = Number(process.env.CHAOS_STEP_MS ?? '60');
@@ -56,17 +59,39 @@ export const scriptAgent: Agent = {
   },
 };
 
-export const subAgent: Agent = {
+export const subAgent: Agent = scriptedAgent({
   name: 'chaos-sub',
   description: 'Crash sweep sub-agent: one side effect, one answer.',
   tools: ['chaos_effect'],
-  async run(ctx) {
-    await ctx.think('sub-agent working');
+  thought: () => 'sub-agent working',
+  async body(ctx) {
     await ctx.callTool('chaos_effect', { key: `${ctx.input.text}#sub` });
-    await ctx.output('sub-agent done');
-    return { text: 'sub-agent done' };
+    return 'sub-agent done';
   },
-};
+});
+
+/** The sweep's tool, needing its user's approval before each call: the effect happens once approved. */
+export const approvedEffectTool: Tool<{ key: string }, { key: string; done: true }> = { ...effectTool, name: 'chaos_approved_effect', requiresApproval: true };
+
+/** What the sweep's clients answer (scripts/chaos/scenario.ts), and the answer the asker then gives. */
+export const PERSON = { seats: 3, answer: 'seats: 3, approved' } as const;
+
+export const askerAgent: Agent = scriptedAgent({
+  name: 'chaos-asker',
+  description: 'Crash sweep: asks its user how many seats, then does a side effect the user must approve.',
+  tools: ['chaos_approved_effect'],
+  thought: () => 'about to ask',
+  async body(ctx) {
+    const seats = await askSeats(ctx);
+    try {
+      await ctx.callTool('chaos_approved_effect', { key: `${ctx.input.text}#${seats}` });
+      return `seats: ${seats}, approved`;
+    } catch (err) {
+      if (!(err instanceof ToolError)) throw err;
+      return `seats: ${seats}, ${err.message}`;
+    }
+  },
+});
 
 export function llmAgent(): Agent | undefined {
   const baseURL = process.env.CHAOS_LLM_URL;

@@ -28,6 +28,8 @@ export interface RunFacts {
   effects: Effect[];
   /** Model calls the provider answered for this run (LLM runs), or undefined. */
   modelCalls: number | undefined;
+  /** A run that asks a person: what the clients answer to each kind of question, and the answer the run then gives. */
+  person?: { answers: Record<'input' | 'approval', unknown>; answer: string };
 }
 
 export interface Breach {
@@ -48,9 +50,15 @@ export function canonical(v: unknown): string {
 
 const TERMINAL = new Set(['agent_completed', 'agent_error', 'agent_cancelled']);
 
-/** The grammar, independently: agent_started ( thinking | output | tool_executing … tool_completed )* terminal. */
+/**
+ * The grammar, independently: agent_started ( thinking | output | tool_executing … tool_completed
+ * | input_requested input_received )* terminal; a question only while no call is open, each
+ * interruptId once, and after it only its answer or an end other than agent_completed.
+ */
 export function grammarBreach(events: readonly Event[]): string | undefined {
-  let phase: 'new' | 'running' | 'done' = 'new';
+  let phase: 'new' | 'running' | 'asking' | 'done' = 'new';
+  let asked = '';
+  const questions = new Set<string>();
   const open = new Set<string>();
   const seen = new Set<string>();
   let outputs = '';
@@ -65,7 +73,24 @@ export function grammarBreach(events: readonly Event[]): string | undefined {
       continue;
     }
     const id = typeof e.toolCallId === 'string' ? e.toolCallId : '';
+    const interruptId = typeof e.interruptId === 'string' ? e.interruptId : '';
+    if (phase === 'asking') {
+      if (e.type === 'input_received' && interruptId === asked) {
+        phase = 'running';
+        continue;
+      }
+      if (e.type !== 'agent_error' && e.type !== 'agent_cancelled') return `${at}: after question ${asked}, not its answer nor an end`;
+    }
     switch (e.type) {
+      case 'input_requested':
+        if (open.size > 0) return `${at}: a question while calls are open (${[...open].join(', ')})`;
+        if (questions.has(interruptId)) return `${at}: question ${interruptId} asked twice`;
+        questions.add(interruptId);
+        asked = interruptId;
+        phase = 'asking';
+        break;
+      case 'input_received':
+        return `${at}: answers ${interruptId}, which is not the open question`;
       case 'agent_started':
         return `${at}: a second agent_started`;
       case 'agent_thinking':
@@ -101,6 +126,8 @@ export function grammarBreach(events: readonly Event[]): string | undefined {
 const toMachine = (e: Event): RunMachineEvent =>
   (e.type === 'tool_executing' || e.type === 'tool_completed'
     ? { type: e.type, toolCallId: e.toolCallId }
+    : e.type === 'input_requested' || e.type === 'input_received'
+      ? { type: e.type, interruptId: e.interruptId }
     : e.type === 'agent_output' || e.type === 'agent_completed'
       ? { type: e.type, text: e.text }
       : { type: e.type }) as RunMachineEvent;
@@ -159,8 +186,22 @@ export function checkRun(f: RunFacts): Breach[] {
   for (const [id, n] of perCall) if (n > 1) add('side effect at most once', `tool call ${id} executed ${n} times`);
   for (const [key, n] of perKey) if (n > 1) add('side effect at most once', `effect ${key} happened ${n} times`);
   for (const e of f.stored) {
-    if (e.type === 'tool_completed' && e.tool === 'chaos_effect' && e.ok === true && perCall.get(String(e.toolCallId)) !== 1)
+    if (e.type === 'tool_completed' && String(e.tool).startsWith('chaos_') && e.ok === true && perCall.get(String(e.toolCallId)) !== 1)
       add('ok effect exactly once', `tool_completed ok for ${String(e.toolCallId)}, executed ${perCall.get(String(e.toolCallId)) ?? 0} times`);
+  }
+
+  // A person's answers: each question answered at most once (exactly once when the run
+  // completed), with what the person sent; and the run went on from the answer to its end.
+  if (f.person) {
+    for (const q of f.stored.filter((e) => e.type === 'input_requested')) {
+      const answers = f.stored.filter((e) => e.type === 'input_received' && e.interruptId === q.interruptId);
+      if (answers.length > 1) add('input received once', `question ${String(q.interruptId)} answered ${answers.length} times`);
+      if (answers.length === 0 && terminal?.type === 'agent_completed') add('input received once', `question ${String(q.interruptId)} never answered, yet the run completed`);
+      const sent = f.person.answers[q.kind === 'approval' ? 'approval' : 'input'];
+      for (const a of answers) if (canonical(a.value) !== canonical(sent)) add('input received once', `question ${String(q.interruptId)} stored the answer ${canonical(a.value)}, the person sent ${canonical(sent)}`);
+    }
+    if (terminal?.type !== 'agent_completed') add('the answer continues', `the run ended with ${terminal?.type ?? 'nothing'}, not its answer`);
+    else if (terminal.text !== f.person.answer) add('the answer continues', `the answer is ${JSON.stringify(terminal.text)}, expected ${JSON.stringify(f.person.answer)}`);
   }
 
   // Usage: the provider reports 1 input token per call; an estimate is never less. So a

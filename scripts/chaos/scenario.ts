@@ -4,16 +4,17 @@
 //   - PostgreSQL: a gateway and two workers, each armed alike; whoever reaches the point dies
 //     (once: the mark file), a new process takes the dead one's role, the survivor takes over.
 //   - PGlite: one process; it dies and is started again on the same data directory.
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { TestClient, type Frame } from '../../tests/helpers/client.js';
 import { startNode, type NodeProcess } from '../../tests/helpers/node-process.js';
 import { checkRun, type Breach, type ClientView, type Event } from './oracle.js';
+import { PERSON } from './agents.js';
 import type { CrashPointName } from '../../src/runs/crash-points.js';
 
-export const RUN_KINDS = ['analyst', 'llm-tools', 'sub-agent', 'enqueue-interrupt', 'cancel'] as const;
+export const RUN_KINDS = ['analyst', 'llm-tools', 'sub-agent', 'enqueue-interrupt', 'cancel', 'cancel-queued', 'asks-person'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 export type Backend = 'postgres' | 'pglite';
 
@@ -65,6 +66,7 @@ export interface SweepEnv {
 
 const LEASE_MS = '1000';
 const TOKEN_SECRET_USER = 'chaos sweep password';
+/** How long a scenario may wait for its runs to end before it counts as a breach. */
 const WAIT_MS = 90_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -80,7 +82,11 @@ interface Role {
 /** A client as a well-behaved one behaves: keeps what it was shown, reconnects and resumes. */
 class ChaosClient {
   readonly views = new Map<string, Event[]>();
+  /** Error frames this client was sent (an `internal` one is a breach). */
+  readonly errors: Frame[] = [];
   socket: TestClient | undefined;
+  /** The questions answered on the current socket: each once per socket, again after a reconnection. */
+  private answeredOn = new WeakMap<TestClient, Set<string>>();
   constructor(
     readonly name: string,
     private readonly token: string,
@@ -102,7 +108,23 @@ class ChaosClient {
     return this.socket !== undefined && this.socket.closeCode === undefined && this.socket.ws.readyState === 1;
   }
 
-  private onFrame = (f: Frame) => {
+  /**
+   * Answers a run's open question as a person would, on `socket`: the number of seats asked, and
+   * yes to an approval. Sent again on each new socket until the answer is seen stored (a death may
+   * have swallowed it); a second answer is refused with bad_request, which is fine.
+   */
+  private answer(socket: TestClient, q: { runId: string; interruptId: string; kind: string }): void {
+    if ((this.views.get(q.runId) ?? []).some((e) => e.type === 'input_received' && e.interruptId === q.interruptId)) return;
+    const sent = this.answeredOn.get(socket) ?? new Set<string>();
+    this.answeredOn.set(socket, sent);
+    if (sent.has(q.interruptId)) return;
+    sent.add(q.interruptId);
+    socket.send({ type: 'provide_input', runId: q.runId, interruptId: q.interruptId, value: q.kind === 'approval' ? { approved: true } : { seats: PERSON.seats } });
+  }
+
+  private onFrame = (socket: TestClient, f: Frame) => {
+    if (f.type === 'error') this.errors.push(f);
+    if (f.type === 'input_requested' && typeof f.runId === 'string') this.answer(socket, f as unknown as { runId: string; interruptId: string; kind: string });
     if (f.type === 'run_accepted' && typeof f.runId === 'string' && !this.views.has(f.runId)) this.views.set(f.runId, []);
     if (typeof f.seq !== 'number' || typeof f.runId !== 'string') return;
     const list = this.views.get(f.runId) ?? [];
@@ -112,11 +134,13 @@ class ChaosClient {
 
   async connect(wsUrl: string): Promise<void> {
     const socket = await TestClient.open(wsUrl, { protocols: ['agentwire.v1', `bearer.${this.token}`] });
-    socket.onFrame = this.onFrame;
-    const ready = (await socket.waitType('session_ready')) as { runs?: Array<{ runId: string }> };
+    socket.onFrame = (f) => this.onFrame(socket, f);
+    const ready = (await socket.waitType('session_ready')) as { runs?: Array<{ runId: string; waiting?: { interruptId: string; kind: string } }> };
     for (const r of ready.runs ?? []) if (!this.views.has(r.runId)) this.views.set(r.runId, []);
     const open = [...this.views.keys()].filter((id) => !this.ended(id));
     if (open.length > 0) socket.send({ type: 'resume', runs: open.map((runId) => ({ runId, afterSeq: this.contiguous(runId) })) });
+    // A question asked while this client was away: answered from session_ready (the resume shows it too).
+    for (const r of ready.runs ?? []) if (r.waiting) this.answer(socket, { runId: r.runId, ...r.waiting });
     // Usable for requests and cancels only now: a client resumes first, then asks (a cancel_run of
     // a run that ended meanwhile is answered with its terminal event, which the resume sends too).
     this.socket = socket;
@@ -203,6 +227,7 @@ export async function runScenario(env: SweepEnv, s: Scenario, o: { trace?: boole
   const breaches: ScenarioResult['breaches'] = [];
   let reExecutions = 0;
   let result: ScenarioResult | undefined;
+  const clients: ChaosClient[] = [];
   try {
     // A user of its own, with the analyst's sample usage records (its on-user-created hook).
     const creds = { username: `chaos_${s.id.replace(/[^a-z0-9]/gi, '_')}`, password: TOKEN_SECRET_USER };
@@ -214,7 +239,7 @@ export async function runScenario(env: SweepEnv, s: Scenario, o: { trace?: boole
     });
     const steady = new ChaosClient('connected client', token);
     const dropper = new ChaosClient('dropped-and-resumed client', token);
-    const clients = [steady, dropper];
+    clients.push(steady, dropper);
     let dropped = false;
     let stop = false;
     // Keeps both clients connected to whatever process is the front now; drops one once.
@@ -241,7 +266,9 @@ export async function runScenario(env: SweepEnv, s: Scenario, o: { trace?: boole
     const input = (suffix: string) => `[${s.id}] ${suffix}`;
     const request = async (text: string, extra: Record<string, unknown> = {}): Promise<{ runId: string; threadId: string }> => {
       const requestId = `${s.id}-${runIds.length}-${text.length}`;
+      const deadline = Date.now() + WAIT_MS;
       for (;;) {
+        if (Date.now() > deadline) throw new Error(`timed out sending the request ${requestId}`);
         if (!steady.connected) {
           await sleep(25);
           continue;
@@ -301,6 +328,18 @@ export async function runScenario(env: SweepEnv, s: Scenario, o: { trace?: boole
         await cancel(a.runId);
         break;
       }
+      case 'cancel-queued': {
+        // A run still queued behind another on its thread is cancelled; the one ahead finishes.
+        const a = await request(input('ahead'), { agent: 'chaos-script' });
+        await until(() => seen(a.runId, 'tool_executing') || steady.ended(a.runId), 'the first run to start');
+        const b = await request(input('cancelled while queued'), { agent: 'chaos-script', threadId: a.threadId, onBusy: 'enqueue' });
+        await cancel(b.runId);
+        break;
+      }
+      case 'asks-person':
+        // The clients answer its question and its approval (ChaosClient.answer).
+        await request(input('ask me'), { agent: 'chaos-asker' });
+        break;
       case 'enqueue-interrupt': {
         const a = await request(input('first'), { agent: 'chaos-script' });
         await until(() => seen(a.runId, 'tool_executing') || steady.ended(a.runId), 'the first run to start');
@@ -324,6 +363,8 @@ export async function runScenario(env: SweepEnv, s: Scenario, o: { trace?: boole
     );
     const executions = await env.adminSql.query<{ n: number }>('SELECT count(*)::int AS n FROM chaos_executions WHERE run_id = ANY($1)', [runIds]);
     reExecutions = (executions.rows[0]?.n ?? 0) - effects.rows.length;
+    for (const c of clients)
+      for (const e of c.errors) if (e.code === 'internal') breaches.push({ check: 'no internal error', detail: `${c.name} was sent ${JSON.stringify(e)}`, runId: String(e.runId ?? '') });
     for (const runId of runIds) {
       const stored = await httpRetry(frontUrl, async (url) => {
         const res = await fetch(`${url}/v1/runs/${runId}/events?after=0`, { headers: { authorization: `Bearer ${token}` } });
@@ -339,7 +380,15 @@ export async function runScenario(env: SweepEnv, s: Scenario, o: { trace?: boole
       for (const e of mine) keys.set(e.key, (keys.get(e.key) ?? 0) + 1);
       for (const n of keys.values()) duplicateEffects += n - 1;
       const isLlm = started?.agent === 'chaos-llm';
-      const found = checkRun({ runId, stored, views, effects: mine, modelCalls: isLlm ? env.modelCalls(text) : undefined });
+      const asks = started?.agent === 'chaos-asker';
+      const found = checkRun({
+        runId,
+        stored,
+        views,
+        effects: mine,
+        modelCalls: isLlm ? env.modelCalls(text) : undefined,
+        ...(asks ? { person: { answers: { input: { seats: PERSON.seats }, approval: { approved: true } }, answer: PERSON.answer } } : {}),
+      });
       if (found.length > 0) divergentRuns++;
       for (const b of found) breaches.push({ ...b, runId });
       const t = stored.at(-1)?.type ?? 'none';
@@ -358,9 +407,12 @@ export async function runScenario(env: SweepEnv, s: Scenario, o: { trace?: boole
       ...(breaches.length > 0 ? { logs } : {}),
     };
   } catch (err) {
-    breaches.push({ check: 'finished', detail: err instanceof Error ? err.message : String(err), runId: '' });
+    const errors = clients.flatMap((c) => c.errors.map((e) => `${c.name}: ${JSON.stringify(e)}`));
+    breaches.push({ check: 'finished', detail: `${err instanceof Error ? err.message : String(err)}${errors.length > 0 ? `; error frames: ${errors.join('; ')}` : ''}`, runId: '' });
     result = { scenario: s, deaths: deathsSoFar(), runs: 0, duplicateEffects: 0, reExecutions, divergentRuns: 1, breaches, terminals: {}, ms: Date.now() - started };
   } finally {
+    // CHAOS_LOG_DIR=<dir>: each process's log lines kept there, one file per process (to debug a breach).
+    if (process.env.CHAOS_LOG_DIR) for (const p of procs) writeFileSync(join(process.env.CHAOS_LOG_DIR, `${s.id}-${p.nodeId}.log`), p.lines.join('\n'));
     disposing = true;
     for (const r of roles) await r.starting?.catch(() => undefined);
     for (const p of procs) p.kill('SIGKILL');

@@ -3,11 +3,11 @@
 // the counts. `npm run chaos` (./main.ts) runs it whole and writes the results; a sample runs in
 // `npm test` (tests/faults/chaos-sample.test.ts).
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import pg from 'pg';
 import { CRASH_POINT_NAMES, CRASH_POINTS, type CrashPointName } from '../../src/runs/crash-points.js';
+import { bundleServer } from '../../tests/faults/fixtures/bundle.js';
 import { startNode } from '../../tests/helpers/node-process.js';
 import { startPgCluster, type PgCluster } from '../../tests/helpers/pg-cluster.js';
 import { startModel } from './model.js';
@@ -65,21 +65,8 @@ export interface Harness {
 /** The shared parts: a private PostgreSQL (scenario databases from a template, the effects table), a PGlite template, the model, the bundled process. */
 export async function harness(): Promise<Harness> {
   const workDir = scratchDir();
-  const outDir = join(ROOT, 'node_modules', '.chaos');
-  mkdirSync(outDir, { recursive: true });
-  // Bundled once: each of the sweep's many process starts then skips compiling TypeScript. Two
-  // folders below the root, as src/transport/pages.ts expects its own file to be.
-  const script = join(outDir, 'node.mjs');
-  await build({
-    entryPoints: [join(ROOT, 'scripts', 'chaos', 'node.ts')],
-    outfile: script,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'warning',
-  });
+  // Bundled once, with its packages: the sweep starts some hundreds of processes.
+  const script = await bundleServer('scripts/chaos/node.ts', '.chaos');
   const cluster: PgCluster = await startPgCluster();
   const adminSql = new pg.Pool({ connectionString: cluster.url, max: 4 });
   const model = await startModel();

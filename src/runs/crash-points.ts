@@ -12,7 +12,7 @@ import { z } from 'zod';
 
 /**
  * Every crash point, in one place: the sweep enumerates this list, and its results record it (a
- * test compares the two). Each is a `crashPoint(…)` call in the module named beside it.
+ * test compares the two). Each is a `crashPoint(…)` call in the module named beside it (a test finds each in src/).
  */
 export const CRASH_POINTS = {
   'append.before': "the append batcher's write, before its statement is sent (store/append-batcher.ts)",
@@ -24,7 +24,10 @@ export const CRASH_POINTS = {
   'terminal.after_commit': 'after the terminal transaction committed, before the worker hears (runs/executor.ts)',
   'subagent.call': "during a sub-agent call: its tool_executing stored, the sub-agent about to run (runs/executor.ts)",
   'cancel.recorded': "during a cancel: the reason stored in the run's row, its worker not yet told (runs/service.ts)",
+  'cancel.unstarted': "during a cancel of a run not started (queued behind another): its agent_started and agent_cancelled committed, not announced, its thread not passed on (runs/service.ts)",
   'cancel.stopping': 'during a cancel: the worker stopped the agent, agent_cancelled not stored (runs/executor.ts)',
+  'wait.parked': "while a run waits for a person: its input_requested and the park committed, the worker's slot not yet released (runs/executor.ts)",
+  'wait.answered': "while a run waits for a person: the answer's input_received and hand-over committed, not announced, no worker started or woken (runs/waits.ts)",
 } as const;
 
 export type CrashPointName = keyof typeof CRASH_POINTS;

@@ -411,6 +411,7 @@ function buildContext(
       }
       throw err;
     });
+    crashPoint('wait.parked');
     deps.log.info({ runId: run.id, interruptId: (event as RunEventOf<'input_requested'>).interruptId, kind: q.kind }, 'run waits for its user');
     stop(new RunAborted('parked', 'the run waits for its user'));
     signal.throwIfAborted();

@@ -82,7 +82,19 @@ export class RunQueue {
 
   /** Queues the run (job id = run id) inside the caller's transaction: the job exists exactly when the queued run does. */
   async sendInTx(tx: Queryable, runId: string): Promise<void> {
-    await this.boss.send(RUN_QUEUE, { runId }, { id: runId, db: bossDb(tx) });
+    const id = await this.boss.send(RUN_QUEUE, { runId }, { id: runId, db: bossDb(tx) });
+    // pg-boss inserts a job whose id exists already as nothing: never silently, the run would wait forever.
+    if (id === null) throw new Error(`run ${runId} has a job already: it was not queued`);
+  }
+
+  /**
+   * Queues again a run that was claimed once (answered after it waited for its user). Its first
+   * job, completed by that claim, keeps its id in pg-boss's table until archived (hours): it goes
+   * first, in the same transaction, so the new job is not dropped as a duplicate.
+   */
+  async resendInTx(tx: Queryable, runId: string): Promise<void> {
+    await this.boss.deleteJob(RUN_QUEUE, runId, { db: bossDb(tx) });
+    await this.sendInTx(tx, runId);
   }
 
   /**

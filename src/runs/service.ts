@@ -217,6 +217,7 @@ export class RunService {
         next = undefined;
       }
       if (next) {
+        crashPoint('cancel.unstarted');
         const acceptedAt = new Date(run.created_at).getTime();
         for (const e of events) {
           this.d.telemetry?.eventStored(e, acceptedAt);

@@ -21,6 +21,7 @@ import { prepareHandoff, type Handoff, type RunSlot } from './handoff.js';
 import type { RunQueue } from './queue.js';
 import { toMachineEvent } from './recorder.js';
 import { ownRun } from './access.js';
+import { crashPoint } from './crash-points.js';
 
 export interface WaitsDeps {
   db: Db;
@@ -105,13 +106,14 @@ export class Waits {
         const run = await continueWaiting(tx, p.run.id, handoff.lease);
         if (!run) throw new Error(`run ${p.run.id} stopped waiting inside its own lock`);
         handoff.stored(run);
-        if (!handoff.lease) await this.d.queue.sendInTx(tx, run.id);
+        if (!handoff.lease) await this.d.queue.resendInTx(tx, run.id);
         return event;
       });
     } catch (err) {
       handoff.abandoned();
       throw err;
     }
+    crashPoint('wait.answered');
     this.announce(own, [stored]);
     handoff.committed();
   }

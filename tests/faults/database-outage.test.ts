@@ -1,4 +1,6 @@
-// PostgreSQL goes away for 30 s while 1,000 runs, carried by 100 open sockets, are in progress.
+// PostgreSQL goes away while 1,000 runs, carried by 100 open sockets, are in progress: for 12 s in
+// `npm test` (past the 10 s after which a failure that repeats is logged again), for the drill's
+// 30 s with `npm run test:outage` (FAULT_OUTAGE_MS=30000; docs/reliability.md's figures).
 // During the outage every socket's reads of its runs' logs fail, and so do the runs' appends, the
 // lease renewals and the fetches. The server must wait it out quietly: its CPU, its event loop's
 // delay and its log lines during the outage are measured, and after it every run completes and
@@ -12,7 +14,7 @@ import { until } from '../helpers/wait.js';
 
 const USERS = 100;
 const RUNS_PER_USER = 10;
-const OUTAGE_MS = 30_000;
+const OUTAGE_MS = Number(process.env.FAULT_OUTAGE_MS ?? 12_000);
 
 /** The process's CPU time so far (user + system), in seconds, from /proc. */
 function cpuSeconds(pid: number): number {
@@ -30,7 +32,7 @@ async function scrapeLag(url: string): Promise<{ p99: number; max: number; scrap
   return { p99: stat('p99'), max: stat('max'), scrapeMs };
 }
 
-describe('PostgreSQL down for 30 s under 1,000 carried runs', () => {
+describe(`PostgreSQL down for ${OUTAGE_MS / 1000} s under 1,000 carried runs`, () => {
   let env: FaultEnv;
   beforeEach(async () => {
     env = await faultEnv();
@@ -80,7 +82,7 @@ describe('PostgreSQL down for 30 s under 1,000 carried runs', () => {
       byMessage.set(msg, (byMessage.get(msg) ?? 0) + 1);
     }
     report({
-      fault: 'PostgreSQL down 30 s under 1,000 carried runs (100 sockets × 10 runs)',
+      fault: `PostgreSQL down ${OUTAGE_MS / 1000} s under 1,000 carried runs (100 sockets × 10 runs)`,
       ...counts,
       outageMs,
       cpuDuringOutagePct: Math.round((cpuDuring / (outageMs / 1000)) * 1000) / 10,
@@ -94,7 +96,8 @@ describe('PostgreSQL down for 30 s under 1,000 carried runs', () => {
     });
     expect(counts).toEqual({ runs: USERS * RUNS_PER_USER, completed: USERS * RUNS_PER_USER, duplicated: 0, missing: 0, outOfOrder: 0 });
     // Failures that repeat through the outage are logged when they start and then once per
-    // interval, never once per failed read, append, renewal or fetch.
+    // interval (10 s), never once per failed read, append, renewal or fetch (before that: some
+    // 3,200 lines a second).
     expect(outageLines.length).toBeLessThanOrEqual(100);
     expect(node.child.exitCode).toBeNull();
     expect(users.every((u) => u.client?.closeCode === undefined)).toBe(true);

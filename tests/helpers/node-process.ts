@@ -23,8 +23,16 @@ export interface NodeProcess {
 
 export const TEST_SECRET = 'fault-test-secret-fault-test-secret-0123456789';
 
-/** `nodeArgs`: before the script; a script bundled to JavaScript (the crash sweep's) needs no tsx. */
-export function startNode(env: Record<string, string>, script = 'tests/faults/fixtures/node.ts', nodeArgs: string[] = ['--import', 'tsx']): Promise<NodeProcess> {
+/**
+ * `nodeArgs`: before the script; a script bundled to JavaScript needs no tsx. By default the fault
+ * drills' server: bundled when the faults project's setup made FAULT_NODE_BUNDLE (tests/setup/faults.ts).
+ */
+const bundled = process.env.FAULT_NODE_BUNDLE;
+export function startNode(
+  env: Record<string, string>,
+  script = bundled ?? 'tests/faults/fixtures/node.ts',
+  nodeArgs: string[] = script === bundled ? [] : ['--import', 'tsx'],
+): Promise<NodeProcess> {
   // `node --import tsx`, not the tsx CLI: the CLI runs the script in a child process, and a
   // SIGKILL meant for the server would kill only the wrapper.
   const child = spawn(process.execPath, [...nodeArgs, script], {

@@ -51,4 +51,38 @@ describe('the crash sweep oracle', () => {
     expect(checks(facts({ views: [{ client: 'c', frames: shownElse }] }))).toContain('answer begins with what was shown');
     expect(checks(facts({ modelCalls: 3 }))).toContain('usage counts every model call');
   });
+
+  describe('a run that asks a person', () => {
+    const asked: Event[] = [
+      ev(1, 'agent_started', { agent: 'chaos-asker', input: { text: 'q' } }),
+      ev(2, 'input_requested', { interruptId: 'i1', kind: 'input', prompt: 'How many seats?' }),
+      ev(3, 'input_received', { interruptId: 'i1', value: { seats: 3 } }),
+      ev(4, 'agent_output', { text: 'seats: 3' }),
+      ev(5, 'agent_completed', { text: 'seats: 3' }),
+    ];
+    const person = { answers: { input: { seats: 3 }, approval: { approved: true } }, answer: 'seats: 3' };
+    const askFacts = (stored: Event[], o: Partial<RunFacts> = {}): RunFacts => ({ runId, stored, views: [{ client: 'c', frames: stored }], effects: [], modelCalls: undefined, person, ...o });
+
+    it('passes when each question is answered once with what the person sent, and the run answers from it', () => {
+      expect(checkRun(askFacts(asked))).toEqual([]);
+    });
+
+    it('finds a question answered twice, an answer the person did not send, and an answer that did not continue from it', () => {
+      const twice = [...asked.slice(0, 3), ev(4, 'input_received', { interruptId: 'i1', value: { seats: 3 } }), ev(5, 'agent_output', { text: 'seats: 3' }), ev(6, 'agent_completed', { text: 'seats: 3' })];
+      expect(grammarBreach(twice)).toMatch(/not the open question/);
+      expect(checks(askFacts(twice))).toEqual(expect.arrayContaining(['grammar', 'statechart', 'input received once']));
+      const other = asked.map((e) => (e.type === 'input_received' ? { ...e, value: { seats: 4 } } : e));
+      expect(checks(askFacts(other))).toContain('input received once');
+      const restarted = asked.map((e) => (e.type === 'agent_output' || e.type === 'agent_completed' ? { ...e, text: 'seats: 1' } : e));
+      expect(checks(askFacts(restarted))).toContain('the answer continues');
+    });
+
+    it('finds a question while a call is open, and an event other than its answer after a question', () => {
+      const duringCall = [asked[0]!, ev(2, 'tool_executing', { toolCallId: 'c1', tool: 'chaos_effect', args: {} }), ev(3, 'input_requested', { interruptId: 'i1', kind: 'input', prompt: 'p' })];
+      expect(grammarBreach(duringCall)).toMatch(/while calls are open/);
+      const skipped = [...asked.slice(0, 2), ev(3, 'agent_output', { text: 'seats: 3' }), ev(4, 'agent_completed', { text: 'seats: 3' })];
+      expect(grammarBreach(skipped)).toMatch(/not its answer nor an end/);
+      expect(checks(askFacts(skipped))).toEqual(expect.arrayContaining(['grammar', 'statechart', 'input received once']));
+    });
+  });
 });
