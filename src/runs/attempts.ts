@@ -7,7 +7,9 @@
 import type { RunEvent } from '../protocol/events.js';
 import type { Db } from '../store/db.js';
 import { appendEvent, terminalEvent } from '../store/event-log.js';
-import { lockThread, settleFinishedRun, type ClaimedRun, type RunRow, type ThreadLock } from '../store/runs.js';
+import { lockThread, type ThreadLock } from '../store/threads.js';
+import { settleFinishedRun, type ClaimedRun } from '../store/run-status.js';
+import { type RunRow } from '../store/runs.js';
 import { statusForTerminal, type TerminalType } from '../protocol/events.js';
 import { backoffMs } from '../time/backoff.js';
 import type { Telemetry } from '../telemetry/index.js';

@@ -25,7 +25,10 @@ import { DENIED_BY_USER } from '../protocol/wire.js';
 import { storableJson, storableText } from '../protocol/text.js';
 import type { Db } from '../store/db.js';
 import { StaleAttemptError } from '../store/event-log.js';
-import { insertMessage, lockThread, parkRun, type ClaimedRun, type RunRow, type ThreadLock } from '../store/runs.js';
+import { insertMessage } from '../store/messages.js';
+import { lockThread, type ThreadLock } from '../store/threads.js';
+import { parkRun, type ClaimedRun } from '../store/run-status.js';
+import { cancelReason, type RunRow } from '../store/runs.js';
 import { retryWhileUnreachable } from '../store/retry.js';
 import { context, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
 import { ATTR, SPAN, Telemetry } from '../telemetry/index.js';
@@ -400,8 +403,7 @@ function buildContext(
         // Still the previous event's seq: the recorder moves on once the transaction committed.
         if (await parkRun(tx, run.id, recorder.attempt, { ...question, seq: recorder.lastSeq + 1 }, deps.inputTimeoutMs)) return;
         // A cancel was stored meanwhile: nothing is parked, the cancel is honoured.
-        const rows = await tx.query<{ cancel_reason: string | null }>('SELECT cancel_reason FROM runs WHERE id = $1', [run.id]);
-        cancelled = rows[0]?.cancel_reason ?? null;
+        cancelled = await cancelReason(tx, run.id);
         throw new AskRefused();
       },
     ).catch((err: unknown) => {

@@ -7,24 +7,13 @@ import { ACTIVE_STATUSES, type RunEvent, type SessionReadyFrame } from '../proto
 import { AppError, badRequest } from '../protocol/errors.js';
 import { lockOwnThreadFor, ownRun } from './access.js';
 import type { Db, Queryable } from '../store/db.js';
-import { appendUnstartedTerminal, readEvents, terminalEvent, type StoredEvent } from '../store/event-log.js';
-import {
-  activeRunsOfThread,
-  dbNow,
-  findRequestKey,
-  insertMessage,
-  insertNewThreadRun,
-  insertRequestKey,
-  insertRun,
-  nextPendingRun,
-  sessionRuns,
-  lockThread,
-  promotePending,
-  touchThread,
-  upsertAck,
-  type RunRow,
-  type ThreadLock,
-} from '../store/runs.js';
+import { appendUnstartedTerminal, insertNewThreadRun, insertRun, promotePending, requestCancel } from '../store/run-status.js';
+import { readEvents, terminalEvent, type StoredEvent } from '../store/event-log.js';
+import { activeRunsOfThread, nextPendingRun, type RunRow } from '../store/runs.js';
+import { dbNow, sessionRuns, upsertAck } from '../store/sessions.js';
+import { findRequestKey, insertRequestKey } from '../store/request-keys.js';
+import { insertMessage } from '../store/messages.js';
+import { lockThread, touchThread, type ThreadLock } from '../store/threads.js';
 import type { Telemetry } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';
 import type { RunQueue } from './queue.js';
@@ -232,11 +221,7 @@ export class RunService {
     // Remembered in the row: a worker that claims the run later (or after a crash) honours it,
     // and a worker that missed the notification learns it when it renews its lease. A run that
     // parked meanwhile (it asked its user) is not updated: it is cancelled as a waiting run.
-    const updated = await this.d.db.query<{ status: string }>(
-      `UPDATE runs SET cancel_reason = COALESCE(cancel_reason, $2) WHERE id = $1 AND status IN ('pending', 'queued', 'running') RETURNING status`,
-      [run.id, reason],
-    );
-    if (updated.length === 0) {
+    if (!(await requestCancel(this.d.db, run.id, reason))) {
       await this.waits.cancel(run, reason);
       return;
     }

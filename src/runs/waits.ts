@@ -14,7 +14,9 @@ import { approvalValueSchema, statusForTerminal, type RunEvent, type RunEventBod
 import type { ProvideInputFrame } from '../protocol/frames.js';
 import type { Db, Queryable } from '../store/db.js';
 import { appendEvent, readEvents, type StoredEvent } from '../store/event-log.js';
-import { continueWaiting, expiredWaits, lockRun, lockThread, type RunRow, type ThreadLock } from '../store/runs.js';
+import { continueWaiting } from '../store/run-status.js';
+import { expiredWaits, inputDeadlinePassed, lockRun, runToEnd, type RunRow } from '../store/runs.js';
+import { lockThread, type ThreadLock } from '../store/threads.js';
 import type { Telemetry } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';
 import { prepareHandoff, type Handoff, type RunSlot } from './handoff.js';
@@ -125,8 +127,7 @@ export class Waits {
   async expire(limit = 100): Promise<number> {
     let ended = 0;
     for (const id of await expiredWaits(this.d.db, limit)) {
-      const rows = await this.d.db.query<RunRow & Record<string, unknown>>('SELECT id, thread_id, user_id, created_at FROM runs WHERE id = $1', [id]);
-      const run = rows[0];
+      const run = await runToEnd(this.d.db, id);
       if (!run) continue;
       const ok = await this.end(run, { type: 'agent_error', code: INPUT_TIMEOUT_CODE, message: `no answer came within the input time limit of ${this.d.inputTimeoutMs ?? 0} ms`, retryable: false }, true);
       if (ok) ended++;
@@ -144,10 +145,7 @@ export class Waits {
         const lock = await lockThread(tx, run.thread_id);
         const p = await this.parked(lock, run.id);
         if (p.run.status !== 'waiting') return undefined;
-        if (onlyIfDue) {
-          const due = await tx.query('SELECT 1 FROM runs WHERE id = $1 AND input_deadline < now()', [run.id]);
-          if (due.length === 0) return undefined;
-        }
+        if (onlyIfDue && !(await inputDeadlinePassed(tx, run.id))) return undefined;
         const event = await this.append(tx, p, body);
         next = await this.d.afterTerminal(lock);
         return event;

@@ -10,17 +10,8 @@ import { isTerminal, statusForTerminal, type RunEvent, type TerminalType } from 
 import type { Logger } from '../log/logger.js';
 import type { Db } from '../store/db.js';
 import { readEvents, StaleAttemptError } from '../store/event-log.js';
-import {
-  claimQueuedRuns,
-  claimRun,
-  lapsedRuns,
-  releaseAfterFailure,
-  releaseLease,
-  renewLeases,
-  settleFinishedRun,
-  type ClaimedRun,
-  type Lease,
-} from '../store/runs.js';
+import { claimQueuedRuns, claimRun, settleFinishedRun, type ClaimedRun, type Lease } from '../store/run-status.js';
+import { lapsedRuns, releaseAfterFailure, releaseLease, renewLeases } from '../store/leases.js';
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ATTR, fromTraceparent, SPAN, Telemetry, withRemoteParent } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';

@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import type { RunEvent } from '../../src/protocol/events.js';
 import type { Db } from '../../src/store/db.js';
 import { appendEvent, readEvents } from '../../src/store/event-log.js';
-import { claimRun, insertRun, insertThread, type ClaimedRun } from '../../src/store/runs.js';
+import { claimRun, insertRun, type ClaimedRun } from '../../src/store/run-status.js';
+import { insertThread } from '../../src/store/threads.js';
 import { insertUser } from '../../src/store/users.js';
 
 export async function crashedRun(
