@@ -19,19 +19,16 @@ import { expiredWaits, inputDeadlinePassed, lockRun, runToEnd, type RunRow } fro
 import { lockThread, type ThreadLock } from '../store/threads.js';
 import type { Telemetry } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';
-import { prepareHandoff, type Handoff, type RunSlot } from './handoff.js';
-import type { RunQueue } from './queue.js';
+import type { Handoff } from './handoff.js';
+import type { ThreadScheduler } from './scheduler.js';
 import { toMachineEvent } from './recorder.js';
 import { ownRun } from './access.js';
 
 export interface WaitsDeps {
   db: Db;
-  queue: RunQueue;
   bus: RunEventBus;
-  reserveSlot?(): RunSlot | undefined;
-  wakeWorker(): void;
-  /** In the terminal event's transaction (the thread is locked): hands the thread to its next waiting run. */
-  afterTerminal(lock: ThreadLock): Promise<Handoff>;
+  /** The answered run's way to a worker, and the thread's next turn after a waiting run's end. */
+  scheduler: ThreadScheduler;
   /** INPUT_TIMEOUT_MS, named in the timeout's message. */
   inputTimeoutMs?: number | undefined;
   telemetry?: Telemetry;
@@ -88,8 +85,7 @@ export class Waits {
    */
   async answer(userId: string, f: ProvideInputFrame): Promise<void> {
     const own = await ownRun(this.d.db, userId, f.runId);
-    const slot = this.d.reserveSlot?.();
-    const handoff = prepareHandoff(slot, () => this.d.wakeWorker());
+    const handoff = this.d.scheduler.prepare();
     let stored: RunEvent;
     try {
       stored = await this.d.db.transaction(async (tx) => {
@@ -107,7 +103,7 @@ export class Waits {
         const run = await continueWaiting(tx, p.run.id, handoff.lease);
         if (!run) throw new Error(`run ${p.run.id} stopped waiting inside its own lock`);
         handoff.stored(run);
-        if (!handoff.lease) await this.d.queue.sendInTx(tx, run.id);
+        if (!handoff.lease) await this.d.scheduler.queueInTx(tx, run.id);
         return event;
       });
     } catch (err) {
@@ -147,7 +143,7 @@ export class Waits {
         if (p.run.status !== 'waiting') return undefined;
         if (onlyIfDue && !(await inputDeadlinePassed(tx, run.id))) return undefined;
         const event = await this.append(tx, p, body);
-        next = await this.d.afterTerminal(lock);
+        next = await this.d.scheduler.promoteNext(lock);
         return event;
       });
     } catch (err) {

@@ -335,7 +335,7 @@ export class RunWorker {
   private async exhaust(run: ClaimedRun): Promise<AttemptOutcome> {
     try {
       const stored = await retryWhileUnreachable(
-        () => endExhausted({ db: this.db, bus: this.bus, afterTerminal: this.deps.afterTerminal, telemetry: this.telemetry }, run, this.options.maxAttempts),
+        () => endExhausted({ db: this.db, bus: this.bus, turns: this.deps.turns, telemetry: this.telemetry }, run, this.options.maxAttempts),
         this.stopping.signal,
       );
       return stored ? 'failed' : 'completed';

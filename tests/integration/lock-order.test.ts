@@ -10,7 +10,7 @@ import { AgentRegistry } from '../../src/agents/registry.js';
 import type { Agent } from '../../src/agents/types.js';
 import { createLogger } from '../../src/log/logger.js';
 import { executeRun } from '../../src/runs/executor.js';
-import { NO_HANDOFF } from '../../src/runs/handoff.js';
+import { NO_TURNS } from '../../src/runs/scheduler.js';
 import { RunRecorder } from '../../src/runs/recorder.js';
 import type { Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrations.js';
@@ -56,7 +56,7 @@ describe.runIf(process.env.DATABASE_URL)('lock order on postgres (PGlite has one
       agents: new AgentRegistry().addAgent(quick),
       log: createLogger('silent'),
       history: async () => [],
-      afterTerminal: async () => NO_HANDOFF,
+      turns: NO_TURNS,
       toolTimeoutMs: 5_000,
       runTimeoutMs: 60_000,
     };

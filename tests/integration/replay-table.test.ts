@@ -1,4 +1,4 @@
-// The takeover replay (src/runs/executor.ts), table-driven over stored histories: for each history
+// The takeover replay (src/runs/replay.ts, driven by src/runs/agent-context.ts), table-driven over stored histories: for each history
 // a crashed first attempt left, the second attempt of the same deterministic agent stores exactly
 // the expected events after it, calls the tool only where no result is stored, and keeps the run's
 // seqs gapless and its grammar whole. On PGlite (the replay does not depend on the backend;
@@ -7,14 +7,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AgentRegistry } from '../../src/agents/registry.js';
 import type { Agent, Tool } from '../../src/agents/types.js';
-import { createLogger } from '../../src/log/logger.js';
 import type { RunEvent } from '../../src/protocol/events.js';
-import { executeRun } from '../../src/runs/executor.js';
-import { NO_HANDOFF } from '../../src/runs/handoff.js';
-import { RunRecorder } from '../../src/runs/recorder.js';
-import { readEvents } from '../../src/store/event-log.js';
 import { migrate } from '../../src/store/migrations.js';
-import { crashedRun } from '../helpers/crashed-run.js';
+import { takeOver } from '../helpers/crashed-run.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
 
 let calls: number[] = [];
@@ -114,24 +109,8 @@ describe('takeover replay over stored histories', () => {
   });
 
   it.each(cases)('$name', async (c) => {
-    const { run, stored } = await crashedRun(t.db, { agent: 'steps', text: 'go', events: c.stored });
-    const published: RunEvent[] = [];
-    const recorder = new RunRecorder({ runId: run.id, threadId: run.thread_id, userId: run.user_id }, run.attempt, t.db, { publish: (_u, s) => published.push(s.event) }, stored);
-    const outcome = await executeRun(
-      {
-        db: t.db,
-        agents: new AgentRegistry().addAgent(steps(c.variant ?? '')).addTool(double as Tool),
-        log: createLogger('silent'),
-        history: async () => [],
-        afterTerminal: async () => NO_HANDOFF,
-        toolTimeoutMs: 5_000,
-        runTimeoutMs: 60_000,
-      },
-      run,
-      recorder,
-      new AbortController().signal,
-    );
-    const all = (await readEvents(t.db, run.id, 0)).map((s) => s.event);
+    const agents = new AgentRegistry().addAgent(steps(c.variant ?? '')).addTool(double as Tool);
+    const { stored, outcome, published, all } = await takeOver(t.db, { agent: 'steps', text: 'go', events: c.stored, agents });
 
     expect(outcome).toBe('completed');
     expect(calls).toEqual(c.calls);
