@@ -41,7 +41,8 @@ export function itTakesOverLikeAModel(m: ModelTakeover): void {
       { type: 'tool_completed', toolCallId: 'c1', tool: 'double', ok: true, result: { doubled: 2 }, durationMs: 1 },
       { type: 'agent_output', text: 'The result is' },
     ]);
-    expect(outcome).toBe('completed');
+    // The terminal event beside the outcome: a failure shows why the attempt ended.
+    expect({ outcome, terminal: all.at(-1) }).toMatchObject({ outcome: 'completed', terminal: { type: 'agent_completed' } });
     expect(m.calls()).toBe(0);
     expect(sent).toHaveLength(1);
     expect(sent[0]).toEqual([
