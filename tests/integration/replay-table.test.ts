@@ -4,37 +4,18 @@
 // seqs gapless and its grammar whole. On PGlite (the replay does not depend on the backend;
 // tests/integration/takeover.test.ts runs the end-to-end cases on both).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { AgentRegistry } from '../../src/agents/registry.js';
-import type { Agent, Tool } from '../../src/agents/types.js';
+import type { Tool } from '../../src/agents/types.js';
 import type { RunEvent } from '../../src/protocol/events.js';
 import { migrate } from '../../src/store/migrations.js';
+import { doubleTool, stepsAgent } from '../helpers/agents.js';
 import { takeOver } from '../helpers/crashed-run.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
 
 let calls: number[] = [];
-const double: Tool<{ n: number }, { doubled: number }> = {
-  name: 'double',
-  description: 'doubles n; records each call',
-  input: z.strictObject({ n: z.number() }),
-  async execute({ n }) {
-    calls.push(n);
-    return { doubled: n * 2 };
-  },
-};
-
+const double = doubleTool((n) => calls.push(n));
 /** Deterministic: think "first", double(1), think "second<variant>", double(2), answer "sum 6". */
-const steps = (variant: string): Agent => ({
-  name: 'steps',
-  description: 'test',
-  async run(ctx) {
-    await ctx.think('first');
-    const a = await ctx.callTool<{ doubled: number }>('double', { n: 1 });
-    await ctx.think(`second${variant}`);
-    const b = await ctx.callTool<{ doubled: number }>('double', { n: 2 });
-    return { text: `sum ${a.doubled + b.doubled}` };
-  },
-});
+const steps = stepsAgent;
 
 const think = (text: string) => ({ type: 'agent_thinking', text });
 const exec = (id: string, n: number) => ({ type: 'tool_executing', toolCallId: id, tool: 'double', args: { n } });

@@ -4,42 +4,22 @@
 // that takes a run over continues the trace of the request that started it.
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { AgentRegistry } from '../../src/agents/registry.js';
-import type { Agent, Tool } from '../../src/agents/types.js';
+import type { Tool } from '../../src/agents/types.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { RunQueue } from '../../src/runs/queue.js';
 import { RunWorker } from '../../src/runs/worker.js';
 import { ATTR, SPAN, Telemetry } from '../../src/telemetry/index.js';
 import { migrate } from '../../src/store/migrations.js';
+import { doubleTool, stepsAgent } from '../helpers/agents.js';
 import { backends } from '../helpers/backends.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
 import { attemptDeps, crashedRun, takeOver as takeOverRun } from '../helpers/crashed-run.js';
 import { until } from '../helpers/wait.js';
 
 let calls = 0;
-const counted: Tool<{ n: number }, { doubled: number }> = {
-  name: 'double',
-  description: 'doubles n; counts its calls',
-  input: z.strictObject({ n: z.number() }),
-  async execute({ n }) {
-    calls++;
-    return { doubled: n * 2 };
-  },
-};
-
-/** Deterministic: think, double(1), think, double(2), answer. `variant` changes its second thought. */
-const agent = (variant = ''): Agent => ({
-  name: 'steps',
-  description: 'test',
-  async run(ctx) {
-    await ctx.think('first');
-    const a = await ctx.callTool<{ doubled: number }>('double', { n: 1 });
-    await ctx.think(`second${variant}`);
-    const b = await ctx.callTool<{ doubled: number }>('double', { n: 2 });
-    return { text: `sum ${a.doubled + b.doubled}` };
-  },
-});
+const counted = doubleTool(() => calls++);
+const agent = stepsAgent;
 
 describe.each(backends)('takeover replay on %s', (backend) => {
   let t: TestDb;
