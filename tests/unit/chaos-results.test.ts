@@ -22,7 +22,7 @@ describe('the crash sweep figures', () => {
   });
 
   it('every crash point is placed in the code, once per name at least', () => {
-    const sources = ['src/store/append-batcher.ts', 'src/runs/executor.ts', 'src/runs/service.ts', 'src/agents/llm/agent.ts'].map((f) => readFileSync(join(root, f), 'utf8')).join('\n');
+    const sources = ['src/store/append-batcher.ts', 'src/runs/executor.ts', 'src/runs/agent-context.ts', 'src/runs/sub-agents.ts', 'src/runs/cancel.ts', 'src/agents/llm/agent.ts'].map((f) => readFileSync(join(root, f), 'utf8')).join('\n');
     for (const name of CRASH_POINT_NAMES) expect(sources, name).toContain(`crashPoint('${name}')`);
   });
 
