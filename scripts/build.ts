@@ -3,8 +3,9 @@
 // runs `node dist/src/main.js` with neither tsx nor esbuild installed.
 //   dist/src, dist/machines, dist/client   tsc -p tsconfig.build.json
 //   dist/web, dist/debug                    the chat page and the visualizer (src/transport/pages.ts)
+//   dist/src/store/migrations               the schema migrations (.sql, read by src/store/migrations.ts)
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -17,6 +18,10 @@ const started = Date.now();
 // A clean slate: a file deleted from the sources must not live on in dist/.
 rmSync(dist, { recursive: true, force: true });
 execFileSync(process.execPath, [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+
+const migrationsDir = join(root, 'src', 'store', 'migrations');
+mkdirSync(join(dist, 'src', 'store', 'migrations'), { recursive: true });
+for (const f of readdirSync(migrationsDir).filter((n) => n.endsWith('.sql'))) copyFileSync(join(migrationsDir, f), join(dist, 'src', 'store', 'migrations', f));
 
 for (const spec of Object.values(PAGES)) {
   const out = join(dist, spec.dir);

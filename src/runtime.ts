@@ -16,6 +16,7 @@ import { NodeRunEventBus } from './runs/bus.js';
 import { LocalNotifier, PgNotifier, type Notifier } from './runs/notifier.js';
 import { RunQueue } from './runs/queue.js';
 import { RunService } from './runs/service.js';
+import { ThreadScheduler } from './runs/scheduler.js';
 import { FeedbackService } from './runs/feedback.js';
 import { runFeedback } from './store/feedback.js';
 import { ThreadService } from './runs/threads.js';
@@ -171,29 +172,28 @@ export class Runtime {
       ? new RunFollowers({ read: (runId, after, limit) => readEvents(db, runId, after, limit) }, (err) => log.error({ err }, 'SSE delivery from the log failed'))
       : undefined;
     this.followers = followers;
-    const bus = new NodeRunEventBus((userId, stored) => {
-      hub?.deliver(userId, stored);
-      followers?.offer(stored);
-      onEvent?.(userId, stored.event);
-    }, notifier);
+    const bus = new NodeRunEventBus(
+      {
+        deliver: (userId, stored) => {
+          hub?.deliver(userId, stored);
+          followers?.offer(stored);
+          onEvent?.(userId, stored.event);
+        },
+        // The user's sockets here carry the run from its start (the session statechart's carryRun).
+        accepted: (userId, runId) => hub?.runActive(userId, runId),
+      },
+      notifier,
+    );
     const threads = new ThreadService(db);
 
-    // The run service and the worker refer to each other; the closures run only after both exist.
-    const runs: RunService = new RunService({
+    // A thread's turns and the way a run reaches a worker; this node's worker joins it once built.
+    const scheduler = new ThreadScheduler(queue, notifier);
+    const runs = new RunService({
       db,
-      queue,
       bus,
+      scheduler,
       agents,
       defaultAgent: this.defaultAgent,
-      wakeWorker: () => {
-        worker?.wake();
-        notifier.publishQueued();
-      },
-      reserveSlot: () => worker?.reserve(),
-      abortRun: (runId, reason) => {
-        if (!worker?.abort(runId, reason)) notifier.publishCancel(runId, reason);
-      },
-      onAccepted: (userId, runId) => hub?.runActive(userId, runId),
       telemetry: this.telemetry,
       onInterruptFailed: (runId, err) => log.warn({ runId, err }, 'interrupting a run failed'),
       inputTimeoutMs: config.inputTimeoutMs,
@@ -210,7 +210,7 @@ export class Runtime {
             log,
             ...(toolContext ? { toolContext: (base) => toolContext(base, services) } : {}),
             history: (threadId, runId) => threads.history(threadId, runId),
-            afterTerminal: (lock) => runs.promoteNext(lock),
+            turns: scheduler,
             toolTimeoutMs: config.toolTimeoutMs,
             runTimeoutMs: config.runTimeoutMs,
             inputTimeoutMs: config.inputTimeoutMs,
@@ -234,6 +234,7 @@ export class Runtime {
         )
       : undefined;
     this.worker = worker;
+    if (worker) scheduler.useWorker(worker);
 
     await notifier.start({
       onEvents: (hints) => {

@@ -5,7 +5,8 @@
 // directly: `listThreads`, the session snapshot, and the analyst's `usageReader(db, run owner)`.)
 import { notFound } from '../protocol/errors.js';
 import type { Queryable } from '../store/db.js';
-import { getOwnRun, getOwnThread, lockOwnThread, type RunRow, type ThreadRow } from '../store/runs.js';
+import { getOwnRun, type RunRow } from '../store/runs.js';
+import { getOwnThread, lockOwnThread, type ThreadRow } from '../store/threads.js';
 
 export async function ownRun(q: Queryable, userId: string, runId: string): Promise<RunRow> {
   const run = await getOwnRun(q, runId, userId);

@@ -7,12 +7,14 @@
 import type { RunEvent } from '../protocol/events.js';
 import type { Db } from '../store/db.js';
 import { appendEvent, terminalEvent } from '../store/event-log.js';
-import { lockThread, settleFinishedRun, type ClaimedRun, type RunRow, type ThreadLock } from '../store/runs.js';
+import { lockThread } from '../store/threads.js';
+import { settleFinishedRun, type ClaimedRun } from '../store/run-status.js';
 import { statusForTerminal, type TerminalType } from '../protocol/events.js';
 import { backoffMs } from '../time/backoff.js';
 import type { Telemetry } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';
 import type { Handoff } from './handoff.js';
+import type { ThreadTurns } from './scheduler.js';
 
 /** Doublings of the retry delay at most: the 7th and later retries wait 64 × RUN_RETRY_DELAY_MS. */
 const MAX_DOUBLINGS = 6;
@@ -30,7 +32,8 @@ export const exhaustedMessage = (attempts: number) => `the run failed on each of
 export interface ExhaustDeps {
   db: Db;
   bus: RunEventBus;
-  afterTerminal(lock: ThreadLock, run: RunRow): Promise<Handoff>;
+  /** The thread's next turn, in the terminal transaction (the scheduler). */
+  turns: ThreadTurns;
   telemetry?: Telemetry;
 }
 
@@ -69,7 +72,7 @@ export async function endExhausted(d: ExhaustDeps, run: ClaimedRun, attempts: nu
       for (const event of events) {
         await appendEvent(tx, { event, attempt: run.attempt, json: JSON.stringify(event), ...(event.type === 'agent_error' ? { finalStatus: 'failed' as const } : {}) });
       }
-      next = await d.afterTerminal(lock, run);
+      next = await d.turns.promoteNext(lock);
     });
   } catch (err) {
     next?.abandoned();

@@ -17,16 +17,16 @@ import { z } from 'zod';
 export const CRASH_POINTS = {
   'append.before': "the append batcher's write, before its statement is sent (store/append-batcher.ts)",
   'append.after': "the append batcher's write, after it committed, before the run hears (store/append-batcher.ts)",
-  'tool.before': "before a tool's side effect: its tool_executing stored, execute not called (runs/executor.ts)",
-  'tool.after': "after a tool's side effect: execute returned, its tool_completed not stored (runs/executor.ts)",
+  'tool.before': "before a tool's side effect: its tool_executing stored, execute not called (runs/agent-context.ts)",
+  'tool.after': "after a tool's side effect: execute returned, its tool_completed not stored (runs/agent-context.ts)",
   'model.piece': 'inside a model stream, after its k-th piece (agents/llm/agent.ts)',
   'terminal.before_commit': "inside the terminal transaction: its event, answer and hand-over written, not committed (runs/executor.ts)",
   'terminal.after_commit': 'after the terminal transaction committed, before the worker hears (runs/executor.ts)',
-  'subagent.call': "during a sub-agent call: its tool_executing stored, the sub-agent about to run (runs/executor.ts)",
-  'cancel.recorded': "during a cancel: the reason stored in the run's row, its worker not yet told (runs/service.ts)",
-  'cancel.unstarted': "during a cancel of a run not started (queued behind another): its agent_started and agent_cancelled committed, not announced, its thread not passed on (runs/service.ts)",
+  'subagent.call': "during a sub-agent call: its tool_executing stored, the sub-agent about to run (runs/sub-agents.ts)",
+  'cancel.recorded': "during a cancel: the reason stored in the run's row, its worker not yet told (runs/cancel.ts)",
+  'cancel.unstarted': "during a cancel of a run not started (queued behind another): its agent_started and agent_cancelled committed, not announced, its thread not passed on (runs/cancel.ts)",
   'cancel.stopping': 'during a cancel: the worker stopped the agent, agent_cancelled not stored (runs/executor.ts)',
-  'wait.parked': "while a run waits for a person: its input_requested and the park committed, the worker's slot not yet released (runs/executor.ts)",
+  'wait.parked': "while a run waits for a person: its input_requested and the park committed, the worker's slot not yet released (runs/agent-context.ts)",
   'wait.answered': "while a run waits for a person: the answer's input_received and hand-over committed, not announced, no worker started or woken (runs/waits.ts)",
 } as const;
 

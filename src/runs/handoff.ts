@@ -2,7 +2,7 @@
 // has a free slot, the run is stored already claimed by it (running, attempt 1, its lease) and
 // starts once the transaction commits: no claim statement and no queue job. Otherwise it is
 // queued with a pg-boss job, and the workers are woken once the transaction commits.
-import type { ClaimedRun, Lease } from '../store/runs.js';
+import type { ClaimedRun, Lease } from '../store/run-status.js';
 
 /** A free slot of this node's worker, held while a run is stored claimed by it. */
 export interface RunSlot {

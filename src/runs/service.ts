@@ -3,33 +3,22 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { AgentRequestFrame, ProvideInputFrame } from '../protocol/frames.js';
-import { ACTIVE_STATUSES, type RunEvent, type SessionReadyFrame } from '../protocol/events.js';
+import { ACTIVE_STATUSES, type SessionReadyFrame } from '../protocol/events.js';
 import { AppError, badRequest } from '../protocol/errors.js';
 import { lockOwnThreadFor, ownRun } from './access.js';
 import type { Db, Queryable } from '../store/db.js';
-import { appendUnstartedTerminal, readEvents, terminalEvent, type StoredEvent } from '../store/event-log.js';
-import {
-  activeRunsOfThread,
-  dbNow,
-  findRequestKey,
-  insertMessage,
-  insertNewThreadRun,
-  insertRequestKey,
-  insertRun,
-  nextPendingRun,
-  sessionRuns,
-  lockThread,
-  promotePending,
-  touchThread,
-  upsertAck,
-  type RunRow,
-  type ThreadLock,
-} from '../store/runs.js';
+import { insertNewThreadRun, insertRun } from '../store/run-status.js';
+import { readEvents, terminalEvent, type StoredEvent } from '../store/event-log.js';
+import { activeRunsOfThread, type RunRow } from '../store/runs.js';
+import { dbNow, sessionRuns, upsertAck } from '../store/sessions.js';
+import { findRequestKey, insertRequestKey } from '../store/request-keys.js';
+import { insertMessage } from '../store/messages.js';
+import { touchThread } from '../store/threads.js';
 import type { Telemetry } from '../telemetry/index.js';
-import type { RunEventBus } from './bus.js';
-import type { RunQueue } from './queue.js';
-import { crashPoint } from './crash-points.js';
-import { NO_HANDOFF, prepareHandoff, type Handoff, type PreparedHandoff, type RunSlot } from './handoff.js';
+import type { RunBus } from './bus.js';
+import { cancelRun, type CancelDeps } from './cancel.js';
+import type { PreparedHandoff } from './handoff.js';
+import type { ThreadScheduler } from './scheduler.js';
 import { Waits } from './waits.js';
 
 export interface Accepted {
@@ -41,18 +30,12 @@ class DuplicateRequest extends Error {}
 
 export interface RunServiceDeps {
   db: Db;
-  queue: RunQueue;
-  bus: RunEventBus;
+  /** Stored events and accepted runs go out here (an accepted run: the user's sessions carry it). */
+  bus: RunBus;
+  /** Where a run goes once stored, whose turn a thread is, and stopping a run where it executes. */
+  scheduler: ThreadScheduler;
   agents: AgentRegistry;
   defaultAgent: string;
-  /** A run was queued (it has a job): wake the workers (this node's at once, others by notification). */
-  wakeWorker(): void;
-  /** A free slot of this node's worker, if it has one (none on a gateway). */
-  reserveSlot?(): RunSlot | undefined;
-  /** Cancels a run wherever it executes: this node's worker at once, others by notification. */
-  abortRun(runId: string, reason: string): void;
-  /** Told when a run of a user is accepted (the session statechart tracks it). */
-  onAccepted?(userId: string, runId: string): void;
   onInterruptFailed?(runId: string, err: unknown): void;
   /** INPUT_TIMEOUT_MS, for the message of `input_timeout`. */
   inputTimeoutMs?: number | undefined;
@@ -65,24 +48,20 @@ const titleOf = (text: string) => {
   return line.length > 80 ? `${line.slice(0, 77).replace(/[\uD800-\uDBFF]$/, '')}…` : line;
 };
 
-/** Rolls back a transaction that found nothing to do (its run was no longer waiting). */
-class NothingToDo extends Error {}
-
 export class RunService {
   /** Runs waiting for their user: the answer, and their end while they wait. */
   readonly waits: Waits;
+  private readonly cancels: CancelDeps;
 
   constructor(private readonly d: RunServiceDeps) {
     this.waits = new Waits({
       db: d.db,
-      queue: d.queue,
       bus: d.bus,
-      wakeWorker: () => d.wakeWorker(),
-      ...(d.reserveSlot ? { reserveSlot: () => d.reserveSlot?.() } : {}),
-      afterTerminal: (lock) => this.promoteNext(lock),
+      scheduler: d.scheduler,
       inputTimeoutMs: d.inputTimeoutMs,
       ...(d.telemetry ? { telemetry: d.telemetry } : {}),
     });
+    this.cancels = { db: d.db, bus: d.bus, scheduler: d.scheduler, waits: this.waits, telemetry: d.telemetry };
   }
 
   /** `provide_input`: the user's answer to a waiting run's question (./waits.ts). */
@@ -94,14 +73,13 @@ export class RunService {
    * Stores the run and its user message. When this node's worker has a free slot, the run is
    * stored claimed by it (running, attempt 1, its lease) and starts at once, with no claim and no
    * queue job; otherwise it is queued with a pg-boss job that any worker fetches. A run whose
-   * thread is busy waits (`pending`, no job) for its turn (`promoteNext`).
+   * thread is busy waits (`pending`, no job) for its turn (the scheduler's `promoteNext`).
    * `traceContext`: the accepting request's traceparent, stored with the run for its worker.
    */
   async accept(userId: string, f: AgentRequestFrame, traceContext: string | null = null): Promise<Accepted> {
     const agent = f.agent ?? this.d.defaultAgent;
     if (!this.d.agents.agent(agent)) throw badRequest(`unknown agent ${JSON.stringify(agent)}`);
-    const slot = this.d.reserveSlot?.();
-    const handoff = this.handoff(slot);
+    const handoff = this.d.scheduler.prepare();
     // No lookup of the request key first: a repeated requestId is rare, and the key's insert below
     // (which conflicts, rolls back, and answers the first run) covers it in the same round trips.
     let result: { accepted: Accepted; interrupt: RunRow[] };
@@ -116,13 +94,13 @@ export class RunService {
       throw err;
     }
     this.d.telemetry?.runsAccepted.inc();
-    this.d.onAccepted?.(userId, result.accepted.runId);
+    this.d.bus.accepted(userId, result.accepted.runId);
     handoff.committed();
     // The new run is accepted whatever happens here; a cancel that fails is logged, and the new
     // run then waits its turn behind the old one (onBusy enqueue). Newest first: the waiting runs
     // end before the running one, whose end would otherwise give the thread to one of them.
     for (const run of [...result.interrupt].reverse()) {
-      await this.cancelRun(run, 'interrupted by a newer request').catch((err: unknown) => this.d.onInterruptFailed?.(run.id, err));
+      await cancelRun(this.cancels, run, 'interrupted by a newer request').catch((err: unknown) => this.d.onInterruptFailed?.(run.id, err));
     }
     return result.accepted;
   }
@@ -148,7 +126,7 @@ export class RunService {
       ? await store(this.d.db)
       : await this.d.db.transaction(async (tx) => {
           const stored = await store(tx);
-          if (stored) await this.d.queue.sendInTx(tx, runId);
+          if (stored) await this.d.scheduler.queueInTx(tx, runId);
           return stored;
         });
     if (!run) throw new DuplicateRequest();
@@ -173,7 +151,7 @@ export class RunService {
         handoff.stored(await insertRun(tx, { id: runId, threadId, userId, agent, input, status: 'running', traceContext, claim: handoff.lease }));
       } else {
         handoff.stored(await insertRun(tx, { id: runId, threadId, userId, agent, input, status: 'queued', traceContext }));
-        await this.d.queue.sendInTx(tx, runId);
+        await this.d.scheduler.queueInTx(tx, runId);
       }
       await insertMessage(tx, { id: randomUUID(), threadId, runId, role: 'user', content: f.input.text });
       await touchThread(tx, threadId);
@@ -188,89 +166,8 @@ export class RunService {
   async cancel(userId: string, runId: string): Promise<StoredEvent | undefined> {
     const run = await ownRun(this.d.db, userId, runId);
     if (!ACTIVE_STATUSES.includes(run.status)) return terminalEvent(this.d.db, run.id);
-    await this.cancelRun(run, 'cancelled by user');
+    await cancelRun(this.cancels, run, 'cancelled by user');
     return undefined;
-  }
-
-  private async cancelRun(run: RunRow, reason: string): Promise<void> {
-    if (run.last_seq === 0 && (run.status === 'pending' || run.status === 'queued')) {
-      // Not started: store its whole (two-event) life here, and pass the thread on.
-      const ts = new Date().toISOString();
-      const base = { runId: run.id, threadId: run.thread_id, ts };
-      const events: [RunEvent, RunEvent] = [
-        { type: 'agent_started', ...base, seq: 1, agent: run.agent, input: run.input },
-        { type: 'agent_cancelled', ...base, seq: 2, reason },
-      ];
-      let next: Handoff | undefined;
-      try {
-        await this.d.db.transaction(async (tx) => {
-          next?.abandoned(); // a retried transaction: the earlier one rolled back
-          // The thread, then the run's job, then the run: the order of every transaction here.
-          const lock = await lockThread(tx, run.thread_id);
-          await this.d.queue.cancelInTx(tx, run.id);
-          if (!(await appendUnstartedTerminal(tx, events, 'cancelled'))) throw new NothingToDo();
-          next = await this.promoteNext(lock);
-        });
-      } catch (err) {
-        next?.abandoned();
-        if (!(err instanceof NothingToDo)) throw err;
-        next = undefined;
-      }
-      if (next) {
-        crashPoint('cancel.unstarted');
-        const acceptedAt = new Date(run.created_at).getTime();
-        for (const e of events) {
-          this.d.telemetry?.eventStored(e, acceptedAt);
-          this.d.bus.publish(run.user_id, { event: e, json: JSON.stringify(e) });
-        }
-        next.committed();
-        return;
-      }
-      // A worker claimed it meanwhile: cancel it as a running run.
-    }
-    // A run waiting for its user has no worker to tell: its end is stored here.
-    if (run.status === 'waiting' && (await this.waits.cancel(run, reason))) return;
-    // Remembered in the row: a worker that claims the run later (or after a crash) honours it,
-    // and a worker that missed the notification learns it when it renews its lease. A run that
-    // parked meanwhile (it asked its user) is not updated: it is cancelled as a waiting run.
-    const updated = await this.d.db.query<{ status: string }>(
-      `UPDATE runs SET cancel_reason = COALESCE(cancel_reason, $2) WHERE id = $1 AND status IN ('pending', 'queued', 'running') RETURNING status`,
-      [run.id, reason],
-    );
-    if (updated.length === 0) {
-      await this.waits.cancel(run, reason);
-      return;
-    }
-    crashPoint('cancel.recorded');
-    this.d.abortRun(run.id, reason);
-  }
-
-  /**
-   * Hands the thread to its oldest waiting run when no run holds it, in the transaction that ended
-   * the previous run (which holds the thread's lock, so it sees what `accept` and cancels
-   * committed, and they see what it commits). The run is stored claimed by this node's worker
-   * when it has a free slot, else queued. The caller calls `committed` or `abandoned` on the
-   * result once its transaction ended (always, whether a run was promoted or not).
-   */
-  async promoteNext(lock: ThreadLock): Promise<Handoff> {
-    const next = await nextPendingRun(lock.tx, lock.threadId);
-    if (!next) return NO_HANDOFF;
-    const handoff = this.handoff(this.d.reserveSlot?.());
-    try {
-      const run = await promotePending(lock.tx, next.id, handoff.lease);
-      if (run) {
-        handoff.stored(run);
-        if (!handoff.lease) await this.d.queue.sendInTx(lock.tx, next.id);
-      }
-    } catch (err) {
-      handoff.abandoned();
-      throw err;
-    }
-    return handoff;
-  }
-
-  private handoff(slot: RunSlot | undefined): PreparedHandoff {
-    return prepareHandoff(slot, () => this.d.wakeWorker());
   }
 
   async ack(userId: string, runId: string, seq: number): Promise<number> {

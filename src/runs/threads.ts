@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { badRequest } from '../protocol/errors.js';
 import type { Db } from '../store/db.js';
 import { ownThread } from './access.js';
-import { iso, listThreads, threadHistoryNewestFirst, threadMessages, threadRuns, type RunRow, type ThreadRow } from '../store/runs.js';
+import { iso, threadRuns, type RunRow } from '../store/runs.js';
+import { listThreads, type ThreadRow } from '../store/threads.js';
+import { threadHistoryNewestFirst, threadMessages } from '../store/messages.js';
 
 /** Messages a run's agent gets from its thread at most (the LLM agent trims further, by tokens). */
 export const HISTORY_MESSAGES = 400;

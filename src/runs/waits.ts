@@ -14,23 +14,22 @@ import { approvalValueSchema, statusForTerminal, type RunEvent, type RunEventBod
 import type { ProvideInputFrame } from '../protocol/frames.js';
 import type { Db, Queryable } from '../store/db.js';
 import { appendEvent, readEvents, type StoredEvent } from '../store/event-log.js';
-import { continueWaiting, expiredWaits, lockRun, lockThread, type RunRow, type ThreadLock } from '../store/runs.js';
+import { continueWaiting } from '../store/run-status.js';
+import { expiredWaits, inputDeadlinePassed, lockRun, runToEnd, type RunRow } from '../store/runs.js';
+import { lockThread, type ThreadLock } from '../store/threads.js';
 import type { Telemetry } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';
-import { prepareHandoff, type Handoff, type RunSlot } from './handoff.js';
-import type { RunQueue } from './queue.js';
+import type { Handoff } from './handoff.js';
+import type { ThreadScheduler } from './scheduler.js';
 import { toMachineEvent } from './recorder.js';
 import { ownRun } from './access.js';
 import { crashPoint } from './crash-points.js';
 
 export interface WaitsDeps {
   db: Db;
-  queue: RunQueue;
   bus: RunEventBus;
-  reserveSlot?(): RunSlot | undefined;
-  wakeWorker(): void;
-  /** In the terminal event's transaction (the thread is locked): hands the thread to its next waiting run. */
-  afterTerminal(lock: ThreadLock): Promise<Handoff>;
+  /** The answered run's way to a worker, and the thread's next turn after a waiting run's end. */
+  scheduler: ThreadScheduler;
   /** INPUT_TIMEOUT_MS, named in the timeout's message. */
   inputTimeoutMs?: number | undefined;
   telemetry?: Telemetry;
@@ -87,8 +86,7 @@ export class Waits {
    */
   async answer(userId: string, f: ProvideInputFrame): Promise<void> {
     const own = await ownRun(this.d.db, userId, f.runId);
-    const slot = this.d.reserveSlot?.();
-    const handoff = prepareHandoff(slot, () => this.d.wakeWorker());
+    const handoff = this.d.scheduler.prepare();
     let stored: RunEvent;
     try {
       stored = await this.d.db.transaction(async (tx) => {
@@ -106,7 +104,7 @@ export class Waits {
         const run = await continueWaiting(tx, p.run.id, handoff.lease);
         if (!run) throw new Error(`run ${p.run.id} stopped waiting inside its own lock`);
         handoff.stored(run);
-        if (!handoff.lease) await this.d.queue.resendInTx(tx, run.id);
+        if (!handoff.lease) await this.d.scheduler.requeueInTx(tx, run.id);
         return event;
       });
     } catch (err) {
@@ -127,8 +125,7 @@ export class Waits {
   async expire(limit = 100): Promise<number> {
     let ended = 0;
     for (const id of await expiredWaits(this.d.db, limit)) {
-      const rows = await this.d.db.query<RunRow & Record<string, unknown>>('SELECT id, thread_id, user_id, created_at FROM runs WHERE id = $1', [id]);
-      const run = rows[0];
+      const run = await runToEnd(this.d.db, id);
       if (!run) continue;
       const ok = await this.end(run, { type: 'agent_error', code: INPUT_TIMEOUT_CODE, message: `no answer came within the input time limit of ${this.d.inputTimeoutMs ?? 0} ms`, retryable: false }, true);
       if (ok) ended++;
@@ -146,12 +143,9 @@ export class Waits {
         const lock = await lockThread(tx, run.thread_id);
         const p = await this.parked(lock, run.id);
         if (p.run.status !== 'waiting') return undefined;
-        if (onlyIfDue) {
-          const due = await tx.query('SELECT 1 FROM runs WHERE id = $1 AND input_deadline < now()', [run.id]);
-          if (due.length === 0) return undefined;
-        }
+        if (onlyIfDue && !(await inputDeadlinePassed(tx, run.id))) return undefined;
         const event = await this.append(tx, p, body);
-        next = await this.d.afterTerminal(lock);
+        next = await this.d.scheduler.promoteNext(lock);
         return event;
       });
     } catch (err) {

@@ -10,17 +10,8 @@ import { isTerminal, statusForTerminal, type RunEvent, type TerminalType } from 
 import type { Logger } from '../log/logger.js';
 import type { Db } from '../store/db.js';
 import { readEvents, StaleAttemptError } from '../store/event-log.js';
-import {
-  claimQueuedRuns,
-  claimRun,
-  lapsedRuns,
-  releaseAfterFailure,
-  releaseLease,
-  renewLeases,
-  settleFinishedRun,
-  type ClaimedRun,
-  type Lease,
-} from '../store/runs.js';
+import { claimQueuedRuns, claimRun, settleFinishedRun, type ClaimedRun, type Lease } from '../store/run-status.js';
+import { lapsedRuns, releaseAfterFailure, releaseLease, renewLeases } from '../store/leases.js';
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ATTR, fromTraceparent, SPAN, Telemetry, withRemoteParent } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';
@@ -344,7 +335,7 @@ export class RunWorker {
   private async exhaust(run: ClaimedRun): Promise<AttemptOutcome> {
     try {
       const stored = await retryWhileUnreachable(
-        () => endExhausted({ db: this.db, bus: this.bus, afterTerminal: this.deps.afterTerminal, telemetry: this.telemetry }, run, this.options.maxAttempts),
+        () => endExhausted({ db: this.db, bus: this.bus, turns: this.deps.turns, telemetry: this.telemetry }, run, this.options.maxAttempts),
         this.stopping.signal,
       );
       return stored ? 'failed' : 'completed';

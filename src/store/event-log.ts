@@ -44,25 +44,6 @@ export async function appendEvent(
   if (rows.length !== 1) throw new StaleAttemptError(e.event.runId, e.attempt);
 }
 
-/**
- * Appends the terminal event of a run that never started (cancelled while it waited), keeping the
- * grammar: `agent_started` then the terminal event. Only when nothing was stored yet.
- */
-export async function appendUnstartedTerminal(q: Queryable, events: [RunEvent, RunEvent], status: RunStatus): Promise<boolean> {
-  const [first, last] = events;
-  const rows = await q.query(
-    `UPDATE runs SET last_seq = 2, status = $2, finished_at = now(), updated_at = now()
-     WHERE id = $1 AND last_seq = 0 AND status IN ('pending', 'queued') RETURNING id`,
-    [first.runId, status],
-  );
-  if (rows.length !== 1) return false;
-  await q.query(
-    'INSERT INTO run_events (run_id, seq, type, body) VALUES ($1, 1, $2, $3::jsonb), ($1, 2, $4, $5::jsonb)',
-    [first.runId, first.type, JSON.stringify(first), last.type, JSON.stringify(last)],
-  );
-  return true;
-}
-
 /** Events with `seq > afterSeq`, in order, at most `limit`. */
 export async function readEvents(q: Queryable, runId: string, afterSeq: number, limit = 500): Promise<StoredEvent[]> {
   if (!isUuid(runId)) return [];

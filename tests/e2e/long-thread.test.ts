@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent, ChatMessage } from '../../src/agents/types.js';
 import { HISTORY_MESSAGES } from '../../src/runs/threads.js';
-import { insertMessage, insertRun } from '../../src/store/runs.js';
+import { insertMessage } from '../../src/store/messages.js';
+import { insertRun } from '../../src/store/run-status.js';
 import { primaryBackend } from '../helpers/backends.js';
 import type { TestClient } from '../helpers/client.js';
 import { startServer, type TestServer, type TestUser } from '../helpers/server.js';

@@ -1,45 +1,15 @@
 // `npm start` as a real process on the embedded database: it prints where it listens, answers
 // /readyz, serves the golden path, stops on SIGTERM, and keeps users, tokens and threads across
 // a restart (the JWT secret is generated once and kept in the data directory).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TestClient } from '../helpers/client.js';
 import { register } from '../helpers/http.js';
+import { startServerProcess } from '../helpers/server-process.js';
 
-const root = join(import.meta.dirname, '..', '..');
-
-interface Proc {
-  child: ChildProcess;
-  url: string;
-  lines: string[];
-  exited: Promise<number | null>;
-}
-
-/** Starts `npm start`'s command and resolves once it logged its address. */
-function start(dataDir: string): Promise<Proc> {
-  // `npm start`'s entry point from the sources (`npm run dev`): one node process with tsx as its
-  // loader. The compiled one (dist/, what `npm start` runs) is started in tests/package.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', AGENTWIRE_DATA_DIR: dataDir, DATABASE_URL: '', JWT_SECRET: '', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      lines.push(line);
-      const m = /agentwire listening on (http:\/\/[\d.]+:\d+)/.exec(line);
-      if (m?.[1]) resolve({ child, url: m[1], lines, exited });
-    });
-    child.stderr!.on('data', (d: Buffer) => lines.push(d.toString()));
-    void exited.then((code) => reject(new Error(`exited with ${code}: ${lines.join('\n')}`)));
-  });
-}
+const start = (dataDir: string) => startServerProcess(dataDir);
 
 describe('the server process on the embedded database', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'agentwire-proc-'));

@@ -3,51 +3,16 @@
 // there is) is killed with SIGKILL, started again on the same data directory, and the user's
 // answer from a new socket continues the run to its end, with no event lost or sent twice. (A
 // graceful restart is tests/e2e/waits.test.ts's, in-process.)
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { replayRun, type RunMachineEvent } from '../../machines/run.machine.js';
 import type { RunEvent } from '../../src/protocol/events.js';
 import { TestClient } from '../helpers/client.js';
+import { startServerProcess } from '../helpers/server-process.js';
 
-const root = join(import.meta.dirname, '..', '..');
-
-interface Proc {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-}
-
-function start(dataDir: string): Promise<Proc> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      AGENTWIRE_DATA_DIR: dataDir,
-      DATABASE_URL: '',
-      JWT_SECRET: '',
-      LOG_LEVEL: 'info',
-      TOOLS_REQUIRING_APPROVAL: 'pricing_lookup',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      lines.push(line);
-      const m = /agentwire listening on (http:\/\/[\d.]+:\d+)/.exec(line);
-      if (m?.[1]) resolve({ child, url: m[1], exited });
-    });
-    child.stderr!.on('data', (d: Buffer) => lines.push(d.toString()));
-    void exited.then((code) => reject(new Error(`exited with ${code}: ${lines.join('\n')}`)));
-  });
-}
+const start = (dataDir: string) => startServerProcess(dataDir, { TOOLS_REQUIRING_APPROVAL: 'pricing_lookup' });
 
 const grammarHolds = (all: RunEvent[]) => replayRun(all.map((e) => ({ ...e }) as unknown as RunMachineEvent))?.status === 'done';
 

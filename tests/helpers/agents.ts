@@ -143,3 +143,27 @@ export const parallelAgent: Agent = {
 /** Streams `pieces` short output pieces `everyMs` apart: a run long enough to be cut in the middle. */
 export const pacedAgent = (pieces: number, everyMs: number): Agent =>
   streamingAgent('paced', 'Test agent: streams small pieces at a steady pace.', pieces, (i) => `${i} `, everyMs);
+
+/** `double(n)`, telling `onCall` of each execution (a takeover test counts what was made again). */
+export const doubleTool = (onCall: (n: number) => void): Tool<{ n: number }, { doubled: number }> => ({
+  name: 'double',
+  description: 'doubles n; tells the test of each call',
+  input: z.strictObject({ n: z.number() }),
+  async execute({ n }) {
+    onCall(n);
+    return { doubled: n * 2 };
+  },
+});
+
+/** The takeover suites' deterministic agent: think, double(1), think, double(2), answer "sum 6". `variant` changes its second thought. */
+export const stepsAgent = (variant = ''): Agent => ({
+  name: 'steps',
+  description: 'test',
+  async run(ctx) {
+    await ctx.think('first');
+    const a = await ctx.callTool<{ doubled: number }>('double', { n: 1 });
+    await ctx.think(`second${variant}`);
+    const b = await ctx.callTool<{ doubled: number }>('double', { n: 2 });
+    return { text: `sum ${a.doubled + b.doubled}` };
+  },
+});

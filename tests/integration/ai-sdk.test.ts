@@ -6,22 +6,17 @@
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { replayRun, type RunMachineEvent } from '../../machines/run.machine.js';
 import { aiSdkAgent, CONTINUE } from '../../src/ai-sdk/index.js';
 import { buildRegistry } from '../../src/agents/registry.js';
 import { defineTool, type Tool } from '../../src/index.js';
 import { createLogger } from '../../src/log/logger.js';
-import type { RunEvent } from '../../src/protocol/events.js';
-import { executeRun } from '../../src/runs/executor.js';
-import { NO_HANDOFF } from '../../src/runs/handoff.js';
-import { RunRecorder } from '../../src/runs/recorder.js';
-import { readEvents } from '../../src/store/event-log.js';
 import { migrate } from '../../src/store/migrations.js';
 import { createHarness, type Harness } from '../../src/testing/index.js';
 import { backends } from '../helpers/backends.js';
-import { crashedRun } from '../helpers/crashed-run.js';
+import { takeOver as takeOverRun } from '../helpers/crashed-run.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
 import { answer, callTool, chunk, FakeProvider } from '../helpers/llm-provider.js';
+import { itTakesOverLikeAModel } from '../helpers/model-takeover.js';
 
 let calls = 0;
 const double = defineTool({
@@ -46,8 +41,6 @@ const agent = () =>
     coalesce: { maxDelayMs: 10, maxChars: 100 },
     settings: { maxRetries: 0 },
   });
-
-const grammarHolds = (all: RunEvent[]) => replayRun(all.map((e) => ({ ...e }) as unknown as RunMachineEvent))?.value;
 
 beforeAll(async () => {
   await provider.start();
@@ -122,59 +115,18 @@ describe.each(backends)('agentwire/ai-sdk takeover on %s', (backend) => {
 
   /** A run whose first attempt stored `events` and died, taken over by a second attempt. */
   async function takeOver(events: Array<Record<string, unknown>>) {
-    const { run, stored, runId, threadId, userId } = await crashedRun(t.db, { agent: 'sdk', text: 'double 1, please', events });
-    const recorder = new RunRecorder({ runId, threadId, userId }, run.attempt, t.db, { publish: () => undefined }, stored);
     const sentBefore = provider.requests.length;
     const { registry } = buildRegistry({ agents: [agent()], tools: [double], log: createLogger('silent') });
-    const outcome = await executeRun(
-      { db: t.db, agents: registry, log: createLogger('silent'), history: async () => [], afterTerminal: async () => NO_HANDOFF, toolTimeoutMs: 5_000, runTimeoutMs: 60_000 },
-      run,
-      recorder,
-      new AbortController().signal,
-    );
-    const all = (await readEvents(t.db, runId, 0)).map((s) => s.event);
+    const { outcome, all, stored } = await takeOverRun(t.db, { agent: 'sdk', text: 'double 1, please', events, agents: registry });
     return { outcome, all, before: stored.length, sent: provider.requests.slice(sentBefore).map((r) => r.body.messages) };
   }
 
-  it('reuses the stored tool result and continues the half-streamed answer: one model call, the tool not called again', async () => {
-    provider.enqueue({ chunks: answer([' 2', ', done.']) });
-    const { outcome, all, before, sent } = await takeOver([
-      { type: 'tool_executing', toolCallId: 'c1', tool: 'double', args: { n: 1 } },
-      { type: 'tool_completed', toolCallId: 'c1', tool: 'double', ok: true, result: { doubled: 2 }, durationMs: 1 },
-      { type: 'agent_output', text: 'The result is' },
-    ]);
-    expect(outcome).toBe('completed');
-    expect(calls).toBe(0);
-    expect(sent).toHaveLength(1);
-    expect(sent[0]).toEqual([
-      { role: 'system', content: 'Be brief.' },
-      { role: 'user', content: 'double 1, please' },
-      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'double', arguments: '{"n":1}' } }] },
-      { role: 'tool', tool_call_id: 'c1', content: '{"doubled":2}' },
-      { role: 'assistant', content: 'The result is' },
-      { role: 'user', content: CONTINUE },
-    ]);
-    expect(all.slice(before).map((e) => e.type)).toEqual(['agent_output', 'agent_completed']);
-    expect(all.at(-1)).toMatchObject({ type: 'agent_completed', text: 'The result is 2, done.' });
-    expect(grammarHolds(all)).toBe('completed');
-  });
-
-  it('a call the crash left open runs again under its own toolCallId, and the model gets its result', async () => {
-    // Before (found by the crash sweep): closed as interrupted, the model called the tool again
-    // under a new id, so a tool that had done its effect before the death did it twice.
-    provider.enqueue({ chunks: answer(['Two.']) });
-    const { outcome, all, before, sent } = await takeOver([
-      { type: 'agent_thinking', text: 'I will double 1.' },
-      { type: 'tool_executing', toolCallId: 'c1', tool: 'double', args: { n: 1 } },
-    ]);
-    expect(outcome).toBe('completed');
-    const after = all.slice(before);
-    expect(after.map((e) => e.type)).toEqual(['tool_completed', 'agent_output', 'agent_completed']);
-    expect(after[0]).toMatchObject({ toolCallId: 'c1', ok: true, result: { doubled: 2 } });
-    expect(calls).toBe(1);
-    expect(sent).toHaveLength(1);
-    expect(sent[0]!.at(-1)).toMatchObject({ role: 'tool', tool_call_id: 'c1' });
-    expect(String(sent[0]!.at(-1)!.content)).toContain('"doubled":2');
-    expect(grammarHolds(all)).toBe('completed');
+  itTakesOverLikeAModel({
+    provider,
+    takeOver,
+    calls: () => calls,
+    preamble: [{ role: 'system', content: 'Be brief.' }],
+    question: 'double 1, please',
+    continueText: CONTINUE,
   });
 });

@@ -9,21 +9,15 @@
 // text and marked as estimated.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { replayRun, type RunMachineEvent } from '../../machines/run.machine.js';
 import { CONTINUE, createClient, createLlmAgent, estimateTokens, openAiStream } from '../../src/agents/llm/index.js';
 import { AgentRegistry } from '../../src/agents/registry.js';
 import type { Agent, Tool } from '../../src/agents/types.js';
-import { createLogger } from '../../src/log/logger.js';
-import type { RunEvent } from '../../src/protocol/events.js';
-import { executeRun } from '../../src/runs/executor.js';
-import { NO_HANDOFF } from '../../src/runs/handoff.js';
-import { RunRecorder } from '../../src/runs/recorder.js';
-import { readEvents } from '../../src/store/event-log.js';
 import { migrate } from '../../src/store/migrations.js';
 import { backends } from '../helpers/backends.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
-import { crashedRun } from '../helpers/crashed-run.js';
+import { takeOver as takeOverRun } from '../helpers/crashed-run.js';
 import { answer, FakeProvider } from '../helpers/llm-provider.js';
+import { grammarOf, itTakesOverLikeAModel } from '../helpers/model-takeover.js';
 
 let calls = 0;
 /** The toolCallId of each execution: a call run again must keep its id (the tool's idempotency key). */
@@ -86,24 +80,9 @@ describe.each(backends)('LLM agent takeover on %s', (backend) => {
 
   /** A run whose first attempt stored `events` and died, taken over by a second attempt. */
   async function takeOver(events: Array<Record<string, unknown>>, runAs?: Agent) {
-    const { run, stored, runId, threadId, userId } = await crashedRun(t.db, { agent: 'llm', text: 'double 1, please', events });
-    const recorder = new RunRecorder({ runId, threadId, userId }, run.attempt, t.db, { publish: () => undefined }, stored);
     const sentBefore = provider.requests.length;
-    const outcome = await executeRun(
-      {
-        db: t.db,
-        agents: new AgentRegistry().addAgent(runAs ?? agent()).addAgent(helper).addTool(counted as Tool),
-        log: createLogger('silent'),
-        history: async () => [],
-        afterTerminal: async () => NO_HANDOFF,
-        toolTimeoutMs: 5_000,
-        runTimeoutMs: 60_000,
-      },
-      run,
-      recorder,
-      new AbortController().signal,
-    );
-    const all = (await readEvents(t.db, runId, 0)).map((s) => s.event);
+    const agents = new AgentRegistry().addAgent(runAs ?? agent()).addAgent(helper).addTool(counted as Tool);
+    const { outcome, all, stored } = await takeOverRun(t.db, { agent: 'llm', text: 'double 1, please', events, agents });
     return { outcome, all, before: stored.length, sent: provider.requests.slice(sentBefore).map((r) => r.body.messages) };
   }
 
@@ -147,50 +126,15 @@ describe.each(backends)('LLM agent takeover on %s', (backend) => {
     expect((fresh.all.at(-1) as { usage?: unknown }).usage).toEqual({ inputTokens: 100, outputTokens: 2, costUsd: expect.any(Number) });
   });
 
-  const grammarHolds = (all: RunEvent[]) => replayRun(all.map((e) => ({ ...e }) as unknown as RunMachineEvent))?.value;
-
-  it('reuses the stored tool result and continues the half-streamed answer: one model call, no tool call', async () => {
-    provider.enqueue({ chunks: answer([' 2', ', done.']) });
-    const { outcome, all, before, sent } = await takeOver([
-      { type: 'tool_executing', toolCallId: 'c1', tool: 'double', args: { n: 1 } },
-      { type: 'tool_completed', toolCallId: 'c1', tool: 'double', ok: true, result: { doubled: 2 }, durationMs: 1 },
-      { type: 'agent_output', text: 'The result is' },
-    ]);
-    expect(outcome).toBe('completed');
-    expect(calls).toBe(0);
-    expect(sent).toHaveLength(1);
-    expect(sent[0]).toEqual([
-      { role: 'user', content: 'double 1, please' },
-      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'double', arguments: '{"n":1}' } }] },
-      { role: 'tool', tool_call_id: 'c1', content: '{"doubled":2}' },
-      { role: 'assistant', content: 'The result is' },
-      { role: 'user', content: CONTINUE },
-    ]);
-    // Only what comes after is stored, and the answer is everything the client was sent.
-    expect(all.slice(before).map((e) => e.type)).toEqual(['agent_output', 'agent_completed']);
-    expect(all.at(-1)).toMatchObject({ type: 'agent_completed', text: 'The result is 2, done.' });
-    expect(grammarHolds(all)).toBe('completed');
-  });
-
-  it('a tool call the crash left open runs again under its own toolCallId (its idempotency key), and the model gets its result', async () => {
-    // Found by the crash sweep (docs/reliability.md): closed as interrupted, the call was made
-    // again by the model under a new id, so a tool that had done its side effect did it twice.
-    provider.enqueue({ chunks: answer(['Two.']) });
-    const { outcome, all, before, sent } = await takeOver([
-      { type: 'agent_thinking', text: 'I will double 1.' },
-      { type: 'tool_executing', toolCallId: 'c1', tool: 'double', args: { n: 1 } },
-    ]);
-    expect(outcome).toBe('completed');
-    const after = all.slice(before);
-    expect(after.map((e) => e.type)).toEqual(['tool_completed', 'agent_output', 'agent_completed']);
-    expect(after[0]).toMatchObject({ type: 'tool_completed', toolCallId: 'c1', ok: true, result: { doubled: 2 } });
-    expect(calls).toBe(1);
-    expect(ids).toEqual(['c1']);
-    // The model is asked once, with the call's real result: it has no reason to call again.
-    expect(sent).toHaveLength(1);
-    expect(sent[0]!.at(-1)).toEqual({ role: 'tool', tool_call_id: 'c1', content: JSON.stringify({ doubled: 2 }) });
-    expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => i + 1));
-    expect(grammarHolds(all)).toBe('completed');
+  itTakesOverLikeAModel({
+    provider,
+    takeOver: (events) => takeOver(events),
+    calls: () => calls,
+    ids: () => ids,
+    toolMessage: JSON.stringify({ doubled: 2 }),
+    preamble: [],
+    question: 'double 1, please',
+    continueText: CONTINUE,
   });
 
   it('a sub-agent whose answer is stored is not run again; one the crash interrupted goes on under the same call, its open call under its own id', async () => {
@@ -224,7 +168,7 @@ describe.each(backends)('LLM agent takeover on %s', (backend) => {
     expect(ids).toEqual(['a2']);
     expect(open.all.filter((e) => e.type === 'tool_executing').map((e) => (e as { toolCallId: string }).toolCallId)).toEqual(['a1', 'a2']);
     expect(open.sent[0]!.at(-1)).toEqual({ role: 'tool', tool_call_id: 'a1', content: 'helped with x' });
-    expect(grammarHolds(open.all)).toBe('completed');
+    expect(grammarOf(open.all)).toBe('completed');
   });
 
   it('why resume(): an agent that replays itself against stored events breaks when the model answers differently', async () => {

@@ -10,11 +10,13 @@ import { AgentRegistry } from '../../src/agents/registry.js';
 import type { Agent } from '../../src/agents/types.js';
 import { createLogger } from '../../src/log/logger.js';
 import { executeRun } from '../../src/runs/executor.js';
-import { NO_HANDOFF } from '../../src/runs/handoff.js';
+import { NO_TURNS } from '../../src/runs/scheduler.js';
 import { RunRecorder } from '../../src/runs/recorder.js';
 import type { Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrations.js';
-import { claimRun, getRun, insertRun, insertThread } from '../../src/store/runs.js';
+import { claimRun, insertRun } from '../../src/store/run-status.js';
+import { getRun } from '../../src/store/runs.js';
+import { insertThread } from '../../src/store/threads.js';
 import { insertUser } from '../../src/store/users.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
 import { until } from '../helpers/wait.js';
@@ -54,7 +56,7 @@ describe.runIf(process.env.DATABASE_URL)('lock order on postgres (PGlite has one
       agents: new AgentRegistry().addAgent(quick),
       log: createLogger('silent'),
       history: async () => [],
-      afterTerminal: async () => NO_HANDOFF,
+      turns: NO_TURNS,
       toolTimeoutMs: 5_000,
       runTimeoutMs: 60_000,
     };

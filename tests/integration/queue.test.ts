@@ -7,12 +7,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AgentRegistry } from '../../src/agents/registry.js';
 import type { Agent } from '../../src/agents/types.js';
 import { createLogger } from '../../src/log/logger.js';
-import { NO_HANDOFF } from '../../src/runs/handoff.js';
+import { NO_TURNS } from '../../src/runs/scheduler.js';
 import { QueueFetchError, RunQueue } from '../../src/runs/queue.js';
 import { RunWorker } from '../../src/runs/worker.js';
 import type { Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrations.js';
-import { claimQueuedRuns, getRun, insertRun, insertThread } from '../../src/store/runs.js';
+import { claimQueuedRuns, insertRun } from '../../src/store/run-status.js';
+import { getRun } from '../../src/store/runs.js';
+import { insertThread } from '../../src/store/threads.js';
 import { insertUser } from '../../src/store/users.js';
 import { backends } from '../helpers/backends.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
@@ -170,7 +172,7 @@ describe.runIf(process.env.DATABASE_URL)('run queue on postgres when the connect
         agents: new AgentRegistry().addAgent(quick),
         log,
         history: async () => [],
-        afterTerminal: async () => NO_HANDOFF,
+        turns: NO_TURNS,
         toolTimeoutMs: 5_000,
         runTimeoutMs: 60_000,
       },

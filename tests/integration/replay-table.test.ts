@@ -1,45 +1,21 @@
-// The takeover replay (src/runs/executor.ts), table-driven over stored histories: for each history
+// The takeover replay (src/runs/replay.ts, driven by src/runs/agent-context.ts), table-driven over stored histories: for each history
 // a crashed first attempt left, the second attempt of the same deterministic agent stores exactly
 // the expected events after it, calls the tool only where no result is stored, and keeps the run's
 // seqs gapless and its grammar whole. On PGlite (the replay does not depend on the backend;
 // tests/integration/takeover.test.ts runs the end-to-end cases on both).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { AgentRegistry } from '../../src/agents/registry.js';
-import type { Agent, Tool } from '../../src/agents/types.js';
-import { createLogger } from '../../src/log/logger.js';
+import type { Tool } from '../../src/agents/types.js';
 import type { RunEvent } from '../../src/protocol/events.js';
-import { executeRun } from '../../src/runs/executor.js';
-import { NO_HANDOFF } from '../../src/runs/handoff.js';
-import { RunRecorder } from '../../src/runs/recorder.js';
-import { readEvents } from '../../src/store/event-log.js';
 import { migrate } from '../../src/store/migrations.js';
-import { crashedRun } from '../helpers/crashed-run.js';
+import { doubleTool, stepsAgent } from '../helpers/agents.js';
+import { takeOver } from '../helpers/crashed-run.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
 
 let calls: number[] = [];
-const double: Tool<{ n: number }, { doubled: number }> = {
-  name: 'double',
-  description: 'doubles n; records each call',
-  input: z.strictObject({ n: z.number() }),
-  async execute({ n }) {
-    calls.push(n);
-    return { doubled: n * 2 };
-  },
-};
-
+const double = doubleTool((n) => calls.push(n));
 /** Deterministic: think "first", double(1), think "second<variant>", double(2), answer "sum 6". */
-const steps = (variant: string): Agent => ({
-  name: 'steps',
-  description: 'test',
-  async run(ctx) {
-    await ctx.think('first');
-    const a = await ctx.callTool<{ doubled: number }>('double', { n: 1 });
-    await ctx.think(`second${variant}`);
-    const b = await ctx.callTool<{ doubled: number }>('double', { n: 2 });
-    return { text: `sum ${a.doubled + b.doubled}` };
-  },
-});
+const steps = stepsAgent;
 
 const think = (text: string) => ({ type: 'agent_thinking', text });
 const exec = (id: string, n: number) => ({ type: 'tool_executing', toolCallId: id, tool: 'double', args: { n } });
@@ -114,24 +90,8 @@ describe('takeover replay over stored histories', () => {
   });
 
   it.each(cases)('$name', async (c) => {
-    const { run, stored } = await crashedRun(t.db, { agent: 'steps', text: 'go', events: c.stored });
-    const published: RunEvent[] = [];
-    const recorder = new RunRecorder({ runId: run.id, threadId: run.thread_id, userId: run.user_id }, run.attempt, t.db, { publish: (_u, s) => published.push(s.event) }, stored);
-    const outcome = await executeRun(
-      {
-        db: t.db,
-        agents: new AgentRegistry().addAgent(steps(c.variant ?? '')).addTool(double as Tool),
-        log: createLogger('silent'),
-        history: async () => [],
-        afterTerminal: async () => NO_HANDOFF,
-        toolTimeoutMs: 5_000,
-        runTimeoutMs: 60_000,
-      },
-      run,
-      recorder,
-      new AbortController().signal,
-    );
-    const all = (await readEvents(t.db, run.id, 0)).map((s) => s.event);
+    const agents = new AgentRegistry().addAgent(steps(c.variant ?? '')).addTool(double as Tool);
+    const { stored, outcome, published, all } = await takeOver(t.db, { agent: 'steps', text: 'go', events: c.stored, agents });
 
     expect(outcome).toBe('completed');
     expect(calls).toEqual(c.calls);

@@ -1,11 +1,18 @@
 // One contract for the `Db` interface and the event log, run on PGlite and on PostgreSQL.
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/protocol/events.js';
 import { AppendBatcher } from '../../src/store/append-batcher.js';
-import { appendEvent, appendUnstartedTerminal, readEvents, StaleAttemptError } from '../../src/store/event-log.js';
-import { migrate, migrations } from '../../src/store/migrations.js';
-import { claimRun, insertRequestKey, insertRun, insertThread, lapsedRuns, releaseLease, renewLeases, upsertAck } from '../../src/store/runs.js';
+import { appendEvent, readEvents, StaleAttemptError } from '../../src/store/event-log.js';
+import { appendUnstartedTerminal, claimRun, insertRun } from '../../src/store/run-status.js';
+import { loadMigrations, migrate, migrations, MIGRATIONS_DIR } from '../../src/store/migrations.js';
+import { insertRequestKey } from '../../src/store/request-keys.js';
+import { insertThread } from '../../src/store/threads.js';
+import { lapsedRuns, releaseLease, renewLeases } from '../../src/store/leases.js';
+import { upsertAck } from '../../src/store/sessions.js';
 import { insertUser } from '../../src/store/users.js';
 import { backends } from '../helpers/backends.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
@@ -40,6 +47,24 @@ describe.each(backends)('store on %s', (backend) => {
     expect(await migrate(t.db)).toEqual([]);
     const rows = await t.db.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
     expect(rows.map((r) => r.version)).toEqual(migrations.map((m) => m.version));
+  });
+
+  it('reads the migrations from their numbered .sql files, every version once and in order', () => {
+    const files = readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort();
+    expect(migrations.map((m) => m.version)).toEqual(files.map((f) => Number(f.slice(0, 4))));
+    expect(migrations.map((m) => m.version)).toEqual(migrations.map((_, i) => i + 1));
+    expect(migrations.find((m) => m.version === 2)).toMatchObject({ name: 'run leases', sql: expect.stringContaining('ADD COLUMN lease_owner') });
+  });
+
+  it('refuses a migration file that is not named NNNN-name.sql', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
+    try {
+      writeFileSync(join(dir, '0001-ok.sql'), 'SELECT 1;');
+      writeFileSync(join(dir, '2-bad.sql'), 'SELECT 1;');
+      expect(() => loadMigrations(dir)).toThrow(/NNNN-name\.sql/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.runIf(backend === 'postgres')('applies migrations once when several processes start together', async () => {

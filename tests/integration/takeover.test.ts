@@ -4,47 +4,22 @@
 // that takes a run over continues the trace of the request that started it.
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { AgentRegistry } from '../../src/agents/registry.js';
-import type { Agent, Tool } from '../../src/agents/types.js';
+import type { Tool } from '../../src/agents/types.js';
 import { createLogger } from '../../src/log/logger.js';
-import type { RunEvent } from '../../src/protocol/events.js';
-import { executeRun } from '../../src/runs/executor.js';
 import type { RunQueue } from '../../src/runs/queue.js';
-import { NO_HANDOFF } from '../../src/runs/handoff.js';
-import { RunRecorder } from '../../src/runs/recorder.js';
 import { RunWorker } from '../../src/runs/worker.js';
 import { ATTR, SPAN, Telemetry } from '../../src/telemetry/index.js';
-import { readEvents } from '../../src/store/event-log.js';
 import { migrate } from '../../src/store/migrations.js';
+import { doubleTool, stepsAgent } from '../helpers/agents.js';
 import { backends } from '../helpers/backends.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
-import { crashedRun } from '../helpers/crashed-run.js';
+import { attemptDeps, crashedRun, takeOver as takeOverRun } from '../helpers/crashed-run.js';
 import { until } from '../helpers/wait.js';
 
 let calls = 0;
-const counted: Tool<{ n: number }, { doubled: number }> = {
-  name: 'double',
-  description: 'doubles n; counts its calls',
-  input: z.strictObject({ n: z.number() }),
-  async execute({ n }) {
-    calls++;
-    return { doubled: n * 2 };
-  },
-};
-
-/** Deterministic: think, double(1), think, double(2), answer. `variant` changes its second thought. */
-const agent = (variant = ''): Agent => ({
-  name: 'steps',
-  description: 'test',
-  async run(ctx) {
-    await ctx.think('first');
-    const a = await ctx.callTool<{ doubled: number }>('double', { n: 1 });
-    await ctx.think(`second${variant}`);
-    const b = await ctx.callTool<{ doubled: number }>('double', { n: 2 });
-    return { text: `sum ${a.doubled + b.doubled}` };
-  },
-});
+const counted = doubleTool(() => calls++);
+const agent = stepsAgent;
 
 describe.each(backends)('takeover replay on %s', (backend) => {
   let t: TestDb;
@@ -61,31 +36,10 @@ describe.each(backends)('takeover replay on %s', (backend) => {
   const crashed = (events: Array<Record<string, unknown>>) => crashedRun(t.db, { agent: 'steps', text: 'go', events });
 
   /** The executor's dependencies: the real database, the test agent and its counted tool. */
-  const executorDeps = (variant = '') => ({
-    db: t.db,
-    agents: new AgentRegistry().addAgent(agent(variant)).addTool(counted as Tool),
-    log: createLogger('silent'),
-    history: async () => [],
-    afterTerminal: async () => NO_HANDOFF,
-    toolTimeoutMs: 5_000,
-    runTimeoutMs: 60_000,
-  });
+  const agents = (variant = '') => new AgentRegistry().addAgent(agent(variant)).addTool(counted as Tool);
+  const executorDeps = (variant = '') => attemptDeps(t.db, agents(variant));
 
-  async function takeOver(events: Array<Record<string, unknown>>, variant = '') {
-    const { run, stored } = await crashed(events);
-    const published: RunEvent[] = [];
-    const recorder = new RunRecorder({ runId: run.id, threadId: run.thread_id, userId: run.user_id }, run.attempt, t.db, {
-      publish: (_u, s) => published.push(s.event),
-    }, stored);
-    const outcome = await executeRun(
-      executorDeps(variant),
-      run,
-      recorder,
-      new AbortController().signal,
-    );
-    const all = (await readEvents(t.db, run.id, 0)).map((s) => s.event);
-    return { outcome, published, all };
-  }
+  const takeOver = (events: Array<Record<string, unknown>>, variant = '') => takeOverRun(t.db, { agent: 'steps', text: 'go', events, agents: agents(variant) });
 
   it('reuses a stored tool result and stores only what comes after', async () => {
     const { outcome, published, all } = await takeOver([

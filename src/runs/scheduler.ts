@@ -1,0 +1,104 @@
+// Who runs next, and where: the one owner of a thread's turn and of how a run reaches a worker.
+// Accept, the answer to a question, a cancel, and every terminal transaction (an attempt's end,
+// attempts exhausted, a waiting run's end) call it; nothing else queues a run, lends a slot of
+// this node's worker, wakes workers or stops a run executing somewhere.
+// - `prepare()`: how a run stored now reaches a worker (./handoff.ts): stored claimed by this
+//   node's worker when it has a free slot, else queued (`queueInTx`) for any worker.
+// - `promoteNext(lock)`: in a terminal transaction, hands the thread to its oldest waiting run.
+// - `stop(runId, reason)`: stops a run wherever it executes (this node's worker, else a notification).
+import type { Queryable } from '../store/db.js';
+import { promotePending } from '../store/run-status.js';
+import { nextPendingRun } from '../store/runs.js';
+import type { ThreadLock } from '../store/threads.js';
+import { NO_HANDOFF, prepareHandoff, type Handoff, type PreparedHandoff, type RunSlot } from './handoff.js';
+import type { Notifier } from './notifier.js';
+import type { RunQueue } from './queue.js';
+
+/** What the scheduler needs of this node's worker. */
+export interface LocalWorker {
+  /** A free slot, held while a run is stored claimed by this worker; undefined when all are taken. */
+  reserve(): RunSlot | undefined;
+  /** Fetch queued runs now. */
+  wake(): void;
+  /** Stops a run executing here; false when it does not execute here. */
+  abort(runId: string, reason: string): boolean;
+}
+
+/** The thread's next turn, as a terminal transaction needs it (tests give `NO_TURNS`). */
+export interface ThreadTurns {
+  /**
+   * Hands the thread to its oldest waiting run when no run holds it, in the transaction that
+   * ended the previous run (which holds the thread's lock, so it sees what `accept` and cancels
+   * committed, and they see what it commits). The caller calls `committed` or `abandoned` on the
+   * result once its transaction ended (always, whether a run was promoted or not).
+   */
+  promoteNext(lock: ThreadLock): Promise<Handoff>;
+}
+
+/** No thread ever has a next run (tests that execute one run alone). */
+export const NO_TURNS: ThreadTurns = { promoteNext: async () => NO_HANDOFF };
+
+export class ThreadScheduler implements ThreadTurns {
+  private worker: LocalWorker | undefined;
+
+  constructor(
+    private readonly queue: RunQueue,
+    private readonly notifier: Pick<Notifier, 'publishQueued' | 'publishCancel'>,
+  ) {}
+
+  /** This node's worker, once it is built (never on a gateway): its slots are lent from then on. */
+  useWorker(worker: LocalWorker): void {
+    this.worker = worker;
+  }
+
+  /** How a run this transaction stores reaches a worker: its `lease` is set when a slot of this node's worker is held. */
+  prepare(): PreparedHandoff {
+    return prepareHandoff(this.worker?.reserve(), () => this.wakeWorkers());
+  }
+
+  /** Queues the run's job in the transaction that stores it (no slot was free): the job exists exactly when the queued run does. */
+  queueInTx(tx: Queryable, runId: string): Promise<void> {
+    return this.queue.sendInTx(tx, runId);
+  }
+
+  /**
+   * Queues again a run that had a job before (an answered run that waited for its user): the old
+   * job goes first, since pg-boss would drop a new job under the same id.
+   */
+  requeueInTx(tx: Queryable, runId: string): Promise<void> {
+    return this.queue.resendInTx(tx, runId);
+  }
+
+  /** Removes the job of a run cancelled before a worker took it, in the cancelling transaction. */
+  unqueueInTx(tx: Queryable, runId: string): Promise<void> {
+    return this.queue.cancelInTx(tx, runId);
+  }
+
+  async promoteNext(lock: ThreadLock): Promise<Handoff> {
+    const next = await nextPendingRun(lock.tx, lock.threadId);
+    if (!next) return NO_HANDOFF;
+    const handoff = this.prepare();
+    try {
+      const run = await promotePending(lock.tx, next.id, handoff.lease);
+      if (run) {
+        handoff.stored(run);
+        if (!handoff.lease) await this.queueInTx(lock.tx, next.id);
+      }
+    } catch (err) {
+      handoff.abandoned();
+      throw err;
+    }
+    return handoff;
+  }
+
+  /** A run was queued: this node's worker fetches at once, the others are told. */
+  wakeWorkers(): void {
+    this.worker?.wake();
+    this.notifier.publishQueued();
+  }
+
+  /** Stops a run wherever it executes: this node's worker at once, the others by notification. */
+  stop(runId: string, reason: string): void {
+    if (!this.worker?.abort(runId, reason)) this.notifier.publishCancel(runId, reason);
+  }
+}
