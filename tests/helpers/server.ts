@@ -1,5 +1,5 @@
 // Starts a real agentwire runtime (real uWS sockets, real database) on a free port for a test.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TracerProvider } from '@opentelemetry/api';
@@ -9,6 +9,7 @@ import { readEnv, parseSettings, toConfig, type Settings } from '../../src/confi
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import { Runtime } from '../../src/runtime.js';
 import { freshPostgresDatabase, type Backend } from './backends.js';
+import { pgliteTemplate } from './db.js';
 import { TestClient } from './client.js';
 import { register } from './http.js';
 
@@ -49,6 +50,8 @@ export async function startServer(
   } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'agentwire-test-'));
+  // A new data directory starts from the initialised template (./db.ts): the runtime's PGlite lives in <dataDir>/pglite.
+  if (backend === 'pglite' && !opts.dataDir) cpSync(await pgliteTemplate(), join(dataDir, 'pglite'), { recursive: true });
   const pgDb = backend === 'postgres' ? await freshPostgresDatabase() : undefined;
   const env = {
     PORT: '0',
