@@ -3,12 +3,12 @@
 // itself to them (they answer, and it catches up from the log). A real PostgreSQL: a fresh
 // database per test, two notifiers on it, and the statements they send captured on their way.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Logger } from '../../../src/log/logger.js';
-import { PgNotifier, type NotifierHandlers, type EventHint } from '../../../src/runs/notifier.js';
-import { createPgDb } from '../../../src/store/pg.js';
-import type { Db } from '../../../src/store/db.js';
-import { freshPostgresDatabase } from '../../helpers/backends.js';
-import { until } from '../../helpers/wait.js';
+import type { Logger } from '../../src/log/logger.js';
+import { PgNotifier, type NotifierHandlers, type EventHint } from '../../src/runs/notifier.js';
+import { createPgDb } from '../../src/store/pg.js';
+import type { Db } from '../../src/store/db.js';
+import { freshPostgresDatabase } from '../helpers/backends.js';
+import { until } from '../helpers/wait.js';
 
 const log = { warn: () => undefined, error: () => undefined, info: () => undefined, debug: () => undefined } as unknown as Logger;
 
