@@ -59,6 +59,8 @@ export function plan(backend: Backend, hits: Record<RunKind, Hits>, seed: number
 
 export interface Harness {
   env: SweepEnv;
+  /** The private PostgreSQL's log file, until dispose. */
+  pgLog: string;
   dispose(): Promise<void>;
 }
 
@@ -89,6 +91,7 @@ export async function harness(): Promise<Harness> {
   const env: SweepEnv = { adminSql, clusterUrl, pgliteTemplate, llmUrl: model.provider.url, modelCalls: model.calls, workDir, script, execArgv: [] };
   return {
     env,
+    pgLog: cluster.log,
     async dispose() {
       await model.provider.stop();
       await adminSql.end();

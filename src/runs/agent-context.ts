@@ -11,6 +11,7 @@ import { DENIED_BY_USER } from '../protocol/wire.js';
 import { storableJson, storableText } from '../protocol/text.js';
 import { parkRun } from '../store/run-status.js';
 import { cancelReason, type RunRow } from '../store/runs.js';
+import { lockThread } from '../store/threads.js';
 import { ATTR, SPAN, Telemetry } from '../telemetry/index.js';
 import { RunAborted, ToolTimeout, type ExecutorDeps } from './attempt-types.js';
 import { crashPoint } from './crash-points.js';
@@ -125,6 +126,12 @@ export function buildContext(
       { type: 'input_requested', ...question },
       async (tx, store) => {
         cancelled = undefined;
+        // The thread before the run, as in every transaction that locks both. This one does: the
+        // run's row is updated twice (the append, then the park), and PostgreSQL checks the second
+        // update's foreign keys (a row version of this transaction), which takes a share lock on
+        // the thread. Without the thread first, an answer holding the thread and waiting for the
+        // run deadlocked with it (found by the crash sweep).
+        await lockThread(tx, run.thread_id);
         await store();
         // Still the previous event's seq: the recorder moves on once the transaction committed.
         if (await parkRun(tx, run.id, recorder.attempt, { ...question, seq: recorder.lastSeq + 1 }, deps.inputTimeoutMs)) return;

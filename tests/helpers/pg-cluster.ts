@@ -10,6 +10,8 @@ import { delimiter, join } from 'node:path';
 export interface PgCluster {
   url: string;
   port: number;
+  /** The server's log file (gone after dispose). */
+  log: string;
   stop(): void;
   start(): void;
   dispose(): void;
@@ -65,7 +67,8 @@ export async function startPgCluster(o: { durable?: boolean } = {}): Promise<PgC
   const cluster: PgCluster = {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
-    start: () => void run('pg_ctl', ['-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', 'start']),
+    log: join(dir, 'log'),
+    start: () => void run('pg_ctl', ['-D', data, '-o', opts, '-l', cluster.log, '-w', 'start']),
     stop: () => void run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']),
     dispose: () => {
       try {
