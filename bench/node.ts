@@ -2,7 +2,9 @@
 // - `bench`: the five golden-path events with no thinking time;
 // - `bench_stream`: input `stream N` streams N answer pieces (coalesced), then completes;
 // - `bench_paced`: input `paced STEPS MS` records one `agent_thinking` every MS ms, STEPS times
-//   (runs that stay in progress long enough to be dropped and resumed).
+//   (runs that stay in progress long enough to be dropped and resumed);
+// - `bench_model`: input `model PIECES MS` streams like a model, one answer piece every MS ms,
+//   coalesced as the LLM agent does (LLM_OUTPUT_FLUSH_MS / _CHARS); each piece says when it was made.
 // Answers `{gc: true}` over IPC with its memory after a full GC (see lib/proc.ts).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
@@ -60,5 +62,27 @@ const paced: Agent = {
   },
 };
 
+// The LLM agent's coalescing settings and defaults (src/config/options.ts), read as it reads them.
+const flush = { maxDelayMs: Number(process.env.LLM_OUTPUT_FLUSH_MS ?? 50), maxChars: Number(process.env.LLM_OUTPUT_FLUSH_CHARS ?? 400) };
+
+const model: Agent = {
+  name: 'bench_model',
+  description: 'Benchmark agent: one answer piece every MS ms, PIECES times, coalesced as the LLM agent does.',
+  async run(ctx) {
+    const [, pieces = '500', ms = '20'] = /^model (\d+) (\d+)$/.exec(ctx.input.text) ?? [];
+    const coalescer = new OutputCoalescer((_kind, piece) => ctx.output(piece), flush);
+    let text = '';
+    for (let i = 0; i < Number(pieces); i++) {
+      // The time the piece was made: the client measures how long the oldest piece of each stored output waited.
+      const piece = `@${Date.now()} `;
+      text += piece;
+      coalescer.push('output', piece);
+      await sleep(Number(ms), undefined, { signal: ctx.signal });
+    }
+    await coalescer.flush();
+    return { text };
+  },
+};
+
 answerGcRequests();
-void runServer({ agents: [bench, stream, paced], tools: [echo as Tool] });
+void runServer({ agents: [bench, stream, paced, model], tools: [echo as Tool] });

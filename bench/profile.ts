@@ -8,7 +8,7 @@
 // this commit's bench/ for its probe), interleaved round by round, and medians are printed.
 // Full figures: bench/results/profile-<commit>.json (and one .cpuprofile per target in the temporary directory, for DevTools).
 import { execSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,6 +17,7 @@ import { closedLoop } from './scenarios.js';
 import { median, round } from './lib/stats.js';
 import { launch, type TargetKind } from './lib/targets.js';
 import { summarise, type CpuProfile } from './lib/cpu-profile.js';
+import { cpuTicks, postgresTicks, TICK_MS } from './lib/cpu.js';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '8' }, only: { type: 'string', default: 'floorB,floorC,bench,analyst' }, rounds: { type: 'string', default: '1' }, base: { type: 'string' }, with: { type: 'string' } },
@@ -29,24 +30,6 @@ if (values.base) roots.unshift({ label: 'base', root: values.base });
 if (values.with) roots.push({ label: `with ${values.with}`, root: undefined, env: Object.fromEntries(values.with.split(',').map((kv) => kv.split('=') as [string, string])) });
 const only = new Set(values.only.split(','));
 const SECONDS = Number(values.seconds);
-const TICK_MS = 1000 / 100; // USER_HZ: /proc reports CPU time in ticks of 10 ms on Linux
-
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
-}
-
-function postgresTicks(): number {
-  let total = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += cpuTicks(Number(pid));
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return total;
-}
 
 async function commits(url: string): Promise<number> {
   const c = new pg.Client({ connectionString: url });

@@ -52,11 +52,12 @@ export function report(summary: Summary[], o: { quick?: boolean } = {}): string 
       `| (b) open loop, 200 runs/s over 1,000 sockets, PostgreSQL | ${s(b.pg)}; ${fmt(num(b.pg, 'completed'))} of ${fmt(num(b.pg, 'sent'))} completed | A: ${s(b.fa)}. B: ${s(b.fb)}. C: ${s(b.fc)} | started p50 ≤ 3 ms, terminal p99 ≤ 25 ms | ${verdict((num(b.pg, 'started.p50') ?? Infinity) <= 3 && (num(b.pg, 'terminal.p99') ?? Infinity) <= 25)} |`,
     );
   }
-  const c = { fa: find('c', A), pg: find('c', 'agentwire bench_stream on PostgreSQL') };
-  if (c.pg) {
-    const ratio = pct(num(c.pg, 'piecesPerSec'), num(c.fa, 'piecesPerSec'));
+  for (const flushMs of [50, 1250]) {
+    const c = find(`c@${flushMs}ms`, 'agentwire bench_model on PostgreSQL');
+    if (!c) continue;
+    const all = num(c, 'completed') === num(c, 'runs');
     lines.push(
-      `| (c) streaming, 1,000 sockets × runs of 100 pieces | ${fmt(num(c.pg, 'piecesPerSec'))} pieces/s in ${fmt(num(c.pg, 'eventFramesPerSec'))} event frames/s (${fmt(ratio)} % of floor A's pieces/s); ${fmt(num(c.pg, 'storedRowsPerRun'), 1)} stored rows per run | A ${fmt(num(c.fa, 'piecesPerSec'))} pieces/s | ≥ 100,000 events/s, ≥ 40 % of A, ≤ 10 rows per run | ${verdict((num(c.pg, 'piecesPerSec') ?? 0) >= 100_000 && (ratio ?? 0) >= 40 && (num(c.pg, 'storedRowsPerRun') ?? Infinity) <= 10)} |`,
+      `| (c) ${fmt(num(c, 'runs'))} concurrent streams paced like a model (a piece every 20 ms for 10 s), flush window ${fmt(flushMs)} ms, PostgreSQL | ${fmt(num(c, 'completed'))} of ${fmt(num(c, 'runs'))} completed in ${fmt(num(c, 'wallSeconds'), 1)} s; oldest piece of each output waited p50 ${fmt(num(c, 'outputWaitMs.p50'), 1)} / p99 ${fmt(num(c, 'outputWaitMs.p99'), 1)} ms; ${fmt(num(c, 'storedRowsPerRun'), 1)} stored rows per run; server ${fmt(num(c, 'serverCores'), 2)} cores (${fmt(num(c, 'serverCpuMsPerRunSecond'), 2)} ms of CPU per second of a stream), PostgreSQL ${fmt(num(c, 'postgresCores'), 2)} cores | (no floor streams) | all complete, wait p99 ≤ ${fmt(flushMs + 50)} ms, ≤ 10 rows per run | ${verdict(all && (num(c, 'outputWaitMs.p99') ?? Infinity) <= flushMs + 50 && (num(c, 'storedRowsPerRun') ?? Infinity) <= 10)} |`,
     );
   }
   const d = { fa: find('d', A), pg: find('d', 'agentwire bench on PostgreSQL') };
@@ -70,6 +71,17 @@ export function report(summary: Summary[], o: { quick?: boolean } = {}): string 
     const all = num(e, 'caughtUp') === num(e, 'sockets');
     lines.push(
       `| (e) ${fmt(num(e, 'sockets'))} sockets with runs in progress dropped at once, reconnect and resume | ${fmt(num(e, 'caughtUp'))} of ${fmt(num(e, 'sockets'))} caught up; catch-up p50 ${fmt(num(e, 'catchUp.p50'))} / p99 ${fmt(num(e, 'catchUp.p99'))} / max ${fmt(num(e, 'catchUp.max'))} ms; ${fmt(num(e, 'gaps'))} gaps, ${fmt(num(e, 'duplicates'))} duplicates | (no floor resumes) | all caught up, p99 ≤ 1 s, 0 gaps, 0 duplicates | ${verdict(all && (num(e, 'catchUp.p99') ?? Infinity) <= 1000 && num(e, 'gaps') === 0 && num(e, 'duplicates') === 0)} |`,
+    );
+  }
+  for (const [target, what, rate] of [
+    ['agentwire analyst on PostgreSQL', 'PostgreSQL', 500],
+    ['agentwire analyst on PGlite', 'the embedded default (PGlite)', 200],
+  ] as const) {
+    const h = find('h', target);
+    if (!h) continue;
+    const all = num(h, 'completed') === num(h, 'sent');
+    lines.push(
+      `| (h) the analyst, open loop, ${fmt(rate)} runs/s, ${what} | terminal p50 ${fmt(num(h, 'terminal.p50'), 1)} / p99 ${fmt(num(h, 'terminal.p99'), 1)} ms (runs that ended); ${fmt(num(h, 'completed'))} of ${fmt(num(h, 'sent'))} ended; ${fmt(num(h, 'errors'))} error answers; ${fmt(num(h, 'serverCloses'))} sockets dropped by the server | | all end, p99 ≤ 1 s${rate === 500 ? ', 0 errors, 0 dropped' : ''} | ${verdict(all && (num(h, 'terminal.p99') ?? Infinity) <= 1000 && (rate !== 500 || (num(h, 'errors') === 0 && num(h, 'serverCloses') === 0)))} |`,
     );
   }
   const f = find('f', 'agentwire bench on PostgreSQL');

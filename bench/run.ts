@@ -1,6 +1,7 @@
 // `npm run bench`: every scenario against real server processes, each beside its floors in the
 // same run, interleaved over several rounds; medians reported, raw figures kept.
-//   npm run bench -- [--only a,b,c,d,e,f] [--rounds 3] [--seconds 10] [--soak-seconds 600] [--soak-rate N] [--private-pg] [--quick]
+//   npm run bench -- [--only a,b,c,d,e,f,h] [--rounds 3] [--seconds 10] [--soak-seconds 600] [--soak-rate N] [--h-seconds 60] [--private-pg] [--quick]
+// (h) is not in the default set: 2 × 60 s of overload per round; ask for it with --only.
 // Needs a PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres);
 // every measurement gets a fresh database, dropped afterwards. Results:
 // bench/results/bench-<commit>-<scenarios>.json, or …-quick.json for --quick (never judged against the targets).
@@ -9,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { closedLoop, idleSessions, massReconnect, openLoop, soak, streaming } from './scenarios.js';
+import { closedLoop, idleSessions, massReconnect, modelStreams, openLoop, soak } from './scenarios.js';
 import { median, round } from './lib/stats.js';
 import { report, resultsFileName } from './report.js';
 import { launch, useDatabaseServer, type Target, type TargetKind } from './lib/targets.js';
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     'soak-seconds': { type: 'string' },
     quick: { type: 'boolean', default: false },
     'soak-rate': { type: 'string' },
+    'h-seconds': { type: 'string' },
     'private-pg': { type: 'boolean', default: false },
   },
 });
@@ -31,6 +33,7 @@ const ROUNDS = Number(values.rounds ?? (quick ? 1 : 3));
 const SECONDS = Number(values.seconds ?? (quick ? 4 : 10));
 const SOAK_SECONDS = Number(values['soak-seconds'] ?? (quick ? 30 : 600));
 const WARMUP = quick ? 1 : 2;
+const H_SECONDS = Number(values['h-seconds'] ?? (quick ? 10 : 60));
 const only = new Set(values.only.split(','));
 const scale = quick ? 0.2 : 1; // --quick: a fifth of the sockets and sessions, for trying the suite out
 
@@ -80,13 +83,23 @@ for (let r = 1; r <= ROUNDS; r++) {
     await measured('b', r, 'pg', { agent: 'bench' }, (t) => openLoop(t, o));
   }
   if (only.has('c')) {
-    const o = { sockets: n(1000), pieces: 100, seconds: SECONDS, warmupSeconds: WARMUP };
-    await measured('c', r, 'floorA', {}, (t) => streaming(t, o));
-    await measured('c', r, 'pg', { agent: 'bench_stream', env: { WORKER_CONCURRENCY: '1000' } }, (t) => streaming(t, o));
+    // The LLM agent's default flush window (50 ms), and one long enough for 10 stored rows per 10 s run
+    // (8 outputs, the start and the end): the window trades the wait of a piece against rows stored.
+    const o = { runs: n(2000), pieceMs: 20, seconds: 10 };
+    for (const flushMs of ['50', '1250']) {
+      const env = { WORKER_CONCURRENCY: String(o.runs + 100), LLM_OUTPUT_FLUSH_MS: flushMs, LLM_OUTPUT_FLUSH_CHARS: '65536' };
+      await measured(`c@${flushMs}ms`, r, 'pg', { agent: 'bench_model', env }, (t) => modelStreams(t, o));
+    }
   }
   if (only.has('d')) {
     await measured('d', r, 'floorA', {}, (t) => idleSessions(t, { sessions: n(10_000) }));
     await measured('d', r, 'pg', { agent: 'bench' }, (t) => idleSessions(t, { sessions: n(10_000) }));
+  }
+  if (only.has('h')) {
+    // The seed's promise with room: 2,000 connected users, the analyst, open loop; and the embedded default.
+    await measured('h', r, 'pg', { agent: 'analyst' }, (t) => openLoop(t, { sockets: n(2000), rate: 500, seconds: H_SECONDS, warmupSeconds: WARMUP, text: 'Where does my money go?' }));
+    // 200 sockets: PGlite has no seeding, and 2,000 sign-ups over HTTP would spend minutes in scrypt.
+    await measured('h', r, 'pglite', { agent: 'analyst' }, (t) => openLoop(t, { sockets: n(200), rate: 200, seconds: H_SECONDS, warmupSeconds: WARMUP, text: 'Where does my money go?' }));
   }
   if (only.has('e')) {
     await measured('e', r, 'pg', { agent: 'bench_paced', env: { WORKER_CONCURRENCY: '1100' } }, (t) => massReconnect(t, { sockets: n(1000), steps: 20, stepMs: 500 }));

@@ -7,6 +7,7 @@ import { counters, LoadSocket, openMany, seen, type RunTrack } from './lib/load.
 import { latencySummary, round } from './lib/stats.js';
 import type { Target } from './lib/targets.js';
 import { countRows } from './lib/users.js';
+import { cpuTicks, postgresTicks, TICK_MS } from './lib/cpu.js';
 
 const openAll = async (t: Target, n: number, how: 'register' | 'seed', parallel = 100) => {
   const tokens = await t.users(n, how);
@@ -97,47 +98,54 @@ export async function openLoop(t: Target, o: { sockets: number; rate: number; se
   return { rate: o.rate, sent, completed: done, measured: measuredSent, started: latencySummary(toStart), terminal: latencySummary(toEnd), ...delta(before) };
 }
 
-/** (c) Streaming: every socket asks for runs of `pieces` agent_output pieces, closed loop. */
-export async function streaming(t: Target, o: { sockets: number; pieces: number; seconds: number; warmupSeconds: number }) {
-  const sockets = await openAll(t, o.sockets, 'seed');
+/**
+ * (c) Streams paced like a model: `runs` sockets each start one run at the same moment, and each
+ * run makes an answer piece every `pieceMs` ms for `seconds` s (bench_model, coalesced as the LLM
+ * agent does, its flush window from the server's LLM_OUTPUT_FLUSH_MS). Each piece carries the time
+ * it was made: for every stored output a client receives, the wait of its oldest piece, from the
+ * agent to the client. Also the stored rows per run, and the server's and PostgreSQL's CPU per
+ * second of streaming.
+ */
+export async function modelStreams(t: Target, o: { runs: number; pieceMs: number; seconds: number }) {
+  const sockets = await openAll(t, o.runs, 'seed');
   const before = snapshot();
-  const start = performance.now();
-  const from = start + o.warmupSeconds * 1000;
-  const end = from + o.seconds * 1000;
-  let events = 0;
-  let pieces = 0;
-  let runs = 0;
-  let active = sockets.length;
-  const text = `stream ${o.pieces}`;
+  const waits: number[] = [];
+  let ended = 0;
+  let completed = 0;
   for (const s of sockets) {
-    s.onFrame = (f, at) => {
-      if (at < from || at > end || typeof f.seq !== 'number') return;
-      events++;
+    s.onFrame = (f) => {
+      if (f.type !== 'agent_output' || typeof f.text !== 'string') return;
+      const made = /@(\d+) /.exec(f.text);
+      // Date.now() on both sides: the server and this generator share the machine's clock.
+      if (made) waits.push(Date.now() - Number(made[1]));
     };
-    s.onRunDone = () => {
-      const now = performance.now();
-      if (now >= from && now <= end) {
-        runs++;
-        pieces += o.pieces;
-      }
-      if (now < end) s.request(text, t.agent);
-      else active--;
+    s.onRunDone = (r) => {
+      ended++;
+      if (r.terminal === 'agent_completed') completed++;
     };
-    s.request(text, t.agent);
   }
-  await until(() => active === 0, (o.warmupSeconds + o.seconds + 120) * 1000, 'the streaming runs to finish');
+  const pid = t.server.child.pid!;
+  const cpu0 = { server: cpuTicks(pid), postgres: postgresTicks() };
+  const t0 = performance.now();
+  const text = `model ${Math.round((o.seconds * 1000) / o.pieceMs)} ${o.pieceMs}`;
+  for (const s of sockets) s.request(text, t.agent);
+  await until(() => ended >= sockets.length, (o.seconds + 120) * 1000, 'the streams to end').catch(() => undefined);
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const cpuMs = { server: (cpuTicks(pid) - cpu0.server) * TICK_MS, postgres: (postgresTicks() - cpu0.postgres) * TICK_MS };
   closeAll(sockets);
   const storedRowsPerRun = t.databaseUrl
-    ? round(
-        (await countRows(t.databaseUrl, t.kind === 'floorB' || t.kind === 'floorC' ? 'SELECT count(*) AS n FROM floor_events' : 'SELECT count(*) AS n FROM run_events')) /
-          (await countRows(t.databaseUrl, t.kind === 'floorB' || t.kind === 'floorC' ? 'SELECT count(*) AS n FROM floor_runs' : 'SELECT count(*) AS n FROM runs')),
-      )
+    ? round((await countRows(t.databaseUrl, 'SELECT count(*) AS n FROM run_events')) / (await countRows(t.databaseUrl, 'SELECT count(*) AS n FROM runs')))
     : undefined;
   return {
-    eventFramesPerSec: round(events / o.seconds, 0),
-    piecesPerSec: round(pieces / o.seconds, 0),
-    runsPerSec: round(runs / o.seconds),
+    runs: o.runs,
+    completed,
+    wallSeconds: round(wallSeconds),
+    outputWaitMs: latencySummary(waits),
     storedRowsPerRun,
+    // Cores busy while the streams ran (1 = one core), and per run per second of streaming.
+    serverCores: round(cpuMs.server / 1000 / wallSeconds, 2),
+    postgresCores: round(cpuMs.postgres / 1000 / wallSeconds, 2),
+    serverCpuMsPerRunSecond: round(cpuMs.server / (o.runs * o.seconds), 3),
     ...delta(before),
   };
 }

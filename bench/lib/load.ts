@@ -30,7 +30,7 @@ export const counters: Counters = { gaps: 0, duplicates: 0, errors: 0, serverClo
 export const seen = { errorCodes: new Map<string, number>(), closeCodes: new Map<number, number>() };
 const bump = <K>(m: Map<K, number>, k: K) => m.set(k, (m.get(k) ?? 0) + 1);
 
-type Incoming = { type: string; runId?: string; seq?: number; requestId?: string; runs?: Array<{ runId: string; lastSeq: number }>; code?: string };
+type Incoming = { type: string; runId?: string; seq?: number; requestId?: string; text?: string; runs?: Array<{ runId: string; lastSeq: number }>; code?: string };
 
 let nextRequest = 0;
 

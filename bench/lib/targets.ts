@@ -76,7 +76,7 @@ export async function launch(kind: TargetKind, opts: { agent?: string; env?: Rec
     databaseUrl: db?.url,
     users: async (count, how = 'register') => {
       if (isFloor(kind)) return new Array<undefined>(count).fill(undefined);
-      if (how === 'seed' && db) return seedUsers(db.url, count);
+      if (how === 'seed' && db) return seedUsers(db.url, count, { usage: opts.agent === 'analyst' });
       return registerUsers(server.url, count);
     },
     dispose: async () => {

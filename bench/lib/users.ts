@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import pg from 'pg';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '../../src/auth/tokens.js';
+import { insertUsage } from '../../src/store/usage.js';
+import { sampleUsage } from '../../src/usage/sample.js';
 
 export const BENCH_SECRET = 'benchmark-secret-benchmark-secret-0123456789';
 
@@ -28,7 +30,8 @@ export async function registerUsers(url: string, n: number, parallel = 4): Promi
   return tokens;
 }
 
-export async function seedUsers(databaseUrl: string, n: number): Promise<string[]> {
+/** `n` users inserted in one statement, with tokens signed as the server's login would; with `usage`, each gets the analyst's sample usage records, as its sign-up hook gives them. */
+export async function seedUsers(databaseUrl: string, n: number, o: { usage?: boolean } = {}): Promise<string[]> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
@@ -39,6 +42,10 @@ export async function seedUsers(databaseUrl: string, n: number): Promise<string[
        RETURNING id`,
       [tag, n],
     );
+    if (o.usage) {
+      const q = { query: async <T>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as T[] };
+      for (const r of rows) await insertUsage(q, r.id, sampleUsage(r.id, new Date()), 'sample');
+    }
     const key = new TextEncoder().encode(BENCH_SECRET);
     const iat = Math.floor(Date.now() / 1000) - 5;
     return Promise.all(
