@@ -14,7 +14,7 @@ import { cancelReason, type RunRow } from '../store/runs.js';
 import { ATTR, SPAN, Telemetry } from '../telemetry/index.js';
 import { RunAborted, ToolTimeout, type ExecutorDeps } from './attempt-types.js';
 import { crashPoint } from './crash-points.js';
-import type { RunRecorder } from './recorder.js';
+import { inTransaction, type RunRecorder } from './recorder.js';
 import { INTERRUPTED, pendingAnswer, priorSteps, Replay } from './replay.js';
 import { subAgentCalls } from './sub-agents.js';
 import { inputSchema } from './waits.js';
@@ -123,7 +123,7 @@ export function buildContext(
     const question = storableJson<InputRequest>({ interruptId, ...q }).value;
     const event = await recorder.append(
       { type: 'input_requested', ...question },
-      async (tx, store) => {
+      inTransaction(deps.db, async (tx, store) => {
         cancelled = undefined;
         await store();
         // Still the previous event's seq: the recorder moves on once the transaction committed.
@@ -131,7 +131,7 @@ export function buildContext(
         // A cancel was stored meanwhile: nothing is parked, the cancel is honoured.
         cancelled = await cancelReason(tx, run.id);
         throw new AskRefused();
-      },
+      }),
     ).catch((err: unknown) => {
       if (err instanceof AskRefused) {
         stop(new RunAborted(cancelled ? 'cancel' : 'superseded', cancelled ?? 'another worker holds this run now'));
