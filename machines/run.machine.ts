@@ -7,7 +7,7 @@
 // `input_requested` parks the run in `waiting` (only when no tool call is open: an approval is asked
 // before its call's `tool_executing`); only the answer to that request, or a terminal
 // `agent_error` / `agent_cancelled` (timeout, cancel), may follow.
-import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
+import { assign, createActor, initialTransition, setup, type SnapshotFrom } from 'xstate';
 
 export type RunMachineEvent =
   | { type: 'agent_started' }
@@ -137,9 +137,33 @@ export function initialRunSnapshot(): RunSnapshot {
  * (the caller must then not store it).
  */
 export function stepRun(snapshot: RunSnapshot, event: RunMachineEvent): RunSnapshot | undefined {
-  if (snapshot.status !== 'active' || !snapshot.can(event)) return undefined;
-  return transition(runMachine, snapshot, event)[0];
+  if (snapshot.status !== 'active') return undefined;
+  // One computation per event (this runs before every append): `can` then `transition` computed
+  // the transition twice, and XState's `transition` builds a throwaway actor and system per call.
+  // A step XState refuses (no enabled transition, or one with neither target nor action, which is
+  // what `can` refuses) hands back the very snapshot it was given; an accepted one never does here,
+  // since every transition of this machine changes the state or assigns to the context.
+  const next = runMachine.transition(snapshot, event, inertScope);
+  return next === snapshot ? undefined : next;
 }
+
+/**
+ * The scope `transition` runs in, made once: an actor never started, whose system no inspector
+ * watches. Safe to share because this machine spawns and invokes nothing and executes no action
+ * but `assign` (which XState applies to the snapshot, not through the scope).
+ */
+const inertActor = createActor(runMachine);
+const inertScope = {
+  self: inertActor,
+  id: '',
+  sessionId: '',
+  logger: () => undefined,
+  defer: () => undefined,
+  emit: () => undefined,
+  system: inertActor.system,
+  stopChild: () => undefined,
+  actionExecutor: () => undefined,
+} as Parameters<typeof runMachine.transition>[2];
 
 /** Folds a whole sequence; `undefined` at the first refused event. */
 export function replayRun(events: readonly RunMachineEvent[]): RunSnapshot | undefined {

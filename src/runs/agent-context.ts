@@ -15,7 +15,7 @@ import { lockThread } from '../store/threads.js';
 import { ATTR, SPAN, Telemetry } from '../telemetry/index.js';
 import { RunAborted, ToolTimeout, type ExecutorDeps } from './attempt-types.js';
 import { crashPoint } from './crash-points.js';
-import type { RunRecorder } from './recorder.js';
+import { inTransaction, type RunRecorder } from './recorder.js';
 import { INTERRUPTED, pendingAnswer, priorSteps, Replay } from './replay.js';
 import { subAgentCalls } from './sub-agents.js';
 import { inputSchema } from './waits.js';
@@ -124,7 +124,7 @@ export function buildContext(
     const question = storableJson<InputRequest>({ interruptId, ...q }).value;
     const event = await recorder.append(
       { type: 'input_requested', ...question },
-      async (tx, store) => {
+      inTransaction(deps.db, async (tx, store) => {
         cancelled = undefined;
         // The thread before the run, as in every transaction that locks both. This one does: the
         // run's row is updated twice (the append, then the park), and PostgreSQL checks the second
@@ -138,7 +138,7 @@ export function buildContext(
         // A cancel was stored meanwhile: nothing is parked, the cancel is honoured.
         cancelled = await cancelReason(tx, run.id);
         throw new AskRefused();
-      },
+      }),
     ).catch((err: unknown) => {
       if (err instanceof AskRefused) {
         stop(new RunAborted(cancelled ? 'cancel' : 'superseded', cancelled ?? 'another worker holds this run now'));

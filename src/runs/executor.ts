@@ -1,17 +1,15 @@
 // The life of one claimed attempt of a run: starts it (`agent_started`, its time limit, its
 // history), runs the agent with the context of ./agent-context.ts (which replays what an earlier
 // attempt stored, ./replay.ts), and turns the outcome into exactly one terminal event, stored in
-// the transaction that hands the thread to its next run (the scheduler's `promoteNext`). An attempt
+// the write that hands the thread to its next run (the scheduler's `endRun`). An attempt
 // that is stopped (handed over, superseded, parked) stores no terminal event.
 import { randomUUID } from 'node:crypto';
 import { context, type Context } from '@opentelemetry/api';
 import { AgentFailure, ToolError, type AgentResult } from '../agents/types.js';
 import type { RunEventBody } from '../protocol/events.js';
 import { StaleAttemptError } from '../store/event-log.js';
-import { insertMessage } from '../store/messages.js';
 import type { ClaimedRun } from '../store/run-status.js';
 import { retryWhileUnreachable } from '../store/retry.js';
-import { lockThread } from '../store/threads.js';
 import { buildContext } from './agent-context.js';
 import { RunAborted, ToolTimeout, type ExecutorDeps, type Outcome } from './attempt-types.js';
 import { crashPoint } from './crash-points.js';
@@ -45,20 +43,17 @@ export async function executeRun(
   const runSignal = controller.signal;
   if (signal.aborted) forward();
 
-  // The terminal transaction: the event, the assistant's message, and the thread's next turn.
+  // The terminal write: the event, the assistant's message, and the thread's next turn, all or
+  // nothing, in one statement when it can (the scheduler's `endRun`).
   const terminal = async (body: Body<'agent_completed'> | Body<'agent_error'> | Body<'agent_cancelled'>) => {
     let next: Handoff | undefined;
     try {
-      await recorder.append(body, async (tx, store) => {
-        next?.abandoned(); // a retried transaction: the earlier one rolled back
-        // The thread before the run, as in every transaction that locks both.
-        const lock = await lockThread(tx, run.thread_id);
-        await store();
-        if (body.type === 'agent_completed') {
-          await insertMessage(tx, { id: randomUUID(), threadId: run.thread_id, runId: run.id, role: 'assistant', content: body.text });
-        }
-        next = await deps.turns.promoteNext(lock);
-        crashPoint('terminal.before_commit');
+      await recorder.append(body, async (record) => {
+        // A write tried again (the database was unreachable) prepares its own hand-over: endRun
+        // abandoned the earlier one when it failed.
+        next = undefined;
+        const answer = body.type === 'agent_completed' ? { messageId: randomUUID(), text: body.text } : undefined;
+        next = await deps.turns.endRun(deps.db, { ...record, status: record.finalStatus!, answer }, () => crashPoint('terminal.before_commit'));
       });
     } catch (err) {
       next?.abandoned();

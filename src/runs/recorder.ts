@@ -2,7 +2,7 @@
 // assigned here, inside the run's own serialised append (one worker attempt at a time, fenced).
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { initialRunSnapshot, refusalReason, runMachine, stepRun, type RunMachineEvent, type RunSnapshot } from '../../machines/run.machine.js';
-import { isTerminal, statusForTerminal, type RunEvent, type RunEventBody, type TerminalType } from '../protocol/events.js';
+import { isTerminal, statusForTerminal, type RunEvent, type RunEventBody, type RunStatus, type TerminalType } from '../protocol/events.js';
 import type { Db, Queryable } from '../store/db.js';
 import { appendBatcher } from '../store/append-batcher.js';
 import { appendEvent, type StoredEvent } from '../store/event-log.js';
@@ -27,8 +27,37 @@ export class IllegalEventError extends Error {
   }
 }
 
-/** A transaction around one event's append: see `RunRecorder.append`. */
+/** An event to store, as `RunRecorder.append` hands it to a writer of its own. */
+export interface RecordToStore {
+  event: RunEvent;
+  attempt: number;
+  json: string;
+  /** Set for a terminal event: the run's status, stored with it. */
+  finalStatus: RunStatus | undefined;
+}
+
+/** Stores one event in place of the recorder's own append: see `RunRecorder.append`. */
+export type EventWriter = (record: RecordToStore) => Promise<void>;
+
+/** A transaction around one event's append: see `inTransaction`. */
 export type InTransaction = (tx: Queryable, store: () => Promise<void>) => Promise<void>;
+
+/**
+ * A writer that stores the event in a transaction of its own: `inTx` gets it and a `store`
+ * function that appends the event, and calls it exactly once, after taking whatever locks must
+ * come first and before what must follow (a question's park).
+ */
+export const inTransaction =
+  (db: Db, inTx: InTransaction): EventWriter =>
+  (record) =>
+    db.transaction(async (tx) => {
+      let stored = false;
+      await inTx(tx, async () => {
+        await appendEvent(tx, record);
+        stored = true;
+      });
+      if (!stored) throw new Error(`the transaction storing ${record.event.type} did not store it`);
+    });
 
 export interface RunIdentity {
   runId: string;
@@ -148,18 +177,19 @@ export class RunRecorder {
   private tail: Promise<unknown> = Promise.resolve();
 
   /**
-   * Stores one event and announces it. With `inTx` the event is stored in a transaction of its
-   * own: `inTx` gets it and a `store` function that appends the event, and calls it exactly once,
-   * after taking whatever locks must come first (terminal events: the thread, see ThreadLock) and
-   * before what must follow (the answer, the thread's next run).
+   * Stores one event and announces it. With `write` the event is stored by that writer instead of
+   * the recorder's append (terminal events: with the answer and the thread's next run, see
+   * ThreadTurns.endRun): it must store the event fenced as the append does, throw
+   * StaleAttemptError when the fence refuses it, and resolve only once it is durable. It may be
+   * called again when the database was unreachable.
    */
-  append(body: RunEventBody, inTx?: InTransaction): Promise<RunEvent> {
-    const next = this.tail.then(() => this.appendNow(body, inTx));
+  append(body: RunEventBody, write?: EventWriter): Promise<RunEvent> {
+    const next = this.tail.then(() => this.appendNow(body, write));
     this.tail = next.catch(() => undefined);
     return next;
   }
 
-  private async appendNow(body: RunEventBody, inTx?: InTransaction): Promise<RunEvent> {
+  private async appendNow(body: RunEventBody, write?: EventWriter): Promise<RunEvent> {
     // Agents, tools and models may produce NUL or lone surrogates: replaced before anything sees them.
     const { value: event, json } = storableJson({
       ...body,
@@ -177,20 +207,13 @@ export class RunRecorder {
       throw err;
     }
     const finalStatus = isTerminal(event.type) ? statusForTerminal[event.type as TerminalType] : undefined;
-    const record = { event, attempt: this.attempt, json, finalStatus };
+    const record: RecordToStore = { event, attempt: this.attempt, json, finalStatus };
     // While the database is away the run waits here; when it returns, the append either goes
     // through or finds that another attempt took the run over (StaleAttemptError).
     await retryWhileUnreachable(
       () =>
-        inTx
-          ? this.db.transaction(async (tx) => {
-              let stored = false;
-              await inTx(tx, async () => {
-                await appendEvent(tx, record);
-                stored = true;
-              });
-              if (!stored) throw new Error(`the transaction storing ${event.type} did not store it`);
-            })
+        write
+          ? write(record)
           : finalStatus
             ? appendEvent(this.db, record)
             : appendBatcher(this.db).append(record),

@@ -5,8 +5,12 @@
 // - `prepare()`: how a run stored now reaches a worker (./handoff.ts): stored claimed by this
 //   node's worker when it has a free slot, else queued (`queueInTx`) for any worker.
 // - `promoteNext(lock)`: in a terminal transaction, hands the thread to its oldest waiting run.
+// - `endRun(db, end, beforeCommit)`: an attempt's terminal write and the same hand-over, in one
+//   statement when it can (store/run-end.ts).
 // - `stop(runId, reason)`: stops a run wherever it executes (this node's worker, else a notification).
-import type { Queryable } from '../store/db.js';
+import type { Db, Queryable } from '../store/db.js';
+import { StaleAttemptError } from '../store/event-log.js';
+import { endRun, type RunEnd, type RunEndResult } from '../store/run-end.js';
 import { promotePending } from '../store/run-status.js';
 import { nextPendingRun } from '../store/runs.js';
 import type { ThreadLock } from '../store/threads.js';
@@ -33,10 +37,26 @@ export interface ThreadTurns {
    * result once its transaction ended (always, whether a run was promoted or not).
    */
   promoteNext(lock: ThreadLock): Promise<Handoff>;
+  /**
+   * Stores an attempt's terminal event (fenced: StaleAttemptError when another attempt holds the
+   * run), its answer, and hands the thread to its oldest waiting run, all or nothing, as
+   * `promoteNext` does in a transaction. `beforeCommit` is called once, when the write is built and
+   * nothing of it is durable yet. The caller calls `committed` or `abandoned` on the result.
+   */
+  endRun(db: Db, end: RunEnd, beforeCommit: () => void): Promise<Handoff>;
 }
 
 /** No thread ever has a next run (tests that execute one run alone). */
-export const NO_TURNS: ThreadTurns = { promoteNext: async () => NO_HANDOFF };
+export const NO_TURNS: ThreadTurns = {
+  promoteNext: async () => NO_HANDOFF,
+  endRun: async (db, end, beforeCommit) => {
+    beforeCommit();
+    const r = await endRun(db, end, { claim: undefined, mayQueue: false });
+    if (r.outcome === 'stale') throw new StaleAttemptError(end.event.runId, end.attempt);
+    if (r.outcome === 'queue') throw new Error('NO_TURNS: the thread has a waiting run, which these turns cannot hand over');
+    return NO_HANDOFF;
+  },
+};
 
 export class ThreadScheduler implements ThreadTurns {
   private worker: LocalWorker | undefined;
@@ -84,6 +104,31 @@ export class ThreadScheduler implements ThreadTurns {
         handoff.stored(run);
         if (!handoff.lease) await this.queueInTx(lock.tx, next.id);
       }
+    } catch (err) {
+      handoff.abandoned();
+      throw err;
+    }
+    return handoff;
+  }
+
+  async endRun(db: Db, end: RunEnd, beforeCommit: () => void): Promise<Handoff> {
+    // A free slot is lent before the statement: most threads have no waiting run (it is released
+    // then), but one that has is handed it in the same statement, claimed, with no queue job.
+    const handoff = this.prepare();
+    try {
+      beforeCommit();
+      let r: RunEndResult = await endRun(db, end, { claim: handoff.lease, mayQueue: false });
+      if (r.outcome === 'queue') {
+        // No slot, and a run waits its turn: it is queued, and its job must be sent in the same
+        // transaction (pg-boss's own statement). The statement wrote nothing; it goes again in one.
+        r = await db.transaction(async (tx) => {
+          const again = await endRun(tx, end, { claim: undefined, mayQueue: true });
+          if (again.outcome === 'ended' && again.next) await this.queueInTx(tx, again.next.id);
+          return again;
+        });
+      }
+      if (r.outcome === 'stale') throw new StaleAttemptError(end.event.runId, end.attempt);
+      if (r.outcome === 'ended' && r.next) handoff.stored(r.next);
     } catch (err) {
       handoff.abandoned();
       throw err;
