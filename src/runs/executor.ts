@@ -70,7 +70,8 @@ export async function executeRun(
 
   try {
     const agent = deps.agents.agent(run.agent);
-    if (!recorder.started) await recorder.append({ type: 'agent_started', agent: run.agent, input: run.input });
+    // Accepted, and stored with the agent's first steps (the terminal append waits for it).
+    if (!recorder.started) await recorder.record({ type: 'agent_started', agent: run.agent, input: run.input });
     if (!agent) {
       await terminal({ type: 'agent_error', code: 'unknown_agent', message: `no agent named ${run.agent}`, retryable: false });
       return 'failed';
