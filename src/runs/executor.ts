@@ -70,8 +70,9 @@ export async function executeRun(
 
   try {
     const agent = deps.agents.agent(run.agent);
-    // Accepted, and stored with the agent's first steps (the terminal append waits for it).
-    if (!recorder.started) await recorder.record({ type: 'agent_started', agent: run.agent, input: run.input });
+    // Stored before the agent's code runs (not pipelined with its first steps): a socket that
+    // opens from here on finds the run started, listed in its session_ready.
+    if (!recorder.started) await recorder.append({ type: 'agent_started', agent: run.agent, input: run.input });
     if (!agent) {
       await terminal({ type: 'agent_error', code: 'unknown_agent', message: `no agent named ${run.agent}`, retryable: false });
       return 'failed';
