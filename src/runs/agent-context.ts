@@ -73,7 +73,7 @@ export function buildContext(
           if (!(err instanceof ToolError) || signal.aborted) throw err;
         }
       } else {
-        await recorder.append({ type: 'tool_completed', toolCallId: a.toolCallId, tool: a.tool, ok: false, error: INTERRUPTED, durationMs: 0, ...tag(a.agent) });
+        await recorder.record({ type: 'tool_completed', toolCallId: a.toolCallId, tool: a.tool, ok: false, error: INTERRUPTED, durationMs: 0, ...tag(a.agent) });
       }
     }
   };
@@ -84,7 +84,8 @@ export function buildContext(
     // Stored events hold storable text (protocol/text.ts): compared as stored.
     if (replay.take((e): e is RunEvent => e.type === type && 'text' in e && e.text === storableText(value) && sameAgent(e, by))) return;
     await goLive();
-    await recorder.append(type === 'agent_thinking' ? { type, text: value, ...tag(by) } : { type, text: value });
+    // Accepted now, stored with what follows it: the agent goes on without waiting for the write.
+    await recorder.record(type === 'agent_thinking' ? { type, text: value, ...tag(by) } : { type, text: value });
   };
 
   /** Whether a stored question is the one being asked (as stored: storable text and JSON). */
@@ -169,8 +170,10 @@ export function buildContext(
 
   const execute = async (name: string, args: unknown, toolCallId: string, by: string | undefined, refusal?: string): Promise<unknown> => {
     const started = Date.now();
+    // The outcome is accepted, not awaited: a crash before it is stored makes the call again, as a
+    // crash right after the tool returned always did (its tool_executing is stored).
     const done = (body: { ok: true; result: unknown } | { ok: false; error: string }) =>
-      recorder.append({ type: 'tool_completed', toolCallId, tool: name, ...body, durationMs: Date.now() - started, ...tag(by) });
+      recorder.record({ type: 'tool_completed', toolCallId, tool: name, ...body, durationMs: Date.now() - started, ...tag(by) });
     // Its user said no (or could not be asked): nothing runs, and the agent goes on with the refusal.
     if (refusal !== undefined) {
       await done({ ok: false, error: refusal });
@@ -262,6 +265,8 @@ export function buildContext(
     }
     await goLive();
     const toolCallId = nextToolCallId();
+    // Stored (with the thoughts before it, in one write) before the tool runs: a takeover must know
+    // the call was made, or it would make it a second time.
     await recorder.append({ type: 'tool_executing', toolCallId, tool: name, args: normalised, ...tag(by) });
     return await execute(name, normalised, toolCallId, by, refusal);
   };

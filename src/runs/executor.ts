@@ -65,6 +65,8 @@ export async function executeRun(
 
   try {
     const agent = deps.agents.agent(run.agent);
+    // Stored before the agent's code runs (not pipelined with its first steps): a socket that
+    // opens from here on finds the run started, listed in its session_ready.
     if (!recorder.started) await recorder.append({ type: 'agent_started', agent: run.agent, input: run.input });
     if (!agent) {
       await terminal({ type: 'agent_error', code: 'unknown_agent', message: `no agent named ${run.agent}`, retryable: false });

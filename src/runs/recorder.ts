@@ -1,5 +1,8 @@
 // Records one run's events: consults the run statechart, stores, then announces. The seq is
-// assigned here, inside the run's own serialised append (one worker attempt at a time, fenced).
+// assigned here, when the statechart accepts the event (one worker attempt at a time, fenced).
+// An agent's non-terminal events are pipelined: accepted (or refused) at the call, then stored in
+// order, the events accepted while the run's previous write was in flight together in its next
+// one, and announced once that write committed (see `record`).
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { initialRunSnapshot, refusalReason, runMachine, stepRun, type RunMachineEvent, type RunSnapshot } from '../../machines/run.machine.js';
 import { isTerminal, statusForTerminal, type RunEvent, type RunEventBody, type RunStatus, type TerminalType } from '../protocol/events.js';
@@ -103,13 +106,57 @@ export interface RunInspector {
   detached(runId: string): void;
 }
 
+/** A pipelined event: accepted by the statechart, not yet stored. */
+interface Accepted {
+  event: RunEvent;
+  json: string;
+  /** The statechart once this event is applied. */
+  snapshot: RunSnapshot;
+}
+
+/** The outcome of one write of the pipeline (and of every event accepted into it). */
+interface Group {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+function group(): Group {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Awaited by whoever needs the event durable; a failure nobody waits for surfaces on the next call.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
 export class RunRecorder {
+  /** The statechart with every accepted event applied (stored or still in the pipeline). */
   private snapshot: RunSnapshot;
+  /** The statechart with every stored event applied: what a failed write rolls back to. */
+  private storedSnapshot: RunSnapshot;
   /** Only while inspected: an actor sent exactly the events stored, so its inspection is truthful. */
   private readonly mirror: Actor<typeof runMachine> | undefined;
+  /** The last accepted seq. */
   private seq: number;
-  /** Events stored so far in this attempt and before it (rebuilt from the log on takeover). */
+  /** The last stored seq. */
+  private storedSeq: number;
+  /** Events accepted so far, stored or in the pipeline, in this attempt and before it (rebuilt from the log on takeover). */
   readonly history: RunEvent[];
+
+  /** Accepted, waiting for the write in flight to end: they go in the next one, together. */
+  private pending: Accepted[] = [];
+  /** The outcome of the next write (of `pending`), and of the write in flight. */
+  private next: Group | undefined;
+  private inFlight: Group | undefined;
+  private flushScheduled = false;
+  /** A write that failed, until it is surfaced to the agent (its next call, or the run's end). */
+  private failure: { err: unknown } | undefined;
+  /** Transactional appends (terminal events, questions) queued or running: later calls wait behind them. */
+  private chained = 0;
 
   constructor(
     readonly run: RunIdentity,
@@ -130,7 +177,9 @@ export class RunRecorder {
       snap = next;
     }
     this.snapshot = snap;
+    this.storedSnapshot = snap;
     this.seq = stored.length;
+    this.storedSeq = stored.length;
     this.history = [...stored];
     if (inspect) this.mirror = createActor(runMachine, { snapshot: runMachine.getPersistedSnapshot(snap), inspect }).start();
   }
@@ -173,23 +222,174 @@ export class RunRecorder {
     return stepRun(this.snapshot, toMachineEvent(body)) !== undefined;
   }
 
-  /** Appends one at a time, in call order, even when an agent makes calls concurrently. */
+  /** Transactional appends, one at a time, in call order. */
   private tail: Promise<unknown> = Promise.resolve();
 
   /**
-   * Stores one event and announces it. With `write` the event is stored by that writer instead of
-   * the recorder's append (terminal events: with the answer and the thread's next run, see
-   * ThreadTurns.endRun): it must store the event fenced as the append does, throw
-   * StaleAttemptError when the fence refuses it, and resolve only once it is durable. It may be
-   * called again when the database was unreachable.
+   * Accepts a non-terminal event and resolves at once: the statechart is consulted now (a refusal
+   * rejects this call), the event gets its seq, and it is stored by the run's next write, with the
+   * events accepted beside it, then announced (never before it is stored). A write that fails
+   * rolls the run back to what is stored, drops what was accepted after it (none of it was sent)
+   * and is surfaced by the next call, or by the terminal event's append. For an event that must
+   * be stored before the agent goes on (a tool's `tool_executing`), use `append`.
    */
-  append(body: RunEventBody, write?: EventWriter): Promise<RunEvent> {
-    const next = this.tail.then(() => this.appendNow(body, write));
-    this.tail = next.catch(() => undefined);
-    return next;
+  record(body: RunEventBody): Promise<RunEvent> {
+    if (this.chained > 0) return this.chain(() => this.accept(body).event);
+    try {
+      return Promise.resolve(this.accept(body).event);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
+  /**
+   * Stores one event and announces it, and resolves once it is stored. A non-terminal event goes
+   * through the pipeline (`record`), in the same write as the events accepted before it. With
+   * `write`, or for a terminal event, the event is stored once every earlier event is, on its own:
+   * by `write` when given (terminal events: with the answer and the thread's next run, see
+   * ThreadTurns.endRun; a question: in the transaction that parks the run, see `inTransaction`),
+   * which must store it fenced as the append does, throw StaleAttemptError when the fence refuses
+   * it, and resolve only once it is durable. It may be called again when the database was
+   * unreachable.
+   */
+  append(body: RunEventBody, write?: EventWriter): Promise<RunEvent> {
+    if (write || isTerminal(body.type)) {
+      return this.chain(async () => {
+        await this.drain();
+        return this.appendNow(body, write);
+      });
+    }
+    if (this.chained > 0) return this.chain(() => this.durable(this.accept(body)));
+    try {
+      return this.durable(this.accept(body));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  /** Resolves once every accepted event is stored or dropped (never rejects): the attempt's end. */
+  async settled(): Promise<void> {
+    await this.tail;
+    while (this.next ?? this.inFlight) await (this.next ?? this.inFlight)!.promise.catch(() => undefined);
+  }
+
+  private chain<T>(op: () => T | Promise<T>): Promise<T> {
+    this.chained++;
+    const run = this.tail.then(op).finally(() => this.chained--);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Every accepted event stored; a failed write surfaces here if nothing surfaced it yet. */
+  private async drain(): Promise<void> {
+    while (this.next ?? this.inFlight) await (this.next ?? this.inFlight)!.promise.catch(() => undefined);
+    this.surface();
+  }
+
+  private surface(): void {
+    const f = this.failure;
+    if (!f) return;
+    this.failure = undefined;
+    throw f.err;
+  }
+
+  private async durable(a: { event: RunEvent; stored: Promise<void> }): Promise<RunEvent> {
+    try {
+      await a.stored;
+    } catch (err) {
+      if (this.failure?.err === err) this.failure = undefined; // surfaced here
+      throw err;
+    }
+    return a.event;
+  }
+
+  /** Consults the statechart and queues the event for the run's next write. */
+  private accept(body: RunEventBody): { event: RunEvent; stored: Promise<void> } {
+    this.surface();
+    const { event, json, next } = this.check(body);
+    if (isTerminal(event.type)) throw new Error(`${event.type} is stored by its own transaction (append)`);
+    this.snapshot = next;
+    this.seq = event.seq;
+    this.history.push(event);
+    this.pending.push({ event, json, snapshot: next });
+    this.next ??= group();
+    const stored = this.next.promise;
+    this.scheduleFlush();
+    return { event, stored };
+  }
+
+  /**
+   * The write starts once the agent's current burst of calls is accepted (after the microtasks
+   * now queued), so a thought and the tool call after it share a write. No timer: at most a turn
+   * of the event loop, and only while no write of this run is in flight.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.inFlight) return;
+    this.flushScheduled = true;
+    process.nextTick(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** One write of this run in flight at a time: its events' fences need the earlier ones stored. */
+  private flush(): void {
+    if (this.inFlight || this.pending.length === 0) return;
+    const events = this.pending;
+    const done = this.next!;
+    this.pending = [];
+    this.next = undefined;
+    this.inFlight = done;
+    void this.write(events, done);
+  }
+
+  private async write(events: Accepted[], done: Group): Promise<void> {
+    try {
+      // While the database is away the run waits here; when it returns, the write either goes
+      // through or finds that another attempt took the run over (StaleAttemptError).
+      await retryWhileUnreachable(
+        () => appendBatcher(this.db).appendRun(events.map((a) => ({ event: a.event, attempt: this.attempt, json: a.json }))),
+        this.stopSignal,
+      );
+    } catch (err) {
+      // Nothing of this write is stored, so nothing accepted after it may be: the run goes back
+      // to what is stored, and the agent hears of it at its next call (or the run's end).
+      const dropped = this.next;
+      this.pending = [];
+      this.next = undefined;
+      this.snapshot = this.storedSnapshot;
+      this.seq = this.storedSeq;
+      this.history.length = this.storedSeq;
+      this.failure = { err };
+      this.inFlight = undefined;
+      done.reject(err);
+      dropped?.reject(err);
+      return;
+    }
+    for (const a of events) this.stored(a.event, a.json, a.snapshot);
+    this.inFlight = undefined;
+    done.resolve();
+    if (this.pending.length > 0) this.scheduleFlush();
+  }
+
+  /** A transactional (or terminal) append, once every earlier event is stored. */
   private async appendNow(body: RunEventBody, write?: EventWriter): Promise<RunEvent> {
+    const { event, json, next } = this.check(body);
+    const finalStatus = isTerminal(event.type) ? statusForTerminal[event.type as TerminalType] : undefined;
+    const record: RecordToStore = { event, attempt: this.attempt, json, finalStatus };
+    // While the database is away the run waits here; when it returns, the append either goes
+    // through or finds that another attempt took the run over (StaleAttemptError).
+    await retryWhileUnreachable(() => (write ? write(record) : appendEvent(this.db, record)), this.stopSignal);
+    this.snapshot = next;
+    this.seq = event.seq;
+    if (finalStatus) this.terminalStored = true;
+    this.history.push(event);
+    this.stored(event, json, next);
+    return event;
+  }
+
+  /** The event with its seq, and the statechart after it; throws IllegalEventError if refused. */
+  private check(body: RunEventBody): { event: RunEvent; json: string; next: RunSnapshot } {
     // Agents, tools and models may produce NUL or lone surrogates: replaced before anything sees them.
     const { value: event, json } = storableJson({
       ...body,
@@ -206,23 +406,13 @@ export class RunRecorder {
       this.onRefused(err);
       throw err;
     }
-    const finalStatus = isTerminal(event.type) ? statusForTerminal[event.type as TerminalType] : undefined;
-    const record: RecordToStore = { event, attempt: this.attempt, json, finalStatus };
-    // While the database is away the run waits here; when it returns, the append either goes
-    // through or finds that another attempt took the run over (StaleAttemptError).
-    await retryWhileUnreachable(
-      () =>
-        write
-          ? write(record)
-          : finalStatus
-            ? appendEvent(this.db, record)
-            : appendBatcher(this.db).append(record),
-      this.stopSignal,
-    );
-    this.snapshot = next;
-    this.seq = event.seq;
-    if (finalStatus) this.terminalStored = true;
-    this.history.push(event);
+    return { event, json, next };
+  }
+
+  /** The event is stored: it becomes the rollback point, and is announced. */
+  private stored(event: RunEvent, json: string, snapshot: RunSnapshot): void {
+    this.storedSnapshot = snapshot;
+    this.storedSeq = event.seq;
     this.mirror?.send(toMachineEvent(event as RunEventBody));
     const stored: StoredEvent = { event, json };
     const o = this.observe;
@@ -233,7 +423,7 @@ export class RunRecorder {
           [ATTR.seq]: event.seq,
           ...('toolCallId' in event ? { [ATTR.toolCallId]: event.toolCallId } : {}),
         });
-        if (event.seq === 1 || finalStatus) stored.trace = o.span.spanContext();
+        if (event.seq === 1 || isTerminal(event.type)) stored.trace = o.span.spanContext();
       }
     }
     try {
@@ -241,6 +431,5 @@ export class RunRecorder {
     } catch {
       // Delivery is repaired from the log; a failure to announce must not fail a stored event.
     }
-    return event;
   }
 }

@@ -76,7 +76,8 @@ export function subAgentCalls(s: SubAgentScope): SubAgentCalls {
     replay.keepOpen.add(toolCallId);
     const done = async (body: { ok: true; result: unknown } | { ok: false; error: string }) => {
       replay.keepOpen.delete(toolCallId);
-      await recorder.append({ type: 'tool_completed', toolCallId, tool, ...body, durationMs: Date.now() - started, ...tag(by) });
+      // Accepted, stored with what follows (see agent-context's tool calls).
+      await recorder.record({ type: 'tool_completed', toolCallId, tool, ...body, durationMs: Date.now() - started, ...tag(by) });
     };
     const sub = deps.agents.agent(name);
     if (!sub) {

@@ -419,6 +419,8 @@ export class RunWorker {
       span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
       throw err;
     } finally {
+      // Whatever the outcome, no write of this attempt is left in flight once it is reported over.
+      await recorder?.settled();
       recorder?.close();
       inspector?.detached(run.id);
       if (span.isRecording()) span.setAttribute(ATTR.outcome, outcome);

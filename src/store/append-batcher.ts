@@ -1,9 +1,11 @@
 // Group commit for the event log: appends that arrive while a write is in flight are stored
 // together by the next one, in one statement and one commit, whatever runs they belong to. Under
 // load a write carries dozens of runs' events; alone, an append goes out at once (no added wait).
-// The guarantees are appendEvent's, per event: each row is fenced by its run's attempt and by
-// `last_seq = seq - 1`, and an event that fails its fence is refused alone (StaleAttemptError)
-// while the others of its batch are stored.
+// A run may hand over several of its consecutive events at once (`appendRun`): they are stored
+// together or not at all, so a run's seqs stay gapless and in order.
+// The guarantees are appendEvent's, per run: every row is fenced by its run's attempt and the
+// run's events must follow `last_seq` without a gap; a run whose events fail their fence is
+// refused alone (StaleAttemptError) while the other runs of the batch are stored.
 import type { RunEvent } from '../protocol/events.js';
 import type { Db } from './db.js';
 import { appendEvent, StaleAttemptError } from './event-log.js';
@@ -15,20 +17,28 @@ export interface AppendRecord {
   json: string;
 }
 
-interface Pending extends AppendRecord {
+/** One run's consecutive events (seq n, n+1, …) of one attempt, stored all or none. */
+interface Pending {
+  records: readonly AppendRecord[];
   resolve: () => void;
   reject: (err: unknown) => void;
 }
 
+// Each (run, attempt) of the batch moves `last_seq` once, from its first seq - 1 to its last, and
+// only if its seqs are contiguous; its rows are inserted only if that update matched. (An UPDATE
+// joined to several rows of the same run would apply only one of them, hence the grouping.)
 const BATCH_SQL = `WITH i AS (
     SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::text[]) AS i(run_id, seq, attempt, type, body)
+  ), g AS (
+    SELECT run_id, attempt, min(seq) AS first_seq, max(seq) AS last_seq, count(*) AS n FROM i GROUP BY run_id, attempt
   ), r AS (
-    UPDATE runs SET last_seq = i.seq, updated_at = now()
-    FROM i WHERE runs.id = i.run_id AND runs.attempt = i.attempt AND runs.last_seq = i.seq - 1
-    RETURNING runs.id, runs.last_seq, runs.attempt
+    UPDATE runs SET last_seq = g.last_seq, updated_at = now()
+    FROM g WHERE runs.id = g.run_id AND runs.attempt = g.attempt AND runs.last_seq = g.first_seq - 1
+      AND g.last_seq - g.first_seq + 1 = g.n
+    RETURNING runs.id, runs.attempt
   )
   INSERT INTO run_events (run_id, seq, type, body)
-  SELECT i.run_id, i.seq, i.type, i.body::jsonb FROM i JOIN r ON r.id = i.run_id AND r.last_seq = i.seq AND r.attempt = i.attempt
+  SELECT i.run_id, i.seq, i.type, i.body::jsonb FROM i JOIN r ON r.id = i.run_id AND r.attempt = i.attempt
   RETURNING run_id, seq`;
 
 /** Most rows one statement carries; more wait for the next write. */
@@ -45,15 +55,25 @@ export class AppendBatcher {
   ) {}
 
   append(record: AppendRecord): Promise<void> {
+    return this.appendRun([record]);
+  }
+
+  /**
+   * Stores one run's consecutive events (one attempt's, seqs without a gap) in the same write:
+   * all of them, or none (StaleAttemptError). The caller must not hand over the run's next events
+   * before this settles: two writes in flight could reach the database in either order.
+   */
+  appendRun(records: readonly AppendRecord[]): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ ...record, resolve, reject });
+      this.waiting.push({ records, resolve, reject });
       this.pump();
     });
   }
 
   private pump(): void {
     while (this.inFlight < this.maxInFlight && this.waiting.length > 0) {
-      const batch = this.waiting.splice(0, MAX_BATCH);
+      const batch = this.take();
       this.inFlight++;
       void this.write(batch).finally(() => {
         this.inFlight--;
@@ -62,38 +82,68 @@ export class AppendBatcher {
     }
   }
 
+  /** The next batch: whole runs' groups, up to MAX_BATCH rows (a larger group goes alone). */
+  private take(): Pending[] {
+    let rows = 0;
+    let n = 0;
+    for (const p of this.waiting) {
+      if (n > 0 && rows + p.records.length > MAX_BATCH) break;
+      rows += p.records.length;
+      n++;
+    }
+    return this.waiting.splice(0, n);
+  }
+
   private async write(batch: Pending[]): Promise<void> {
     crashPoint('append.before');
-    if (batch.length === 1) {
-      const [p] = batch as [Pending];
-      await appendEvent(this.db, p).then(() => {
+    if (batch.length === 1 && batch[0]!.records.length === 1) {
+      const p = batch[0]!;
+      await appendEvent(this.db, p.records[0]!).then(() => {
         crashPoint('append.after');
         p.resolve();
       }, p.reject);
       return;
     }
-    let stored: Array<{ run_id: string; seq: number }>;
+    let stored: Set<string>;
     try {
-      stored = await this.db.query<{ run_id: string; seq: number }>(BATCH_SQL, [
-        batch.map((p) => p.event.runId),
-        batch.map((p) => p.event.seq),
-        batch.map((p) => p.attempt),
-        batch.map((p) => p.event.type),
-        batch.map((p) => p.json),
-      ]);
+      stored = await this.store(batch.flatMap((p) => p.records));
     } catch {
-      // One statement failed for all: store each alone, so each gets its own outcome (an
-      // unreachable database fails them all, and their recorders retry).
-      await Promise.all(batch.map((p) => appendEvent(this.db, p).then(p.resolve, p.reject)));
+      // One statement failed for all: store each run's group alone, so each gets its own outcome
+      // (an unreachable database fails them all, and their recorders retry).
+      await Promise.all(batch.map((p) => this.writeAlone(p)));
       return;
     }
     crashPoint('append.after');
-    const ok = new Set(stored.map((r) => `${r.run_id}:${r.seq}`));
-    for (const p of batch) {
-      if (ok.has(`${p.event.runId}:${p.event.seq}`)) p.resolve();
-      else p.reject(new StaleAttemptError(p.event.runId, p.attempt));
+    for (const p of batch) settle(p, stored);
+  }
+
+  private async writeAlone(p: Pending): Promise<void> {
+    if (p.records.length === 1) return appendEvent(this.db, p.records[0]!).then(p.resolve, p.reject);
+    try {
+      settle(p, await this.store(p.records));
+    } catch (err) {
+      p.reject(err);
     }
   }
+
+  /** Stores what passes its fence; returns the `run:seq` of every row stored. */
+  private async store(records: readonly AppendRecord[]): Promise<Set<string>> {
+    const rows = await this.db.query<{ run_id: string; seq: number }>(BATCH_SQL, [
+      records.map((r) => r.event.runId),
+      records.map((r) => r.event.seq),
+      records.map((r) => r.attempt),
+      records.map((r) => r.event.type),
+      records.map((r) => r.json),
+    ]);
+    return new Set(rows.map((r) => `${r.run_id}:${r.seq}`));
+  }
+}
+
+/** A group is stored whole or refused whole (the statement moves its run's last_seq once, or not). */
+function settle(p: Pending, stored: Set<string>): void {
+  const first = p.records[0]!;
+  if (p.records.every((r) => stored.has(`${r.event.runId}:${r.event.seq}`))) p.resolve();
+  else p.reject(new StaleAttemptError(first.event.runId, first.attempt));
 }
 
 const batchers = new WeakMap<Db, AppendBatcher>();
