@@ -60,6 +60,11 @@ describe.skipIf(pgServerMissing() !== undefined)('scale-out: three processes, on
       );
       return rows[0]!.n === USERS;
     }, 'phase 2 runs to be under way');
+    // And each seen on its owner's other socket: a socket learns of a run its user asked elsewhere
+    // only from the run's frames, and one that ends while the socket reconnects is not in its
+    // session_ready (the client reads it from the history). Without this wait a run of the worker
+    // could end unseen by that socket.
+    await until(() => phase2Runs.every((id, i) => onB[i]!.runs.has(id)), "phase 2 runs to reach their owners' other sockets");
     const { rows: heldByVictim } = await env.sql.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM runs WHERE id = ANY($1::uuid[]) AND lease_owner = 'both-b'`,
       [phase2Runs],
