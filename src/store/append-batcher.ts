@@ -54,10 +54,6 @@ export class AppendBatcher {
     private readonly maxInFlight = db.kind === 'pg' ? 2 : 1,
   ) {}
 
-  append(record: AppendRecord): Promise<void> {
-    return this.appendRun([record]);
-  }
-
   /**
    * Stores one run's consecutive events (one attempt's, seqs without a gap) in the same write:
    * all of them, or none (StaleAttemptError). The caller must not hand over the run's next events

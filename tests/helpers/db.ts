@@ -2,8 +2,10 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
 import type { Db } from '../../src/store/db.js';
+import { migrate } from '../../src/store/migrations.js';
 import { createPgDb } from '../../src/store/pg.js';
 import { createPgliteDb } from '../../src/store/pglite.js';
 import { freshPostgresDatabase, type Backend } from './backends.js';
@@ -78,4 +80,22 @@ export async function openTestDb(backend: Backend): Promise<TestDb> {
       await fresh.drop();
     },
   };
+}
+
+/**
+ * A fresh, migrated database of `backend` for each test of the calling suite: `use` gets it before
+ * the test (register hooks that need it after this call: they run after it, and their `afterEach`
+ * before its dispose).
+ */
+export function migratedDbPerTest(backend: Backend, use: (t: TestDb) => void): void {
+  let t: TestDb | undefined;
+  beforeEach(async () => {
+    t = await openTestDb(backend);
+    await migrate(t.db);
+    use(t);
+  });
+  afterEach(async () => {
+    await t?.dispose();
+    t = undefined;
+  });
 }

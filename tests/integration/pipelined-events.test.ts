@@ -2,18 +2,17 @@
 // the run's next write together with the events accepted beside them, announced only once stored.
 // Run on PGlite and on PostgreSQL.
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/protocol/events.js';
 import { IllegalEventError, RunRecorder } from '../../src/runs/recorder.js';
 import { AppendBatcher } from '../../src/store/append-batcher.js';
 import type { Db } from '../../src/store/db.js';
 import { readEvents, StaleAttemptError } from '../../src/store/event-log.js';
-import { migrate } from '../../src/store/migrations.js';
 import { claimRun, insertRun } from '../../src/store/run-status.js';
 import { insertThread } from '../../src/store/threads.js';
 import { insertUser } from '../../src/store/users.js';
 import { backends } from '../helpers/backends.js';
-import { openTestDb, type TestDb } from '../helpers/db.js';
+import { migratedDbPerTest, type TestDb } from '../helpers/db.js';
 
 async function seedRun(db: Db) {
   const userId = randomUUID();
@@ -42,14 +41,8 @@ function counting(db: Db): { db: Db; statements: string[] } {
 const thinking = (text: string) => ({ type: 'agent_thinking' as const, text });
 
 describe.each(backends)('pipelined events on %s', (backend) => {
-  let t: TestDb;
-  beforeEach(async () => {
-    t = await openTestDb(backend);
-    await migrate(t.db);
-  });
-  afterEach(async () => {
-    await t.dispose();
-  });
+  let t!: TestDb;
+  migratedDbPerTest(backend, (db) => (t = db));
 
   it('stores a run\'s consecutive events in one write, in seq order, and announces them only once stored', async () => {
     const r = await seedRun(t.db);

@@ -17,7 +17,7 @@ import { getRun } from '../../src/store/runs.js';
 import { insertThread } from '../../src/store/threads.js';
 import { insertUser } from '../../src/store/users.js';
 import { backends } from '../helpers/backends.js';
-import { openTestDb, type TestDb } from '../helpers/db.js';
+import { migratedDbPerTest, openTestDb, type TestDb } from '../helpers/db.js';
 import { until } from '../helpers/wait.js';
 
 const silent = createLogger('silent');
@@ -40,15 +40,13 @@ async function queuedRun(db: Db, queue: RunQueue, agent = 'quick'): Promise<stri
 describe.each(backends)('run queue on %s', (backend) => {
   let t: TestDb;
   let queue: RunQueue;
+  migratedDbPerTest(backend, (db) => (t = db));
   beforeEach(async () => {
-    t = await openTestDb(backend);
-    await migrate(t.db);
     queue = new RunQueue(t.db, silent);
     await queue.start();
   });
   afterEach(async () => {
     await queue.stop();
-    await t.dispose();
   });
 
   it('takes a queued run: the run is claimed and its job completed in one transaction', async () => {

@@ -11,14 +11,13 @@ import { ThreadScheduler } from '../../src/runs/scheduler.js';
 import type { Db, Queryable } from '../../src/store/db.js';
 import { appendEvent, readEvents, StaleAttemptError } from '../../src/store/event-log.js';
 import { threadMessages } from '../../src/store/messages.js';
-import { migrate } from '../../src/store/migrations.js';
 import { endRun, type RunEnd } from '../../src/store/run-end.js';
 import { claimRun, insertRun, type ClaimedRun } from '../../src/store/run-status.js';
 import { getRun } from '../../src/store/runs.js';
 import { insertThread, lockThread } from '../../src/store/threads.js';
 import { insertUser } from '../../src/store/users.js';
 import { backends } from '../helpers/backends.js';
-import { openTestDb, type TestDb } from '../helpers/db.js';
+import { migratedDbPerTest, type TestDb } from '../helpers/db.js';
 
 const silent = createLogger('silent');
 const lease = { owner: 'node-a', ms: 60_000 };
@@ -52,14 +51,8 @@ const answers = async (db: Db, threadId: string) => (await threadMessages(db, th
 
 describe.each(backends)('a run ends in one statement on %s', (backend) => {
   if (backend !== 'postgres') console.info(`a run ends in one statement on ${backend}: 1 test runs on PostgreSQL only (a second connection commits while the statement waits for the thread's lock): PGlite serves one connection, so nothing can commit meanwhile`);
-  let t: TestDb;
-  beforeEach(async () => {
-    t = await openTestDb(backend);
-    await migrate(t.db);
-  });
-  afterEach(async () => {
-    await t.dispose();
-  });
+  let t!: TestDb;
+  migratedDbPerTest(backend, (db) => (t = db));
 
   it('stores the terminal event with the run\'s status and the answer, exactly once', async () => {
     const r = await startedRun(t.db);
@@ -161,15 +154,13 @@ async function waitingForLock(db: Db): Promise<void> {
 describe.each(backends)('the scheduler ends a run on %s', (backend) => {
   let t: TestDb;
   let queue: RunQueue;
+  migratedDbPerTest(backend, (db) => (t = db));
   beforeEach(async () => {
-    t = await openTestDb(backend);
-    await migrate(t.db);
     queue = new RunQueue(t.db, silent);
     await queue.start();
   });
   afterEach(async () => {
     await queue.stop();
-    await t.dispose();
   });
 
   /** A scheduler over a worker with `free` slots, recording what it was asked to do. */

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/protocol/events.js';
 import { AppendBatcher } from '../../src/store/append-batcher.js';
 import { appendEvent, readEvents, StaleAttemptError } from '../../src/store/event-log.js';
@@ -15,7 +15,7 @@ import { lapsedRuns, releaseLease, renewLeases } from '../../src/store/leases.js
 import { upsertAck } from '../../src/store/sessions.js';
 import { insertUser } from '../../src/store/users.js';
 import { backends } from '../helpers/backends.js';
-import { openTestDb, type TestDb } from '../helpers/db.js';
+import { migratedDbPerTest, openTestDb, type TestDb } from '../helpers/db.js';
 
 async function seedRun(t: TestDb) {
   const userId = randomUUID();
@@ -34,14 +34,8 @@ const ev = (runId: string, threadId: string, seq: number, type: 'agent_started' 
 
 describe.each(backends)('store on %s', (backend) => {
   if (backend !== 'postgres') console.info(`store on ${backend}: 2 tests run on PostgreSQL only (concurrent processes and writers): PGlite serves one connection in one process, so there is nothing to race`);
-  let t: TestDb;
-  beforeEach(async () => {
-    t = await openTestDb(backend);
-    await migrate(t.db);
-  });
-  afterEach(async () => {
-    await t.dispose();
-  });
+  let t!: TestDb;
+  migratedDbPerTest(backend, (db) => (t = db));
 
   it('applies each migration once, however often it runs', async () => {
     expect(await migrate(t.db)).toEqual([]);
@@ -122,7 +116,7 @@ describe.each(backends)('store on %s', (backend) => {
     const batcher = new AppendBatcher(t.db, 1);
     const put = (r: { runId: string; threadId: string }, seq: number, attempt = 1) => {
       const event = ev(r.runId, r.threadId, seq);
-      return batcher.append({ event, attempt, json: JSON.stringify(event) });
+      return batcher.appendRun([{ event, attempt, json: JSON.stringify(event) }]);
     };
     const [a, b, c, d, e, f] = runs as [typeof runs[0], typeof runs[0], typeof runs[0], typeof runs[0], typeof runs[0], typeof runs[0]];
     const results = await Promise.allSettled([put(a, 1), put(b, 1), put(c, 1), put(d, 2), put(e, 1, 2), put(f, 1)]);

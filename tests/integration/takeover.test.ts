@@ -3,17 +3,16 @@
 // crash left open is answered, and a diverging agent continues with the next seq. The attempt
 // that takes a run over continues the trace of the request that started it.
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { AgentRegistry } from '../../src/agents/registry.js';
 import type { Tool } from '../../src/agents/types.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { RunQueue } from '../../src/runs/queue.js';
 import { RunWorker } from '../../src/runs/worker.js';
 import { ATTR, SPAN, Telemetry } from '../../src/telemetry/index.js';
-import { migrate } from '../../src/store/migrations.js';
 import { doubleTool, stepsAgent } from '../helpers/agents.js';
 import { backends } from '../helpers/backends.js';
-import { openTestDb, type TestDb } from '../helpers/db.js';
+import { migratedDbPerTest, type TestDb } from '../helpers/db.js';
 import { attemptDeps, crashedRun, takeOver as takeOverRun } from '../helpers/crashed-run.js';
 import { until } from '../helpers/wait.js';
 
@@ -23,13 +22,9 @@ const agent = stepsAgent;
 
 describe.each(backends)('takeover replay on %s', (backend) => {
   let t: TestDb;
-  beforeEach(async () => {
-    t = await openTestDb(backend);
-    await migrate(t.db);
+  migratedDbPerTest(backend, (db) => (t = db));
+  beforeEach(() => {
     calls = 0;
-  });
-  afterEach(async () => {
-    await t.dispose();
   });
 
   /** A run whose first attempt stored `events` and died. */
