@@ -1,6 +1,6 @@
 // `npm run bench`: every scenario against real server processes, each beside its floors in the
 // same run, interleaved over several rounds; medians reported, raw figures kept.
-//   npm run bench -- [--only a,b,c,d,e,f,h] [--rounds 3] [--seconds 10] [--soak-seconds 600] [--soak-rate N] [--h-seconds 60] [--private-pg] [--quick]
+//   npm run bench -- [--only a,b,c,d,e,f,h] [--rounds 3] [--seconds 10] [--soak-seconds 600] [--soak-rate N] [--h-seconds 60] [--c-flush 50,1250] [--private-pg] [--quick]
 // (h) is not in the default set: 2 × 60 s of overload per round; ask for it with --only.
 // Needs a PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres);
 // every measurement gets a fresh database, dropped afterwards. Results:
@@ -26,6 +26,7 @@ const { values } = parseArgs({
     'soak-rate': { type: 'string' },
     'h-seconds': { type: 'string' },
     'private-pg': { type: 'boolean', default: false },
+    'c-flush': { type: 'string', default: '50,1250' },
   },
 });
 const quick = values.quick;
@@ -86,7 +87,7 @@ for (let r = 1; r <= ROUNDS; r++) {
     // The LLM agent's default flush window (50 ms), and one long enough for 10 stored rows per 10 s run
     // (8 outputs, the start and the end): the window trades the wait of a piece against rows stored.
     const o = { runs: n(2000), pieceMs: 20, seconds: 10 };
-    for (const flushMs of ['50', '1250']) {
+    for (const flushMs of values['c-flush'].split(',')) {
       const env = { WORKER_CONCURRENCY: String(o.runs + 100), LLM_OUTPUT_FLUSH_MS: flushMs, LLM_OUTPUT_FLUSH_CHARS: '65536' };
       await measured(`c@${flushMs}ms`, r, 'pg', { agent: 'bench_model', env }, (t) => modelStreams(t, o));
     }

@@ -7,7 +7,8 @@
 // `input_requested` parks the run in `waiting` (only when no tool call is open: an approval is asked
 // before its call's `tool_executing`); only the answer to that request, or a terminal
 // `agent_error` / `agent_cancelled` (timeout, cancel), may follow.
-import { assign, createActor, initialTransition, setup, type SnapshotFrom } from 'xstate';
+import { assign, setup, type SnapshotFrom } from 'xstate';
+import { inertScope } from './inert-scope.js';
 
 export type RunMachineEvent =
   | { type: 'agent_started' }
@@ -129,8 +130,11 @@ export const runMachine = setup({
 export type RunSnapshot = SnapshotFrom<typeof runMachine>;
 
 export function initialRunSnapshot(): RunSnapshot {
-  return initialTransition(runMachine)[0];
+  return (initial ??= runMachine.getInitialSnapshot(scope));
 }
+
+/** Snapshots are immutable (a step returns a new one): every run starts from the same. */
+let initial: RunSnapshot | undefined;
 
 /**
  * Applies one event. Returns the next snapshot, or `undefined` if the grammar refuses the event
@@ -143,27 +147,12 @@ export function stepRun(snapshot: RunSnapshot, event: RunMachineEvent): RunSnaps
   // A step XState refuses (no enabled transition, or one with neither target nor action, which is
   // what `can` refuses) hands back the very snapshot it was given; an accepted one never does here,
   // since every transition of this machine changes the state or assigns to the context.
-  const next = runMachine.transition(snapshot, event, inertScope);
+  const next = runMachine.transition(snapshot, event, scope);
   return next === snapshot ? undefined : next;
 }
 
-/**
- * The scope `transition` runs in, made once: an actor never started, whose system no inspector
- * watches. Safe to share because this machine spawns and invokes nothing and executes no action
- * but `assign` (which XState applies to the snapshot, not through the scope).
- */
-const inertActor = createActor(runMachine);
-const inertScope = {
-  self: inertActor,
-  id: '',
-  sessionId: '',
-  logger: () => undefined,
-  defer: () => undefined,
-  emit: () => undefined,
-  system: inertActor.system,
-  stopChild: () => undefined,
-  actionExecutor: () => undefined,
-} as Parameters<typeof runMachine.transition>[2];
+/** The scope `transition` runs in, made once (./inert-scope.ts); this machine executes no action but `assign`. */
+const scope = inertScope(runMachine);
 
 /** Folds a whole sequence; `undefined` at the first refused event. */
 export function replayRun(events: readonly RunMachineEvent[]): RunSnapshot | undefined {

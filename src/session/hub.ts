@@ -2,7 +2,8 @@
 // is the one registry of this node's sockets, by user (each a `SocketChannel` holding its per-run
 // cursors, and the token version it was opened under); one session statechart per connected user
 // decides, and its actions do, what a run's start, a socket's close and shutdown mean for them.
-import { createActor, initialTransition, transition, type ActorRefFrom, type InspectionEvent, type SnapshotFrom } from 'xstate';
+import { createActor, type ActorRefFrom, type AnyActorScope, type ExecutableActionObject, type InspectionEvent, type SnapshotFrom } from 'xstate';
+import { inertScope } from '../../machines/inert-scope.js';
 import { sessionMachine, type SessionMachineEvent } from '../../machines/session.machine.js';
 import type { Logger } from '../log/logger.js';
 import { CLOSE_CODES } from '../protocol/wire.js';
@@ -34,22 +35,60 @@ class SnapshotChart implements SessionChart {
   private snapshot: SessionSnapshot;
 
   constructor(
-    private readonly logic: SessionLogic,
+    private readonly stepper: SessionStepper,
     input: { userId: string },
   ) {
-    const [snapshot, actions] = initialTransition(logic, input);
+    const [snapshot, actions] = stepper.initial(input);
     this.snapshot = snapshot;
-    for (const a of actions) a.exec?.(a.info, a.params);
+    runActions(actions);
   }
 
   send(event: SessionMachineEvent): void {
-    const [snapshot, actions] = transition(this.logic, this.snapshot, event);
+    const [snapshot, actions] = this.stepper.step(this.snapshot, event);
     this.snapshot = snapshot;
-    for (const a of actions) a.exec?.(a.info, a.params);
+    runActions(actions);
   }
 
   getSnapshot(): SessionSnapshot {
     return this.snapshot;
+  }
+}
+
+const runActions = (actions: readonly ExecutableActionObject[]) => {
+  for (const a of actions) a.exec?.(a.info, a.params);
+};
+
+/**
+ * Steps the session statechart as XState's `transition` and `initialTransition` do (the next
+ * snapshot, and the actions to run), in one scope made once per hub (machines/inert-scope.ts):
+ * those functions build a throwaway actor per call, most of a step's cost. The chart runs the
+ * actions once it holds the new snapshot; an action may step a chart again (closing a socket
+ * does), after this step's collection ended.
+ */
+class SessionStepper {
+  private readonly scope: AnyActorScope;
+  private collected: ExecutableActionObject[] = [];
+
+  constructor(private readonly logic: SessionLogic) {
+    this.scope = inertScope(logic);
+    this.scope.actionExecutor = (a) => this.collected.push(a);
+  }
+
+  initial(input: { userId: string }): [SessionSnapshot, ExecutableActionObject[]] {
+    return this.collect(() => this.logic.getInitialSnapshot(this.scope, input));
+  }
+
+  step(snapshot: SessionSnapshot, event: SessionMachineEvent): [SessionSnapshot, ExecutableActionObject[]] {
+    return this.collect(() => this.logic.transition(snapshot, event, this.scope));
+  }
+
+  private collect(compute: () => SessionSnapshot): [SessionSnapshot, ExecutableActionObject[]] {
+    this.collected = [];
+    try {
+      return [compute(), this.collected];
+    } finally {
+      this.collected = [];
+    }
   }
 }
 
@@ -97,6 +136,8 @@ export class SessionHub {
       },
     },
   });
+
+  private readonly stepper = new SessionStepper(this.logic);
 
   /**
    * An event reached a socket: the storage-to-send delay, and for a run's first and last event a
@@ -170,7 +211,7 @@ export class SessionHub {
     let session = this.sessions.get(userId);
     if (!session) {
       const input = { userId };
-      const chart = this.inspect ? createActor(this.logic, { input, inspect: this.inspect(userId) }).start() : new SnapshotChart(this.logic, input);
+      const chart = this.inspect ? createActor(this.logic, { input, inspect: this.inspect(userId) }).start() : new SnapshotChart(this.stepper, input);
       session = { chart, channels: new Map() };
       this.sessions.set(userId, session);
     }
