@@ -74,7 +74,8 @@ const SUSPECT = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f])/i;
  */
 export function storableJson<T>(value: T): { value: T; json: string } {
   const json = JSON.stringify(value);
-  if (!SUSPECT.test(json)) return { value, json };
+  // Most texts hold no escape at all: the regex (a lookbehind at every backslash) is skipped.
+  if (!json.includes('\\u') || !SUSPECT.test(json)) return { value, json };
   const repaired = repair(JSON.parse(json)) as T;
   return { value: repaired, json: JSON.stringify(repaired) };
 }

@@ -27,8 +27,15 @@ interface Pending {
 // Each (run, attempt) of the batch moves `last_seq` once, from its first seq - 1 to its last, and
 // only if its seqs are contiguous; its rows are inserted only if that update matched. (An UPDATE
 // joined to several rows of the same run would apply only one of them, hence the grouping.)
+//
+// The events travel as ONE jsonb array, built by joining the texts the recorder serialised already
+// (each is a JSON object holding its runId, seq and type), and the attempts as an int array beside
+// it: a text[] of bodies made the pg client escape every character of every body into an array
+// literal (4.6 % of the analyst's main-thread time in bench:profile).
 const BATCH_SQL = `WITH i AS (
-    SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::text[]) AS i(run_id, seq, attempt, type, body)
+    SELECT (e->>'runId')::uuid AS run_id, (e->>'seq')::int AS seq, a.attempt, e->>'type' AS type, e AS body
+    FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, n)
+    JOIN unnest($2::int[]) WITH ORDINALITY AS a(attempt, n) USING (n)
   ), g AS (
     SELECT run_id, attempt, min(seq) AS first_seq, max(seq) AS last_seq, count(*) AS n FROM i GROUP BY run_id, attempt
   ), r AS (
@@ -38,7 +45,7 @@ const BATCH_SQL = `WITH i AS (
     RETURNING runs.id, runs.attempt
   )
   INSERT INTO run_events (run_id, seq, type, body)
-  SELECT i.run_id, i.seq, i.type, i.body::jsonb FROM i JOIN r ON r.id = i.run_id AND r.attempt = i.attempt
+  SELECT i.run_id, i.seq, i.type, i.body FROM i JOIN r ON r.id = i.run_id AND r.attempt = i.attempt
   RETURNING run_id, seq`;
 
 /** Most rows one statement carries; more wait for the next write. */
@@ -124,13 +131,7 @@ export class AppendBatcher {
 
   /** Stores what passes its fence; returns the `run:seq` of every row stored. */
   private async store(records: readonly AppendRecord[]): Promise<Set<string>> {
-    const rows = await this.db.query<{ run_id: string; seq: number }>(BATCH_SQL, [
-      records.map((r) => r.event.runId),
-      records.map((r) => r.event.seq),
-      records.map((r) => r.attempt),
-      records.map((r) => r.event.type),
-      records.map((r) => r.json),
-    ]);
+    const rows = await this.db.query<{ run_id: string; seq: number }>(BATCH_SQL, [`[${records.map((r) => r.json).join(',')}]`, records.map((r) => r.attempt)]);
     return new Set(rows.map((r) => `${r.run_id}:${r.seq}`));
   }
 }
