@@ -6,7 +6,8 @@ import type { AgentRequestFrame, ProvideInputFrame } from '../protocol/frames.js
 import { ACTIVE_STATUSES, type SessionReadyFrame } from '../protocol/events.js';
 import { AppError, badRequest } from '../protocol/errors.js';
 import { lockOwnThreadFor, ownRun } from './access.js';
-import type { Db, Queryable } from '../store/db.js';
+import { acceptBatcher } from '../store/accept-batcher.js';
+import type { Db } from '../store/db.js';
 import { insertNewThreadRun, insertRun } from '../store/run-status.js';
 import { readEvents, terminalEvent, type StoredEvent } from '../store/event-log.js';
 import { activeRunsOfThread, type RunRow } from '../store/runs.js';
@@ -105,27 +106,30 @@ export class RunService {
     return result.accepted;
   }
 
-  /** The common case, a new thread: nothing can be busy. Claimed here, it is one statement and no transaction. */
+  /**
+   * The common case, a new thread: nothing can be busy. Claimed here, it is one statement and no
+   * transaction, grouped with the other users' accepts that arrive while one is being written
+   * (../store/accept-batcher.ts). Queued, it is a transaction with its pg-boss job.
+   */
   private async acceptNewThread(userId: string, f: AgentRequestFrame, agent: string, traceContext: string | null, handoff: PreparedHandoff) {
     const runId = randomUUID();
     const threadId = randomUUID();
-    const store = (q: Queryable) =>
-      insertNewThreadRun(q, {
-        userId,
-        requestId: f.requestId,
-        runId,
-        threadId,
-        title: titleOf(f.input.text),
-        agent,
-        text: f.input.text,
-        messageId: randomUUID(),
-        traceContext,
-        claim: handoff.lease,
-      });
-    const run = handoff.lease
-      ? await store(this.d.db)
+    const row = {
+      userId,
+      requestId: f.requestId,
+      runId,
+      threadId,
+      title: titleOf(f.input.text),
+      agent,
+      text: f.input.text,
+      messageId: randomUUID(),
+      traceContext,
+    };
+    const lease = handoff.lease;
+    const run = lease
+      ? await acceptBatcher(this.d.db).store({ ...row, claim: lease })
       : await this.d.db.transaction(async (tx) => {
-          const stored = await store(tx);
+          const stored = await insertNewThreadRun(tx, row);
           if (stored) await this.d.scheduler.queueInTx(tx, runId);
           return stored;
         });

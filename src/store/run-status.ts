@@ -34,27 +34,27 @@ const CLAIM_COLUMNS = 'attempt, lease_owner, lease_expires_at';
 const claimValues = (owner: string, ms: string) =>
   `CASE WHEN ${owner}::text IS NULL THEN 0 ELSE 1 END, ${owner}::text, CASE WHEN ${owner}::text IS NULL THEN NULL ELSE now() + ${ms}::int * interval '1 millisecond' END`;
 
+/** What a request on a new thread stores (insertNewThreadRun; grouped by ./accept-batcher.ts). */
+export interface NewThreadRun {
+  userId: string;
+  requestId: string;
+  runId: string;
+  threadId: string;
+  title: string;
+  agent: string;
+  text: string;
+  messageId: string;
+  traceContext?: string | null;
+  claim?: Lease | undefined;
+}
+
 /**
  * A request on a new thread, in one statement: its idempotency key, the thread, the run and the
  * user's message. With `claim`, the run is stored already claimed by that worker (running, attempt
  * 1, its lease taken); without, it is queued. Nothing is stored when the key exists (undefined: a
  * duplicate request).
  */
-export async function insertNewThreadRun(
-  q: Queryable,
-  r: {
-    userId: string;
-    requestId: string;
-    runId: string;
-    threadId: string;
-    title: string;
-    agent: string;
-    text: string;
-    messageId: string;
-    traceContext?: string | null;
-    claim?: Lease | undefined;
-  },
-): Promise<ClaimedRun | undefined> {
+export async function insertNewThreadRun(q: Queryable, r: NewThreadRun): Promise<ClaimedRun | undefined> {
   const rows = await q.query<ClaimedRun & Record<string, unknown>>(
     `WITH k AS (
        INSERT INTO request_keys (user_id, request_id, run_id, thread_id) VALUES ($1, $2, $3, $4)
