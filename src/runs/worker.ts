@@ -11,7 +11,8 @@ import type { Logger } from '../log/logger.js';
 import type { Db } from '../store/db.js';
 import { readEvents, StaleAttemptError } from '../store/event-log.js';
 import { claimQueuedRuns, claimRun, settleFinishedRun, type ClaimedRun, type Lease } from '../store/run-status.js';
-import { lapsedRuns, releaseAfterFailure, releaseLease, renewLeases } from '../store/leases.js';
+import { lapsedRuns, releaseAfterFailure, releaseLease } from '../store/leases.js';
+import { LeaseRenewal } from './lease-renewal.js';
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ATTR, fromTraceparent, SPAN, Telemetry, withRemoteParent } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';
@@ -89,6 +90,7 @@ export class RunWorker {
   private readonly fetchFailures: ThrottledLog;
   private readonly reapFailures: ThrottledLog;
   private readonly renewFailures: ThrottledLog;
+  private readonly renewal: LeaseRenewal;
 
   constructor(
     private readonly db: Db,
@@ -99,6 +101,7 @@ export class RunWorker {
     private readonly options: WorkerOptions,
   ) {
     this.lease = { owner: options.nodeId, ms: options.leaseMs };
+    this.renewal = new LeaseRenewal(db, this.lease);
     this.telemetry = options.telemetry ?? Telemetry.off();
     // In an outage these fail at every poll, scan and renewal: logged once per interval.
     this.fetchFailures = new ThrottledLog(log, 'warn', 'fetching queued runs failed');
@@ -251,25 +254,23 @@ export class RunWorker {
   }
 
   private async renew(): Promise<void> {
-    if (this.inflight.size === 0) return;
+    if (this.inflight.size === 0 || this.renewal.busy) return;
     const held = [...this.inflight.entries()].map(([runId, f]) => ({ runId, attempt: f.attempt }));
-    let rows;
     try {
-      rows = await renewLeases(this.db, this.lease, held);
+      await this.renewal.renew(held, (chunk, kept) => {
+        for (const { runId, attempt } of chunk) {
+          const f = this.inflight.get(runId);
+          if (!f || f.attempt !== attempt) continue;
+          if (!kept.has(runId)) f.controller.abort(new RunAborted('superseded', 'another worker holds this run now'));
+          else {
+            const cancel = kept.get(runId);
+            if (cancel) f.controller.abort(new RunAborted('cancel', cancel));
+          }
+        }
+      });
     } catch (err) {
       // Unknown while the database is away: keep running; the appends wait, fencing decides later.
       this.renewFailures.report(err);
-      return;
-    }
-    const kept = new Map(rows.map((r) => [r.id, r.cancel_reason]));
-    for (const { runId, attempt } of held) {
-      const f = this.inflight.get(runId);
-      if (!f || f.attempt !== attempt) continue;
-      if (!kept.has(runId)) f.controller.abort(new RunAborted('superseded', 'another worker holds this run now'));
-      else {
-        const cancel = kept.get(runId);
-        if (cancel) f.controller.abort(new RunAborted('cancel', cancel));
-      }
     }
   }
 
