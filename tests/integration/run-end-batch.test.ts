@@ -9,6 +9,7 @@ import type { RunSlot } from '../../src/runs/handoff.js';
 import { RunQueue } from '../../src/runs/queue.js';
 import { ThreadScheduler } from '../../src/runs/scheduler.js';
 import type { Db } from '../../src/store/db.js';
+import { EndBatcher } from '../../src/store/end-batcher.js';
 import { appendEvent, readEvents, StaleAttemptError } from '../../src/store/event-log.js';
 import { threadMessages } from '../../src/store/messages.js';
 import type { RunEnd } from '../../src/store/run-end.js';
@@ -18,6 +19,7 @@ import { insertThread } from '../../src/store/threads.js';
 import { insertUser } from '../../src/store/users.js';
 import { backends } from '../helpers/backends.js';
 import { migratedDbPerTest, type TestDb } from '../helpers/db.js';
+import { until } from '../helpers/wait.js';
 
 const silent = createLogger('silent');
 const lease = { owner: 'node-a', ms: 60_000 };
@@ -36,6 +38,8 @@ async function startedRun(db: Db) {
   await appendEvent(db, { event: started, attempt: run.attempt, json: JSON.stringify(started) });
   return { userId, threadId, runId, attempt: run.attempt };
 }
+
+type Run = Awaited<ReturnType<typeof startedRun>>;
 
 async function pendingRun(db: Db, threadId: string, userId: string) {
   const id = randomUUID();
@@ -174,5 +178,45 @@ describe.each(backends)('runs\' ends grouped on %s', (backend) => {
     expect(c.ends.some((p) => Array.isArray(p[0]))).toBe(true);
     for (const r of runs.slice(0, N - 1)) expect(await getRun(t.db, r.runId)).toMatchObject({ status: 'completed', last_seq: 2 });
     expect(await getRun(t.db, runs[N - 1]!.runId)).toMatchObject({ status: 'running', last_seq: 1 });
+  });
+
+  it.runIf(backend === 'postgres')('two writers whose statements share threads take them in one order: no deadlock, each batch one statement', async () => {
+    const [a, b, x, y] = (await Promise.all(Array.from({ length: 4 }, () => startedRun(t.db)))) as [Run, Run, Run, Run];
+    const [lo, hi] = [a, b].sort((p, q) => (p.threadId < q.threadId ? -1 : 1)) as [Run, Run];
+    // Two processes on one PostgreSQL: two pools, each with its own batcher (one write in flight).
+    const one = counting(await t.another());
+    const two = counting(await t.another());
+    const writerOne = new EndBatcher(one.db, 1);
+    const writerTwo = new EndBatcher(two.db, 1);
+    const waiters = async () =>
+      (await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))[0]!.n;
+    // A third transaction holds the lower thread, so both writers' statements meet and wait.
+    const blocker = await t.another();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    const blocking = blocker.transaction(async (tx) => {
+      await tx.query('SELECT 1 FROM threads WHERE id = $1 FOR UPDATE', [lo.threadId]);
+      locked();
+      await held;
+    });
+    await isLocked;
+    const none = () => undefined;
+    // Writer one: a first end alone (x), then lo's and hi's together, which wait for lo's thread.
+    const first = [x, lo, hi].map((r) => writerOne.end(completion(r.runId, r.threadId, r.attempt), undefined, none));
+    await until(async () => (await waiters()) === 1, "writer one's statement to wait for the thread");
+    // Writer two: hi's and lo's ends in the other order (stale attempts: refused, each after its thread's lock).
+    const second = [y, hi, lo].map((r) => writerTwo.end(completion(r.runId, r.threadId, r.attempt + (r === y ? 0 : 1)), undefined, none));
+    await until(async () => (await waiters()) === 2, "writer two's statement to wait");
+    // Unsorted, writer two would hold hi's thread while waiting for lo's, which writer one gets
+    // first and holds while waiting for hi's: PostgreSQL would abort one as a deadlock, and its
+    // ends would go again one by one.
+    release();
+    await blocking;
+    expect((await Promise.all(first)).map((r) => r.outcome)).toEqual(['ended', 'ended', 'ended']);
+    expect((await Promise.all(second)).map((r) => r.outcome)).toEqual(['ended', 'stale', 'stale']);
+    expect([one.ends.length, two.ends.length]).toEqual([2, 2]);
+    for (const r of [lo, hi]) expect(await answers(t.db, r.threadId)).toEqual([`answer of ${r.runId}`]);
   });
 });
