@@ -6,10 +6,12 @@
 //   node's worker when it has a free slot, else queued (`queueInTx`) for any worker.
 // - `promoteNext(lock)`: in a terminal transaction, hands the thread to its oldest waiting run.
 // - `endRun(db, end, beforeCommit)`: an attempt's terminal write and the same hand-over, in one
-//   statement when it can (store/run-end.ts).
+//   statement when it can (store/run-end.ts), which carries the ends of other runs that arrived
+//   meanwhile (store/end-batcher.ts).
 // - `stop(runId, reason)`: stops a run wherever it executes (this node's worker, else a notification).
 import type { Db, Queryable } from '../store/db.js';
 import { StaleAttemptError } from '../store/event-log.js';
+import { endBatcher } from '../store/end-batcher.js';
 import { endRun, type RunEnd, type RunEndResult } from '../store/run-end.js';
 import { promotePending } from '../store/run-status.js';
 import { nextPendingRun } from '../store/runs.js';
@@ -114,13 +116,15 @@ export class ThreadScheduler implements ThreadTurns {
   async endRun(db: Db, end: RunEnd, beforeCommit: () => void): Promise<Handoff> {
     // A free slot is lent before the statement: most threads have no waiting run (it is released
     // then), but one that has is handed it in the same statement, claimed, with no queue job.
+    // The statement is shared with the ends that wait beside this one (group commit); it calls
+    // `beforeCommit` when that statement is built, before it is sent.
     const handoff = this.prepare();
     try {
-      beforeCommit();
-      let r: RunEndResult = await endRun(db, end, { claim: handoff.lease, mayQueue: false });
+      let r: RunEndResult = await endBatcher(db).end(end, handoff.lease, beforeCommit);
       if (r.outcome === 'queue') {
         // No slot, and a run waits its turn: it is queued, and its job must be sent in the same
-        // transaction (pg-boss's own statement). The statement wrote nothing; it goes again in one.
+        // transaction (pg-boss's own statement). The statement wrote nothing of this end; it goes
+        // again alone, in one.
         r = await db.transaction(async (tx) => {
           const again = await endRun(tx, end, { claim: undefined, mayQueue: true });
           if (again.outcome === 'ended' && again.next) await this.queueInTx(tx, again.next.id);

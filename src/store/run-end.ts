@@ -1,7 +1,8 @@
 // A run's end in one statement (migration 0009, `aw_end_run`): the thread's lock, the terminal
 // event appended fenced by attempt and seq with the run's terminal status, the answer, and the
 // thread's next waiting run promoted. It replaces a transaction of six round trips; one round trip
-// holds a pooled connection for a sixth of the time.
+// holds a pooled connection for a sixth of the time. Ends that arrive together share one statement
+// and one commit (./end-batcher.ts calls aw_end_run once per end over arrays).
 import type { RunEvent, RunStatus } from '../protocol/events.js';
 import { storableText } from '../protocol/text.js';
 import type { Queryable } from './db.js';
@@ -28,10 +29,14 @@ export type RunEndResult =
   /** Stored; `next` is the thread's run promoted with it: claimed with the lease given, else queued. */
   | { outcome: 'ended'; next: ClaimedRun | undefined };
 
-type Row = { outcome: RunEndResult['outcome'] } & { [K in keyof ClaimedRun]: ClaimedRun[K] | null };
+/** A row of `aw_end_run`. */
+export type EndRow = { outcome: RunEndResult['outcome'] } & { [K in keyof ClaimedRun]: ClaimedRun[K] | null };
 
-export async function endRun(q: Queryable, e: RunEnd, opts: { claim: Lease | undefined; mayQueue: boolean }): Promise<RunEndResult> {
-  const rows = await q.query<Row & Record<string, unknown>>('SELECT * FROM aw_end_run($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12)', [
+type Opts = { claim: Lease | undefined; mayQueue: boolean };
+
+/** aw_end_run's parameters but the last (`p_may_queue`), in its order (./end-batcher.ts sends them as arrays). */
+export function endParams(e: RunEnd, opts: Opts): unknown[] {
+  return [
     e.event.runId,
     e.event.threadId,
     e.event.seq,
@@ -44,12 +49,23 @@ export async function endRun(q: Queryable, e: RunEnd, opts: { claim: Lease | und
     e.answer ? storableText(e.answer.text) : null,
     opts.claim?.owner ?? null,
     opts.claim?.ms ?? null,
-    opts.mayQueue,
-  ]);
-  const row = rows[0];
-  if (!row) throw new Error(`aw_end_run returned nothing for run ${e.event.runId}`);
+  ];
+}
+
+/** The outcome a row of `aw_end_run` says. */
+export function endResult(row: EndRow): RunEndResult {
   if (row.outcome !== 'ended') return { outcome: row.outcome };
   if (row.id === null) return { outcome: 'ended', next: undefined };
   const { outcome: _, ...next } = row;
   return { outcome: 'ended', next: next as ClaimedRun };
+}
+
+export async function endRun(q: Queryable, e: RunEnd, opts: Opts): Promise<RunEndResult> {
+  const rows = await q.query<EndRow & Record<string, unknown>>('SELECT * FROM aw_end_run($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12)', [
+    ...endParams(e, opts),
+    opts.mayQueue,
+  ]);
+  const row = rows[0];
+  if (!row) throw new Error(`aw_end_run returned nothing for run ${e.event.runId}`);
+  return endResult(row);
 }
