@@ -6,7 +6,8 @@
 // 6 s): the runs' outputs queued for tens of seconds. So a renewal goes in chunks of at most
 // RENEW_CHUNK runs, each its own short statement, in run-id order (every renewal locks rows in the
 // same order); and a renewal still in flight when the next is due is not doubled: the next tick
-// renews everything again.
+// renews everything again. Runs whose end is being written are left out, each chunk checked just
+// before it is sent: a batch of ends locks its runs in thread order (store/end-batcher.ts).
 import type { Queryable } from '../store/db.js';
 import { renewLeases } from '../store/leases.js';
 import type { Lease } from '../store/run-status.js';
@@ -33,18 +34,24 @@ export class LeaseRenewal {
   }
 
   /**
-   * Renews `held`, a chunk at a time; `checked` gets each chunk with the runs still held among it
+   * Renews `held`, a chunk at a time, except the runs `ending` names when their chunk is sent (they
+   * are not checked either); `checked` gets each chunk with the runs still held among it
    * (and any cancel stored for them) as soon as that chunk is renewed. A failing chunk throws, and
    * the chunks after it are not renewed now (the next tick tries again). False when a renewal was
    * in flight already (nothing done).
    */
-  async renew(held: readonly HeldRun[], checked: (chunk: readonly HeldRun[], kept: Map<string, string | null>) => void): Promise<boolean> {
+  async renew(
+    held: readonly HeldRun[],
+    ending: (runId: string) => boolean,
+    checked: (chunk: readonly HeldRun[], kept: Map<string, string | null>) => void,
+  ): Promise<boolean> {
     if (this.running) return false;
     this.running = true;
     try {
       const sorted = [...held].sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
       for (let i = 0; i < sorted.length; i += RENEW_CHUNK) {
-        const chunk = sorted.slice(i, i + RENEW_CHUNK);
+        const chunk = sorted.slice(i, i + RENEW_CHUNK).filter((r) => !ending(r.runId));
+        if (chunk.length === 0) continue;
         const rows = await renewLeases(this.db, this.lease, chunk);
         checked(chunk, new Map(rows.map((r) => [r.id, r.cancel_reason])));
       }

@@ -13,6 +13,7 @@ import { readEvents, StaleAttemptError } from '../store/event-log.js';
 import { claimQueuedRuns, claimRun, settleFinishedRun, type ClaimedRun, type Lease } from '../store/run-status.js';
 import { lapsedRuns, releaseAfterFailure, releaseLease } from '../store/leases.js';
 import { LeaseRenewal } from './lease-renewal.js';
+import { endBatcher } from '../store/end-batcher.js';
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ATTR, fromTraceparent, SPAN, Telemetry, withRemoteParent } from '../telemetry/index.js';
 import type { RunEventBus } from './bus.js';
@@ -256,8 +257,9 @@ export class RunWorker {
   private async renew(): Promise<void> {
     if (this.inflight.size === 0 || this.renewal.busy) return;
     const held = [...this.inflight.entries()].map(([runId, f]) => ({ runId, attempt: f.attempt }));
+    const ends = endBatcher(this.db);
     try {
-      await this.renewal.renew(held, (chunk, kept) => {
+      await this.renewal.renew(held, (runId) => ends.ending(runId), (chunk, kept) => {
         for (const { runId, attempt } of chunk) {
           const f = this.inflight.get(runId);
           if (!f || f.attempt !== attempt) continue;

@@ -33,6 +33,8 @@ const MAX_BATCH = 200;
 export class EndBatcher {
   private waiting: Pending[] = [];
   private inFlight = 0;
+  /** Runs whose end is waiting or being written (see `ending`). */
+  private readonly endingRuns = new Set<string>();
 
   constructor(
     private readonly db: Db,
@@ -46,10 +48,22 @@ export class EndBatcher {
    * yet sent (nothing of the end durable); if it throws, this end is left out and rejected.
    */
   end(end: RunEnd, claim: Lease | undefined, beforeSend: () => void): Promise<RunEndResult> {
+    const runId = end.event.runId;
+    this.endingRuns.add(runId);
     return new Promise<RunEndResult>((resolve, reject) => {
       this.waiting.push({ end, claim, beforeSend, resolve, reject });
       this.pump();
-    });
+    }).finally(() => this.endingRuns.delete(runId));
+  }
+
+  /**
+   * Whether the run's end is waiting or being written here. The worker's lease renewal leaves such
+   * runs out: a renewal locks many running runs' rows in run-id order, a batch of ends locks its
+   * runs' rows in thread order, and the two sharing two runs could wait for each other (PostgreSQL
+   * would abort one after deadlock_timeout). A run that is ending needs no longer lease.
+   */
+  ending(runId: string): boolean {
+    return this.endingRuns.has(runId);
   }
 
   private pump(): void {

@@ -28,10 +28,29 @@ describe('LeaseRenewal', () => {
     const { q, statements } = db();
     const held = Array.from({ length: 2 * RENEW_CHUNK + 50 }, (_, i) => ({ runId: id((i * 7919) % 1000), attempt: 1 }));
     const checked: string[] = [];
-    expect(await new LeaseRenewal(q, lease).renew(held, (chunk, kept) => chunk.forEach((r) => kept.has(r.runId) && checked.push(r.runId)))).toBe(true);
+    expect(await new LeaseRenewal(q, lease).renew(held, () => false, (chunk, kept) => chunk.forEach((r) => kept.has(r.runId) && checked.push(r.runId)))).toBe(true);
     expect(statements.map((s) => s.length)).toEqual([RENEW_CHUNK, RENEW_CHUNK, 50]);
     const sent = statements.flat().map((r) => r.runId);
     expect(sent).toEqual([...held.map((r) => r.runId)].sort());
+    expect(checked).toEqual(sent);
+  });
+
+  it('leaves out the runs whose end is being written when their chunk is sent, and does not check them', async () => {
+    const { q, statements } = db();
+    const held = Array.from({ length: RENEW_CHUNK + 10 }, (_, i) => ({ runId: id(i), attempt: 1 }));
+    const ending = new Set([id(0), id(RENEW_CHUNK + 5)]);
+    const checked: string[] = [];
+    // A run whose end starts while the first chunk is out is left out of the second.
+    const renewal = new LeaseRenewal(q, lease);
+    await renewal.renew(held, (runId) => ending.has(runId), (chunk) => {
+      checked.push(...chunk.map((r) => r.runId));
+      ending.add(id(RENEW_CHUNK + 1));
+    });
+    const sent = statements.flat().map((r) => r.runId);
+    expect(sent).not.toContain(id(0));
+    expect(sent).not.toContain(id(RENEW_CHUNK + 5));
+    expect(sent).not.toContain(id(RENEW_CHUNK + 1));
+    expect(sent).toHaveLength(held.length - 3);
     expect(checked).toEqual(sent);
   });
 
@@ -42,14 +61,14 @@ describe('LeaseRenewal', () => {
     );
     const renewal = new LeaseRenewal(q, lease);
     const held = [{ runId: id(1), attempt: 1 }];
-    const first = renewal.renew(held, () => undefined);
+    const first = renewal.renew(held, () => false, () => undefined);
     expect(renewal.busy).toBe(true);
-    expect(await renewal.renew(held, () => undefined)).toBe(false);
+    expect(await renewal.renew(held, () => false, () => undefined)).toBe(false);
     expect(statements).toHaveLength(1);
     release();
     expect(await first).toBe(true);
     expect(renewal.busy).toBe(false);
-    expect(await renewal.renew(held, () => undefined)).toBe(true);
+    expect(await renewal.renew(held, () => false, () => undefined)).toBe(true);
     expect(statements).toHaveLength(2);
   });
 
@@ -61,7 +80,7 @@ describe('LeaseRenewal', () => {
     const renewal = new LeaseRenewal(q, lease);
     const held = Array.from({ length: 3 * RENEW_CHUNK }, (_, i) => ({ runId: id(i), attempt: 1 }));
     const chunks: number[] = [];
-    await expect(renewal.renew(held, (chunk) => chunks.push(chunk.length))).rejects.toThrow('connection lost');
+    await expect(renewal.renew(held, () => false, (chunk) => chunks.push(chunk.length))).rejects.toThrow('connection lost');
     expect(statements).toHaveLength(2);
     expect(chunks).toEqual([RENEW_CHUNK]);
     expect(renewal.busy).toBe(false);
