@@ -94,12 +94,15 @@ const model: Agent = {
     const [, pieces = '500', ms = '20'] = /^model (\d+) (\d+)$/.exec(ctx.input.text) ?? [];
     const coalescer = new OutputCoalescer((_kind, piece) => ctx.output(piece), flush);
     let text = '';
+    const start = Date.now();
     for (let i = 0; i < Number(pieces); i++) {
       // The time the piece was made: the client measures how long the oldest piece of each stored output waited.
       const piece = `@${Date.now()} `;
       text += piece;
       coalescer.push('output', piece);
-      await tick(Number(ms), ctx.signal);
+      // Piece i+1 is due at start + (i+1) × ms, as a model's tokens are: a late tick is not added
+      // to every later piece, so a stream of N pieces lasts N × ms.
+      while (Date.now() < start + (i + 1) * Number(ms)) await tick(Number(ms), ctx.signal);
     }
     await coalescer.flush();
     return { text };
