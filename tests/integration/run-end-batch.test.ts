@@ -72,6 +72,7 @@ function counting(db: Db): { db: Db; ends: unknown[][] } {
 }
 
 describe.each(backends)('runs\' ends grouped on %s', (backend) => {
+  if (backend !== 'postgres') console.info(`runs' ends grouped on ${backend}: 1 test runs on PostgreSQL only (two processes' batches racing for the same threads): PGlite serves one connection, so two statements never wait for each other`);
   let t!: TestDb;
   let queue: RunQueue;
   migratedDbPerTest(backend, (db) => (t = db));
