@@ -8,6 +8,7 @@ import type { RunEvent } from '../protocol/events.js';
 import type { Db, Queryable } from './db.js';
 import { readEvents, type StoredEvent } from './event-log.js';
 import { getRun, isUuid, RUN_COLUMNS, type RunRow } from './runs.js';
+import { tokenState, tokenStates, type TokenState } from './users.js';
 
 interface Pending<K, R> {
   key: K;
@@ -107,9 +108,19 @@ export async function getRunsMany(q: Queryable, runIds: readonly string[]): Prom
 /** Most reads one statement carries: 100 pages of the pump's 256 events is 25,600 rows at most. */
 const MAX_READS = 100;
 
+/** Each user's token state (undefined where there is none), in one statement. */
+export async function tokenStatesMany(q: Queryable, userIds: readonly string[]): Promise<Array<TokenState | undefined>> {
+  if (userIds.length === 1) return [await tokenState(q, userIds[0]!)];
+  const states = await tokenStates(q, [...new Set(userIds)]);
+  const byId = new Map([...states].map(([id, st]) => [id.toLowerCase(), st]));
+  return userIds.map((id) => byId.get(id.toLowerCase()));
+}
+
 export interface GroupedReads {
   events: ReadBatcher<EventRead, StoredEvent[]>;
   runs: ReadBatcher<string, RunRow | undefined>;
+  /** The token check of each socket's upgrade (a burst of reconnects authenticates together). */
+  tokens: ReadBatcher<string, TokenState | undefined>;
 }
 
 const grouped = new WeakMap<Db, GroupedReads>();
@@ -122,6 +133,7 @@ export function groupedReads(db: Db): GroupedReads {
     g = {
       events: new ReadBatcher((reads) => readEventsMany(db, reads), inFlight, MAX_READS),
       runs: new ReadBatcher((ids) => getRunsMany(db, ids), inFlight, MAX_READS),
+      tokens: new ReadBatcher((ids) => tokenStatesMany(db, ids), inFlight, MAX_READS),
     };
     grouped.set(db, g);
   }

@@ -11,10 +11,10 @@ import { ThreadScheduler } from '../../src/runs/scheduler.js';
 import { RunService } from '../../src/runs/service.js';
 import type { Db } from '../../src/store/db.js';
 import { appendEvent } from '../../src/store/event-log.js';
-import { ReadBatcher, readEventsMany, getRunsMany, groupedReads } from '../../src/store/read-batcher.js';
+import { ReadBatcher, readEventsMany, getRunsMany, groupedReads, tokenStatesMany } from '../../src/store/read-batcher.js';
 import { insertNewThreadRun } from '../../src/store/run-status.js';
 import { sessionRuns } from '../../src/store/sessions.js';
-import { insertUser } from '../../src/store/users.js';
+import { insertUser, revokeTokens } from '../../src/store/users.js';
 import { backends } from '../helpers/backends.js';
 import { migratedDbPerTest, type TestDb } from '../helpers/db.js';
 
@@ -152,6 +152,18 @@ describe.each(backends)('grouped reads on %s', (backend) => {
     const none = await sessionRuns(db, idle);
     expect(none.rows).toEqual([]);
     expect(Number.isFinite(none.asOf)).toBe(true);
+  });
+
+  it('reads the token states of concurrent upgrades in one statement, each its own user', async () => {
+    const [a, b] = [await newUser(t.db), await newUser(t.db)];
+    await revokeTokens(t.db, b);
+    const { db, statements } = counted(t.db);
+    const reader = new ReadBatcher((ids: readonly string[]) => tokenStatesMany(db, ids), 1, 100);
+    const states = await Promise.all([a, b, a, randomUUID(), 'not-a-uuid', b.toUpperCase()].map((id) => reader.load(id)));
+    expect(statements).toHaveLength(2);
+    expect(states.map((s) => s?.tokenVersion)).toEqual([0, 1, 0, undefined, undefined, 1]);
+    expect(states[1]!.validAfter).toBeGreaterThan(0);
+    expect(states[0]!.validAfter).toBe(0);
   });
 
   it('shares one set of readers per database handle', () => {
