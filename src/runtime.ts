@@ -25,7 +25,6 @@ import { FrameHandler } from './session/frames.js';
 import { SessionHub } from './session/hub.js';
 import type { Db } from './store/db.js';
 import { readEvents } from './store/event-log.js';
-import { groupedReads } from './store/read-batcher.js';
 import { runsCreatedAt } from './store/runs.js';
 import { migrate } from './store/migrations.js';
 import { createPgDb } from './store/pg.js';
@@ -160,7 +159,7 @@ export class Runtime {
     this.debugFeed = feed;
     const hub = gateway
       ? new SessionHub(
-          { read: (runId, afterSeq, limit) => groupedReads(db).events.load({ runId, afterSeq, limit }) },
+          { read: (runId, after, limit) => readEvents(db, runId, after, limit) },
           log,
           (ids) => runsCreatedAt(db, ids),
           this.telemetry,
@@ -170,7 +169,7 @@ export class Runtime {
     this.hub = hub;
     // SSE front-end answers (docs/front-ends.md) follow runs like sockets do.
     const followers = gateway
-      ? new RunFollowers({ read: (runId, afterSeq, limit) => groupedReads(db).events.load({ runId, afterSeq, limit }) }, (err) => log.error({ err }, 'SSE delivery from the log failed'))
+      ? new RunFollowers({ read: (runId, after, limit) => readEvents(db, runId, after, limit) }, (err) => log.error({ err }, 'SSE delivery from the log failed'))
       : undefined;
     this.followers = followers;
     const bus = new NodeRunEventBus(

@@ -4,7 +4,6 @@ import { z } from 'zod';
 import { AppError } from '../protocol/errors.js';
 import { unstorableReason } from '../protocol/text.js';
 import type { Db, Queryable } from '../store/db.js';
-import { groupedReads } from '../store/read-batcher.js';
 import { RateLimiter } from '../limits/rate-limit.js';
 import { consumeTicket, externalUser, findUserById, findUserByName, insertTicket, insertUser, purgeExpiredTickets, revokeTokens, tokenState } from '../store/users.js';
 import type { ExternalTokenVerifier } from './external.js';
@@ -132,8 +131,7 @@ export class AuthService {
     }
     const claims = await this.o.tokens.verify(token);
     if (!claims) return undefined;
-    // Grouped with the checks that arrive meanwhile: a burst of reconnects is a few statements.
-    const state = await groupedReads(this.o.db).tokens.load(claims.userId);
+    const state = await tokenState(this.o.db, claims.userId);
     if (!state || claims.version !== state.tokenVersion) return undefined;
     return { userId: claims.userId, expiresAt: claims.expiresAt, tokenVersion: state.tokenVersion };
   }

@@ -4,15 +4,14 @@ import { randomUUID } from 'node:crypto';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { AgentRequestFrame, ProvideInputFrame } from '../protocol/frames.js';
 import { ACTIVE_STATUSES, type SessionReadyFrame } from '../protocol/events.js';
-import { AppError, badRequest, notFound } from '../protocol/errors.js';
+import { AppError, badRequest } from '../protocol/errors.js';
 import { lockOwnThreadFor, ownRun } from './access.js';
 import { acceptBatcher } from '../store/accept-batcher.js';
 import type { Db } from '../store/db.js';
 import { insertNewThreadRun, insertRun } from '../store/run-status.js';
 import { readEvents, terminalEvent, type StoredEvent } from '../store/event-log.js';
 import { activeRunsOfThread, type RunRow } from '../store/runs.js';
-import { sessionRuns, upsertAck } from '../store/sessions.js';
-import { groupedReads } from '../store/read-batcher.js';
+import { dbNow, sessionRuns, upsertAck } from '../store/sessions.js';
 import { findRequestKey, insertRequestKey } from '../store/request-keys.js';
 import { insertMessage } from '../store/messages.js';
 import { touchThread } from '../store/threads.js';
@@ -181,15 +180,9 @@ export class RunService {
     return upsertAck(this.d.db, run.id, seq);
   }
 
-  /**
-   * Ownership check for `resume`: the run if it is the caller's, `not_found` otherwise (as
-   * access.ts answers). Grouped with the checks of other sockets that arrive meanwhile (one
-   * statement for a burst of reconnects); the run's owner is compared here, per caller.
-   */
+  /** Ownership check for `resume`: the run if it is the caller's. */
   async ownRun(userId: string, runId: string): Promise<RunRow> {
-    const run = await groupedReads(this.d.db).runs.load(runId);
-    if (!run || run.user_id !== userId) throw notFound('run');
-    return run;
+    return ownRun(this.d.db, userId, runId);
   }
 
   async events(userId: string, runId: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
@@ -202,7 +195,8 @@ export class RunService {
    * accepted after that time started while the socket was open, so the socket carries it.
    */
   async sessionSnapshot(userId: string): Promise<{ runs: SessionReadyFrame['runs']; asOf: number }> {
-    const { asOf, rows } = await sessionRuns(this.d.db, userId);
+    const asOf = await dbNow(this.d.db);
+    const rows = await sessionRuns(this.d.db, userId);
     return {
       runs: rows.map((r) => ({
         runId: r.id,

@@ -23,28 +23,16 @@ export interface SessionRunRow {
   waiting_for: (InputRequest & { seq: number }) | null;
 }
 
-/**
- * The caller's runs still active or with events not acked, newest first (bounded), and the
- * database's clock as of the same statement (`now()`, taken before its snapshot): one round trip
- * where a reconnecting socket made two.
- */
-export async function sessionRuns(q: Queryable, userId: string, limit = 100): Promise<{ asOf: number; rows: SessionRunRow[] }> {
-  // The clock's row is kept when the user has no run (the LEFT JOIN), and then alone carries no id.
-  const rows = await q.query<Partial<SessionRunRow> & { as_of: Date | string; created_at?: unknown }>(
-    `SELECT n.as_of, s.* FROM (SELECT now() AS as_of) n LEFT JOIN LATERAL (
-       SELECT r.id, r.thread_id, r.status, r.last_seq, COALESCE(a.acked_seq, 0) AS acked_seq,
-         CASE WHEN r.status = 'waiting' THEN r.waiting_for END AS waiting_for, r.created_at
-       FROM runs r LEFT JOIN run_acks a ON a.run_id = r.id
-       WHERE r.user_id = $1 AND (r.status IN ('pending', 'queued', 'running', 'waiting') OR r.last_seq > COALESCE(a.acked_seq, 0))
-       ORDER BY r.created_at DESC, r.id DESC LIMIT $2
-     ) s ON true
-     ORDER BY s.created_at DESC, s.id DESC`,
+/** The caller's runs still active or with events not acked, newest first (bounded). */
+export async function sessionRuns(q: Queryable, userId: string, limit = 100): Promise<SessionRunRow[]> {
+  return q.query<SessionRunRow & Record<string, unknown>>(
+    `SELECT r.id, r.thread_id, r.status, r.last_seq, COALESCE(a.acked_seq, 0) AS acked_seq,
+       CASE WHEN r.status = 'waiting' THEN r.waiting_for END AS waiting_for
+     FROM runs r LEFT JOIN run_acks a ON a.run_id = r.id
+     WHERE r.user_id = $1 AND (r.status IN ('pending', 'queued', 'running', 'waiting') OR r.last_seq > COALESCE(a.acked_seq, 0))
+     ORDER BY r.created_at DESC, r.id DESC LIMIT $2`,
     [userId, limit],
   );
-  return {
-    asOf: new Date(rows[0]!.as_of).getTime(),
-    rows: rows.filter((r) => r.id != null).map(({ as_of: _at, created_at: _created, ...r }) => r as SessionRunRow),
-  };
 }
 
 /** The database's clock: socket snapshots and run creation are compared on it, never on a node's. */
